@@ -1,0 +1,498 @@
+"""The ``skillcrate`` command line: parse, call the library, print. Nothing else.
+
+Exit codes: 0 success; 1 failure (any skillcrate error, drift, outdated skills);
+2 usage error (bad flags or arguments). Library modules are imported inside the
+commands so that ``skillcrate install`` on an unchanged project stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from . import __version__
+from .errors import SkillcrateError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class App:
+    project_opt: Path | None = None
+    quiet: bool = False
+    verbose: int = 0
+    plain_http: bool | None = None
+    insecure: bool = False
+    _project: Path | None = field(default=None, repr=False)
+
+    def client_options(self, base_dir: Path | None = None):  # noqa: ANN201
+        from .oci import ClientOptions
+
+        return ClientOptions(
+            plain_http=self.plain_http, insecure=self.insecure, base_dir=base_dir or Path.cwd()
+        )
+
+    def target(self, ref, base_dir: Path | None = None):  # noqa: ANN001, ANN201
+        from .oci import open_target
+
+        return open_target(ref, self.client_options(base_dir))
+
+    def cache(self):  # noqa: ANN201
+        from .cache import Cache
+
+        return Cache()
+
+    @property
+    def project(self) -> Path:
+        if self._project is None:
+            from .project_dir import find_project
+
+            self._project = find_project(self.project_opt)
+        return self._project
+
+    # output --------------------------------------------------------------
+    def out(self, text: str = "") -> None:
+        click.echo(text)
+
+    def info(self, text: str) -> None:
+        """Human progress and notes: stderr, hidden by -q."""
+        if not self.quiet:
+            click.echo(text, err=True)
+
+    def progress(self, text: str) -> None:
+        """Progress on long work: stderr, only when it is a terminal."""
+        if not self.quiet and sys.stderr.isatty():
+            click.echo(text, err=True)
+
+    def json(self, data: Any) -> None:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
+
+
+def format_option(f: Callable) -> Callable:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["agentskills", "acr", "image"]),
+        default="agentskills",
+        show_default=True,
+        help="Artifact format to write.",
+    )(f)
+
+
+def parse_ref(text: str):  # noqa: ANN201
+    from .reference import Reference
+
+    return Reference.parse(text)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="skillcrate")
+@click.option(
+    "-C",
+    "--project",
+    "project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project folder (default: nearest ancestor with skills.json, else cwd).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+@click.option("-v", "--verbose", count=True, help="More detail; -vv logs HTTP requests.")
+@click.option(
+    "--plain-http",
+    is_flag=True,
+    default=None,
+    help="Talk plain HTTP to registries (loopback registries do by default).",
+)
+@click.option("--insecure", is_flag=True, help="HTTPS without certificate verification.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    project: Path | None,
+    quiet: bool,
+    verbose: int,
+    plain_http: bool | None,
+    insecure: bool,
+) -> None:
+    """skillcrate: share agent skills through OCI registries, like npm.
+
+    \b
+    Project:   init, add, remove, install, update, outdated, list, verify
+    Agents:    register, unregister, doctor
+    Publish:   validate, pack, push, pull, inspect, versions
+    Cache:     cache dir|list|verify|clean|prune
+
+    \b
+    Exit codes: 0 ok, 1 failure, 2 usage error.
+    References: ghcr.io/acme/skills/review:1.2.3, 127.0.0.1:5000/x@sha256:…,
+    or oci:PATH[:tag] for an OCI image layout folder (no server needed).
+    """
+    if verbose >= 2:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s")
+    ctx.obj = App(
+        project_opt=project,
+        quiet=quiet,
+        verbose=verbose,
+        plain_http=True if plain_http else None,
+        insecure=insecure,
+    )
+
+
+# ------------------------------------------------------------------ publish
+@cli.command(context_settings=CONTEXT)
+@click.argument("path", type=click.Path(path_type=Path), default=".")
+@json_option
+@pass_app
+def validate(app: App, path: Path, as_json: bool) -> None:
+    """Check a skill folder against the Agent Skills rules.
+
+    Lists every problem with its file, field and a fix. Exit 1 on any error
+    (warnings alone exit 0).
+
+    \b
+    Examples:
+      skillcrate validate examples/hello-world
+      skillcrate validate ./my-skill --json
+    """
+    from .skill import validate as run
+
+    problems = run(path)
+    errors = [p for p in problems if p.severity == "error"]
+    if as_json:
+        app.json(
+            [
+                {
+                    "severity": p.severity,
+                    "field": p.field,
+                    "message": p.message,
+                    "file": p.file,
+                    "fix": p.fix,
+                }
+                for p in problems
+            ]
+        )
+    else:
+        for p in problems:
+            app.out(f"{p.file}: {p.severity}: {p.field}: {p.message}")
+            if p.fix:
+                app.out(f"  fix: {p.fix}")
+        warnings = len(problems) - len(errors)
+        if errors:
+            app.out(f"{path}: {len(errors)} error(s), {warnings} warning(s)")
+        else:
+            app.out(f"{path}: valid" + (f" ({warnings} warning(s))" if warnings else ""))
+    if errors:
+        sys.exit(1)
+
+
+def _parse_annotations(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values:
+        key, sep, val = v.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{v!r} is not key=value", param_hint="--annotation")
+        out[key] = val
+    return out
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False))
+@format_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the content layer (.tar.gz) to this file.",
+)
+@click.option("--tag", help="Version tag to record (default: metadata.version).")
+@click.option(
+    "--annotation",
+    "annotations",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra manifest annotation (repeatable).",
+)
+@json_option
+@pass_app
+def pack(
+    app: App,
+    path: Path,
+    fmt: str,
+    output: Path | None,
+    tag: str | None,
+    annotations: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Pack a skill folder into a deterministic artifact and print its digests.
+
+    The same folder gives the same content-layer digest on every run and machine
+    (sorted entries, zeroed times and owners, normalised modes, gzip mtime 0).
+    The manifest digest also changes with the creation time unless
+    SOURCE_DATE_EPOCH is set.
+
+    \b
+    Examples:
+      skillcrate pack examples/hello-world
+      skillcrate pack ./my-skill --format image -o my-skill.tar.gz
+    """
+    from ._fs import atomic_write
+    from .formats import pack as run
+
+    packed = run(path, fmt, tag=tag, annotations=_parse_annotations(annotations))
+    layer = packed.layers[0]
+    if output:
+        atomic_write(output, packed.blobs[layer.digest])
+    data = {
+        "name": packed.name,
+        "version": packed.version,
+        "format": packed.format,
+        "manifest": packed.digest,
+        "config": packed.config.digest,
+        "layer": layer.digest,
+        "size": layer.size,
+    }
+    if as_json:
+        app.json(data)
+        return
+    app.out(f"{packed.name} {packed.version or ''}".rstrip() + f" ({packed.format})")
+    app.out(f"  manifest {packed.digest}")
+    app.out(f"  config   {packed.config.digest}")
+    app.out(f"  layer    {layer.digest} ({layer.size} bytes)")
+    if output:
+        app.out(f"  wrote    {output}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("ref")
+@format_option
+@click.option(
+    "--annotation",
+    "annotations",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra manifest annotation (repeatable).",
+)
+@click.option("--tag", "extra_tags", multiple=True, help="Also apply this tag (repeatable).")
+@json_option
+@pass_app
+def push(
+    app: App,
+    path: Path,
+    ref: str,
+    fmt: str,
+    annotations: tuple[str, ...],
+    extra_tags: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Validate, pack and push a skill to a registry or an OCI layout.
+
+    REF's tag is the version; without one the skill's metadata.version is used.
+
+    \b
+    Examples:
+      skillcrate push examples/hello-world ghcr.io/acme/skills/hello-world:1.0.0
+      skillcrate push ./review oci:./registry/review:1.2.0 --format acr
+      skillcrate push ./review localhost:5000/review:1.2.0 --annotation team=platform
+    """
+    from .formats import pack as run
+    from .publish import push_packed
+
+    reference = parse_ref(ref)
+    if reference.digest:
+        raise click.BadParameter("push to a tag, not a digest", param_hint="REF")
+    packed = run(path, fmt, tag=reference.tag, annotations=_parse_annotations(annotations))
+    tag = reference.tag or packed.version
+    if not tag:
+        raise click.BadParameter(
+            "REF has no tag and the skill has no metadata.version; add :<version>", param_hint="REF"
+        )
+    app.progress(f"pushing {packed.name} to {reference.with_tag(tag)} ...")
+    desc = push_packed(app.target(reference), packed, [tag, *extra_tags])
+    pushed = reference.with_tag(tag).with_digest(desc.digest)
+    if as_json:
+        app.json(
+            {
+                "reference": str(pushed),
+                "digest": desc.digest,
+                "name": packed.name,
+                "version": packed.version,
+                "format": packed.format,
+                "tags": [tag, *extra_tags],
+            }
+        )
+    else:
+        app.out(f"pushed {pushed}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("ref")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to write the skill into (default: ./<name>).",
+)
+@click.option("--name", help="Skill to take from a collection.")
+@click.option("--force", is_flag=True, help="Replace an existing folder.")
+@json_option
+@pass_app
+def pull(
+    app: App, ref: str, output: Path | None, name: str | None, force: bool, as_json: bool
+) -> None:
+    """Fetch one skill into a folder, every blob verified by digest.
+
+    Reads every format skillcrate knows (agentskills, acr, image, ORAS pushes).
+
+    \b
+    Examples:
+      skillcrate pull ghcr.io/acme/skills/review:1.2.3
+      skillcrate pull oci:examples/registry/hello-world:1.0.0 -o /tmp/hello-world
+    """
+    from .publish import pull_to
+
+    reference = parse_ref(ref)
+    if not reference.reference:
+        reference = reference.with_tag("latest")
+    app.progress(f"pulling {reference} ...")
+    result, dest = pull_to(
+        app.target(reference), reference, app.cache(), output, name=name, force=force
+    )
+    if as_json:
+        app.json(
+            {
+                "name": result.name,
+                "path": str(dest),
+                "digest": result.digest,
+                "format": result.format,
+            }
+        )
+    else:
+        app.out(f"pulled {result.name} ({result.format}) {result.digest} -> {dest}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("ref")
+@json_option
+@pass_app
+def inspect(app: App, ref: str, as_json: bool) -> None:
+    """Show a skill artifact: digest, format, annotations, config and files.
+
+    \b
+    Examples:
+      skillcrate inspect ghcr.io/acme/skills/review:1.2.3
+      skillcrate inspect oci:examples/registry/hello-world:1.0.0 --json
+    """
+    from .fetch import inspect as run
+
+    reference = parse_ref(ref)
+    if not reference.reference:
+        reference = reference.with_tag("latest")
+    info = run(
+        app.target(reference), reference.reference or "latest", app.cache(), display=str(reference)
+    )
+    if as_json:
+        app.json(info.to_json())
+        return
+    app.out(f"reference  {info.reference}")
+    app.out(f"digest     {info.digest}")
+    app.out(f"mediaType  {info.media_type}")
+    if info.artifact_type:
+        app.out(f"artifact   {info.artifact_type}")
+    app.out(f"format     {info.format}")
+    app.out(f"size       {info.size} bytes")
+    if info.annotations:
+        app.out("annotations:")
+        for k, v in sorted(info.annotations.items()):
+            app.out(f"  {k}: {v}")
+    if info.config:
+        app.out("config:")
+        app.out("  " + json.dumps(info.config, ensure_ascii=False))
+    if info.entries:
+        app.out("skills:")
+        for e in info.entries:
+            n = e["annotations"].get("io.agentskills.skill.ref") or e["digest"]
+            app.out(f"  {n}  {e['digest']}")
+    if info.files:
+        app.out("files:")
+        for f in info.files:
+            app.out(f"  {f['mode']} {f['size']:>8}  {f['path']}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("ref")
+@json_option
+@pass_app
+def versions(app: App, ref: str, as_json: bool) -> None:
+    """List a repository's tags, semver-sorted, newest first.
+
+    \b
+    Examples:
+      skillcrate versions ghcr.io/acme/skills/review
+      skillcrate versions oci:examples/registry/hello-world --json
+    """
+    from .versions import sort_tags
+
+    reference = parse_ref(ref)
+    tags = sort_tags(app.target(reference).tags())
+    if as_json:
+        app.json(tags)
+    else:
+        for t in tags:
+            app.out(t)
+
+
+def _render_error(exc: SkillcrateError, verbose: int) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    if verbose:
+        cause = exc.__cause__
+        while cause is not None:
+            click.echo(f"  caused by: {cause}", err=True)
+            cause = cause.__cause__
+    for hint in exc.hints():
+        click.echo(f"hint: {hint}", err=True)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: run the CLI and map errors to exit codes in one place."""
+    args = sys.argv[1:] if argv is None else argv
+    verbose = sum(a.count("v") for a in args if a.startswith("-") and set(a[1:]) == {"v"})
+    try:
+        cli.main(args=args, prog_name="skillcrate", standalone_mode=False)
+    except SkillcrateError as exc:
+        _render_error(exc, verbose)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else 1)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        os._exit(1)
+    except Exception as exc:  # an internal error: still one line, -v for the traceback
+        if verbose:
+            raise
+        click.echo(f"error: internal error: {exc.__class__.__name__}: {exc}", err=True)
+        click.echo("hint: run again with -v for a traceback, and report it", err=True)
+        sys.exit(1)
+    sys.exit(0)

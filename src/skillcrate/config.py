@@ -1,0 +1,79 @@
+"""User configuration: ``config.toml`` in the skillcrate config folder.
+
+Location: ``$SKILLCRATE_CONFIG_DIR/config.toml`` else platformdirs' user config
+folder. Example::
+
+    [registries."registry.internal:5000"]
+    plain_http = true          # talk HTTP, not HTTPS (loopback hosts do by default)
+    insecure = false           # HTTPS without certificate verification
+    ca_bundle = "/etc/ssl/internal-ca.pem"
+
+    [registries."*"]           # defaults for every host
+    ca_bundle = "/etc/ssl/corp.pem"
+
+Environment overrides: ``SKILLCRATE_PLAIN_HTTP=host1,host2`` and
+``SKILLCRATE_INSECURE=host1,...`` (``*`` for all), ``SKILLCRATE_CA_BUNDLE=path``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SkillcrateError
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    plain_http: bool | None = None  # None: decide by host (loopback → plain)
+    insecure: bool = False
+    ca_bundle: str | None = None
+
+
+def config_dir() -> Path:
+    env = os.environ.get("SKILLCRATE_CONFIG_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("skillcrate"))
+
+
+def load_config(path: Path | None = None) -> dict:
+    path = path or config_dir() / "config.toml"
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SkillcrateError(f"{path}: cannot read configuration: {exc}") from exc
+
+
+def _env_hosts(name: str) -> set[str]:
+    return {h.strip() for h in os.environ.get(name, "").split(",") if h.strip()}
+
+
+def registry_settings(host: str, config: dict | None = None) -> RegistrySettings:
+    cfg = load_config() if config is None else config
+    regs = cfg.get("registries") or {}
+    merged: dict = {}
+    for key in ("*", host):
+        section = regs.get(key)
+        if isinstance(section, dict):
+            merged.update(section)
+    plain = merged.get("plain_http")
+    insecure = bool(merged.get("insecure", False))
+    ca = merged.get("ca_bundle")
+    plain_env, insecure_env = _env_hosts("SKILLCRATE_PLAIN_HTTP"), _env_hosts("SKILLCRATE_INSECURE")
+    if host in plain_env or "*" in plain_env:
+        plain = True
+    if host in insecure_env or "*" in insecure_env:
+        insecure = True
+    if os.environ.get("SKILLCRATE_CA_BUNDLE"):
+        ca = os.environ["SKILLCRATE_CA_BUNDLE"]
+    return RegistrySettings(
+        plain_http=None if plain is None else bool(plain), insecure=insecure, ca_bundle=ca
+    )

@@ -1,0 +1,437 @@
+"""Skill artifact formats: pack (write), detect and unpack (read). See docs/formats.md.
+
+Written: ``agentskills`` (default), ``acr`` and ``image``. Read: those three, the
+Red Hat skillimage variant, plain ORAS folder and file pushes, and agentskills
+collections (an index of skill manifests).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from . import archive
+from .errors import FormatError, ValidationError
+from .oci.model import (
+    EMPTY_JSON,
+    OCI_ARTIFACT_MANIFEST,
+    OCI_EMPTY,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+    canonical_json,
+    sha256_digest,
+)
+from .skill import NAME_RE, SkillInfo, read_skill, validate
+
+# agentskills (OCI Artifacts spec for Agent Skills v0.1)
+AS_ARTIFACT = "application/vnd.agentskills.skill.v1"
+AS_CONFIG = "application/vnd.agentskills.skill.config.v1+json"
+AS_LAYER = "application/vnd.agentskills.skill.content.v1.tar+gzip"
+AS_COLLECTION = "application/vnd.agentskills.collection.v1"
+# Alibaba Cloud ACR
+ACR_ARTIFACT = "application/vnd.agent.skill.v1+json"
+ACR_LAYER = "application/vnd.agent.skill.content.v1.tar+gzip"
+# skillimage / skillctl
+IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
+IMAGE_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+RH_LAYER = "application/vnd.redhat.agentskill.layer.v1.tar+gzip"
+RH_CONFIG = "application/vnd.redhat.agentskill.config.v1+json"
+# annotations
+A_CREATED = "org.opencontainers.image.created"
+A_TITLE = "org.opencontainers.image.title"
+A_VERSION = "org.opencontainers.image.version"
+A_DESCRIPTION = "org.opencontainers.image.description"
+A_LICENSES = "org.opencontainers.image.licenses"
+A_SOURCE = "org.opencontainers.image.source"
+A_REVISION = "org.opencontainers.image.revision"
+A_SKILL_NAME = "io.agentskills.skill.name"
+A_SKILL_COMPAT = "io.agentskills.skill.compatibility"
+A_SKILL_REF = "io.agentskills.skill.ref"
+A_COLLECTION_NAME = "io.agentskills.collection.name"
+A_STATUS = "io.skillimage.status"
+A_ORAS_UNPACK = "io.deis.oras.content.unpack"
+
+WRITE_FORMATS = ("agentskills", "acr", "image")
+LIFECYCLE = ("draft", "testing", "published", "deprecated", "archived")
+
+
+def _semver_like(tag: str | None) -> bool:
+    if not tag:
+        return False
+    from .versions import parse_semver
+
+    return parse_semver(tag) is not None
+
+
+# ---------------------------------------------------------------- packing
+@dataclass(frozen=True)
+class Packed:
+    """A packed skill: the manifest bytes plus every blob it references."""
+
+    format: str
+    name: str
+    version: str
+    manifest: bytes
+    media_type: str
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+    blobs: Mapping[str, bytes] = field(repr=False, default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        return sha256_digest(self.manifest)
+
+
+def created_timestamp(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    sde = env.get("SOURCE_DATE_EPOCH")
+    if sde and sde.strip().isdigit():
+        t = _dt.datetime.fromtimestamp(int(sde), _dt.UTC)
+    else:
+        t = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def git_info(folder: Path) -> tuple[str, str]:
+    """(source URL, revision) of the git repository holding ``folder``, or empty strings."""
+
+    def run(*args: str) -> str:
+        try:
+            p = subprocess.run(
+                ["git", "-C", str(folder), *args],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return p.stdout.strip() if p.returncode == 0 else ""
+
+    rev = run("rev-parse", "HEAD")
+    if not rev:
+        return "", ""
+    url = run("config", "--get", "remote.origin.url")
+    if "@" in url and "://" in url:  # strip credentials embedded in a URL
+        scheme, rest = url.split("://", 1)
+        url = f"{scheme}://{rest.split('@', 1)[1]}"
+    return url, rev
+
+
+def _version_for(info: SkillInfo, folder: Path, tag: str | None) -> str:
+    if tag and _semver_like(tag):
+        return tag
+    if info.metadata and info.metadata.get("version"):
+        return info.metadata["version"]
+    card = folder / "skill.yaml"
+    if card.is_file():
+        import yaml
+
+        try:
+            data = yaml.safe_load(card.read_text("utf-8")) or {}
+            ver = (data.get("metadata") or {}).get("version")
+            if ver:
+                return str(ver)
+        except (yaml.YAMLError, AttributeError):
+            pass
+    return ""
+
+
+def agentskills_config(info: SkillInfo, version: str) -> bytes:
+    cfg: dict[str, Any] = {"schemaVersion": "1", "name": info.name}
+    if version:
+        cfg["version"] = version
+    if info.description:
+        cfg["description"] = info.description
+    if info.license:
+        cfg["license"] = info.license
+    if info.compatibility:
+        cfg["compatibility"] = info.compatibility
+    if info.allowed_tools:
+        cfg["allowedTools"] = list(info.allowed_tools)
+    if info.metadata:
+        cfg["metadata"] = dict(sorted(info.metadata.items()))
+    return canonical_json(cfg)
+
+
+def pack(
+    folder: Path,
+    fmt: str = "agentskills",
+    *,
+    tag: str | None = None,
+    annotations: Mapping[str, str] | None = None,
+    status: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Packed:
+    """Validate and pack a skill folder into an artifact of format ``fmt``."""
+    folder = Path(folder)
+    if fmt not in WRITE_FORMATS:
+        raise FormatError(f"unknown format {fmt!r} (choose from {', '.join(WRITE_FORMATS)})")
+    errors = [p for p in validate(folder) if p.severity == "error"]
+    if errors:
+        first = errors[0]
+        more = (
+            f" (and {len(errors) - 1} more; run `skillcrate validate`)" if len(errors) > 1 else ""
+        )
+        raise ValidationError(f"{folder}: {first.file}: {first.message}{more}")
+    info = read_skill(folder)
+    version = _version_for(info, folder, tag)
+    created = created_timestamp(env)
+    source, revision = git_info(folder)
+    if fmt == "image":
+        tar = archive.build_tar(folder, prefix=None)
+    else:
+        tar = archive.build_tar(folder, prefix=info.name)
+    layer_bytes = archive.gzip_bytes(tar)
+
+    ann: dict[str, str] = {}
+    if fmt == "agentskills":
+        config_bytes, config_mt = agentskills_config(info, version), AS_CONFIG
+        layer_mt, artifact_type = AS_LAYER, AS_ARTIFACT
+        ann = {A_CREATED: created, A_TITLE: info.name, A_SKILL_NAME: info.name}
+        if info.compatibility:
+            ann[A_SKILL_COMPAT] = info.compatibility
+    elif fmt == "acr":
+        config_bytes, config_mt = EMPTY_JSON, OCI_EMPTY
+        layer_mt, artifact_type = ACR_LAYER, ACR_ARTIFACT
+        ann = {
+            "org.agent.skill.name": info.name,
+            "org.agent.skill.version": version or "0.0.0",
+            A_CREATED: created,
+        }
+        if info.description:
+            ann["org.agent.skill.description"] = info.description
+        if info.license:
+            ann["org.agent.skill.license"] = info.license
+        if info.metadata and info.metadata.get("author"):
+            ann["org.agent.skill.author"] = info.metadata["author"]
+        if info.compatibility:
+            ann["org.agent.skill.compatibility"] = json.dumps([info.compatibility])
+    else:
+        diff_id = sha256_digest(tar)
+        config_bytes = canonical_json(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+            }
+        )
+        config_mt, layer_mt, artifact_type = IMAGE_CONFIG, IMAGE_LAYER, None
+        ann = {A_CREATED: created, A_TITLE: info.name}
+    if version:
+        ann[A_VERSION] = version
+    if info.description and fmt != "acr":
+        ann[A_DESCRIPTION] = info.description
+    if info.license and fmt != "acr":
+        ann[A_LICENSES] = info.license
+    if source:
+        ann[A_SOURCE] = source
+    if revision:
+        ann[A_REVISION] = revision
+    if status:
+        if status not in LIFECYCLE:
+            raise FormatError(f"unknown lifecycle status {status!r} ({', '.join(LIFECYCLE)})")
+        ann[A_STATUS] = status
+    ann.update(annotations or {})
+
+    config = Descriptor.for_bytes(config_mt, config_bytes)
+    layer = Descriptor.for_bytes(layer_mt, layer_bytes)
+    manifest: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST}
+    if artifact_type:
+        manifest["artifactType"] = artifact_type
+    cfg_json = config.to_json()
+    if fmt == "acr":
+        cfg_json["data"] = "e30="
+    manifest["config"] = cfg_json
+    manifest["layers"] = [layer.to_json()]
+    manifest["annotations"] = dict(sorted(ann.items()))
+    return Packed(
+        format=fmt,
+        name=info.name,
+        version=version,
+        manifest=canonical_json(manifest),
+        media_type=OCI_MANIFEST,
+        config=config,
+        layers=(layer,),
+        blobs={config.digest: config_bytes, layer.digest: layer_bytes},
+    )
+
+
+# --------------------------------------------------------------- detection
+@dataclass(frozen=True)
+class Detected:
+    """What an artifact is and where its skill content lives."""
+
+    format: str  # agentskills | acr | image | skillimage-rh | oras-dir | oras-files | collection
+    layers: tuple[Descriptor, ...]
+    config: Descriptor | None
+    annotations: Mapping[str, str]
+    artifact_type: str | None
+    entries: tuple[Descriptor, ...] = ()  # collection members
+
+    @property
+    def is_collection(self) -> bool:
+        return self.format == "collection"
+
+
+def _describe_foreign(mt: str, artifact_type: str | None, config_mt: str, layers: list) -> str:
+    hints = {
+        "application/vnd.cncf.helm.config.v1+json": "a Helm chart",
+        "application/vnd.wasm.config.v0+json": "a WebAssembly module",
+        "application/vnd.dev.cosign.artifact.sig.v1+json": "a cosign signature",
+        "application/vnd.cncf.notary.signature": "a Notary signature",
+    }
+    kind = hints.get(artifact_type or "") or hints.get(config_mt)
+    if kind:
+        return kind
+    if config_mt in (IMAGE_CONFIG, DOCKER_CONFIG):
+        return f"a container image with {len(layers)} layers"
+    return f"an artifact of type {artifact_type or config_mt or mt or 'unknown'}"
+
+
+def detect(manifest: Mapping[str, Any], media_type: str = "") -> Detected:
+    """Detect the skill format of a parsed manifest (formats.md §6)."""
+    mt = str(manifest.get("mediaType") or media_type or "")
+    artifact_type = manifest.get("artifactType")
+    annotations = dict(manifest.get("annotations") or {})
+    if mt in (OCI_INDEX, "application/vnd.docker.distribution.manifest.list.v2+json") or (
+        "manifests" in manifest and "layers" not in manifest
+    ):
+        entries = tuple(Descriptor.from_json(m) for m in manifest.get("manifests") or [])
+        if artifact_type == AS_COLLECTION or any(e.artifact_type == AS_ARTIFACT for e in entries):
+            return Detected("collection", (), None, annotations, artifact_type, entries)
+        raise FormatError("not a skill: an image index (multi-platform image or list)")
+    raw_layers = manifest.get("layers") if mt != OCI_ARTIFACT_MANIFEST else manifest.get("blobs")
+    layers = [Descriptor.from_json(x) for x in raw_layers or []]
+    config = Descriptor.from_json(manifest["config"]) if manifest.get("config") else None
+    config_mt = config.media_type if config else ""
+    layer_types = {layer.media_type for layer in layers}
+
+    def one(kind: str, wanted: tuple[str, ...]) -> Detected:
+        chosen = [layer for layer in layers if layer.media_type in wanted] or layers
+        if len(chosen) != 1:
+            raise FormatError(
+                f"{kind} artifact must have exactly one content layer, found {len(chosen)}"
+            )
+        return Detected(kind, (chosen[0],), config, annotations, artifact_type)
+
+    if artifact_type == AS_ARTIFACT or config_mt == AS_CONFIG or AS_LAYER in layer_types:
+        return one("agentskills", (AS_LAYER,))
+    if artifact_type == ACR_ARTIFACT or ACR_LAYER in layer_types:
+        return one("acr", (ACR_LAYER,))
+    if config_mt == RH_CONFIG or RH_LAYER in layer_types:
+        return one("image", (RH_LAYER,))
+    if (
+        not artifact_type
+        and config_mt in (IMAGE_CONFIG, DOCKER_CONFIG)
+        and len(layers) == 1
+        and (layers[0].media_type in (IMAGE_LAYER, DOCKER_LAYER))
+    ):
+        return Detected("image", tuple(layers), config, annotations, artifact_type)
+    if layers and all(layer.annotations.get(A_TITLE) for layer in layers):
+        if len(layers) == 1 and layers[0].annotations.get(A_ORAS_UNPACK) == "true":
+            return Detected("oras-dir", tuple(layers), config, annotations, artifact_type)
+        return Detected("oras-files", tuple(layers), config, annotations, artifact_type)
+    what = _describe_foreign(mt, artifact_type, config_mt, layers)
+    raise FormatError(f"not a skill: {what}")
+
+
+def select_collection_entry(det: Detected, name: str | None) -> Descriptor:
+    """Pick one skill manifest from a collection by skill name (or the only one)."""
+
+    def entry_name(d: Descriptor) -> str:
+        ref = d.annotations.get(A_SKILL_REF) or d.annotations.get(
+            "org.opencontainers.image.ref.name", ""
+        )
+        return d.annotations.get(A_SKILL_NAME) or ref.rsplit("/", 1)[-1].split(":")[0]
+
+    skills = [e for e in det.entries if e.artifact_type in (AS_ARTIFACT, None)]
+    names = [entry_name(e) for e in skills]
+    if name:
+        for e, n in zip(skills, names, strict=True):
+            if n == name:
+                return e
+        raise FormatError(
+            f"collection has no skill {name!r} (it has: {', '.join(names) or 'none'})"
+        )
+    if len(skills) == 1:
+        return skills[0]
+    raise FormatError(
+        f"reference is a collection of {len(skills)} skills "
+        f"({', '.join(names)}); name one with --name"
+    )
+
+
+# --------------------------------------------------------------- unpacking
+def _find_root(tree: Path) -> Path:
+    from .skill import find_skill_md
+
+    if find_skill_md(tree):
+        return tree
+    children = [p for p in tree.iterdir() if not p.name.startswith(".")]
+    dirs = [p for p in children if p.is_dir()]
+    if len(children) == 1 and dirs and find_skill_md(dirs[0]):
+        return dirs[0]
+    raise FormatError(
+        "artifact holds no skill: no SKILL.md at the root or in a single top-level folder"
+    )
+
+
+def skill_name(root: Path, det: Detected, fallback: str) -> str:
+    """The installed folder name: SKILL.md's name, else annotations, else ``fallback``."""
+    name = ""
+    try:
+        name = read_skill(root).name
+    except ValidationError:
+        name = ""
+    if not name:
+        ann = det.annotations
+        name = (
+            ann.get(A_SKILL_NAME) or ann.get("org.agent.skill.name") or ann.get(A_TITLE) or fallback
+        )
+    if not NAME_RE.match(name) or len(name) > 64:
+        raise FormatError(
+            f"skill name {name!r} is not a valid skill name "
+            "(lowercase letters, digits, single hyphens)"
+        )
+    return name
+
+
+def unpack(
+    det: Detected,
+    open_blob: Callable[[Descriptor], BinaryIO],
+    dest: Path,
+    *,
+    fallback_name: str,
+) -> tuple[str, Path]:
+    """Extract a detected skill into the empty folder ``dest``; return (name, skill root).
+
+    ``open_blob`` must return verified content (e.g. from the digest-checked cache).
+    """
+    from ._fs import safe_join
+
+    work = dest / "content"
+    work.mkdir(parents=True, exist_ok=True)
+    if det.format == "oras-files":
+        for layer in det.layers:
+            title = layer.annotations[A_TITLE]
+            target = safe_join(work, title)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open_blob(layer) as src, open(target, "wb") as out:
+                while chunk := src.read(64 * 1024):
+                    out.write(chunk)
+            os.chmod(target, 0o644)
+    else:
+        with open_blob(det.layers[0]) as src:
+            archive.extract(src, work)
+    root = _find_root(work)
+    return skill_name(root, det, fallback_name), root

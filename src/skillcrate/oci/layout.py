@@ -1,0 +1,265 @@
+"""An OCI image layout on disk (``oci:PATH``) as a Target — the format skopeo and ORAS write.
+
+One layout is one repository: ``oci-layout``, ``index.json`` (entries tagged by the
+``org.opencontainers.image.ref.name`` annotation) and ``blobs/sha256/<hex>``.
+Writes are atomic and serialised by a lock outside the layout folder, so committed
+layouts never pick up lock files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .._fs import atomic_write
+from ..errors import FormatError, NotFound
+from .model import (
+    CHUNK,
+    OCI_INDEX,
+    REF_NAME,
+    BlobSource,
+    Descriptor,
+    digest_hex,
+    manifest_media_type,
+    open_source,
+    parse_manifest,
+    sha256_digest,
+    verified_chunks,
+    verify_bytes,
+)
+
+LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
+
+
+def _tag_matches(annotation: str, tag: str) -> bool:
+    return annotation == tag or annotation.endswith(":" + tag)
+
+
+class LayoutRepository:
+    """Read and write an OCI image layout folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def describe(self) -> str:
+        return f"oci:{self.root}"
+
+    # layout files -------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.root / "index.json").is_file()
+
+    def _lock(self):  # noqa: ANN202 - filelock type
+        from filelock import FileLock
+
+        key = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:24]
+        return FileLock(os.path.join(tempfile.gettempdir(), f"skillcrate-layout-{key}.lock"))
+
+    def _read_index(self) -> dict:
+        path = self.root / "index.json"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            if not self.root.exists():
+                raise NotFound(f"{self.describe()}: no such folder") from None
+            raise NotFound(f"{self.describe()}: not an OCI image layout (no index.json)") from None
+        obj = parse_manifest(data, f"{path}")
+        if not isinstance(obj.get("manifests", []), list):
+            raise FormatError(f"{path}: 'manifests' is not a list")
+        return obj
+
+    def _write_index(self, index: dict) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not (self.root / "oci-layout").exists():
+            atomic_write(self.root / "oci-layout", LAYOUT_FILE)
+        atomic_write(self.root / "index.json", json.dumps(index, indent=2) + "\n")
+
+    def _blob_path(self, digest: str) -> Path:
+        return self.root / "blobs" / "sha256" / digest_hex(digest)
+
+    # manifests ----------------------------------------------------------
+    def _entries(self) -> list[dict]:
+        return [m for m in self._read_index().get("manifests", []) if isinstance(m, dict)]
+
+    def resolve(self, reference: str) -> Descriptor:
+        if reference.startswith("sha256:"):
+            for m in self._entries():
+                if m.get("digest") == reference:
+                    return Descriptor.from_json(m)
+            path = self._blob_path(reference)
+            if path.is_file():
+                data = path.read_bytes()
+                obj = parse_manifest(data, f"{self.describe()}@{reference}")
+                return Descriptor(
+                    manifest_media_type(obj),
+                    reference,
+                    len(data),
+                    artifact_type=obj.get("artifactType"),
+                )
+            raise NotFound(f"{self.describe()}@{reference}: not found")
+        matches = [
+            m
+            for m in self._entries()
+            if _tag_matches(str((m.get("annotations") or {}).get(REF_NAME, "")), reference)
+        ]
+        if not matches:
+            raise NotFound(f"{self.describe()}:{reference}: tag not found")
+        return Descriptor.from_json(matches[-1])
+
+    def fetch_manifest(self, reference: str) -> tuple[Descriptor, bytes]:
+        desc = self.resolve(reference)
+        try:
+            data = self._blob_path(desc.digest).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"{self.describe()}@{desc.digest}: manifest blob missing") from None
+        verify_bytes(data, desc.digest, "manifest")
+        obj = parse_manifest(data, f"manifest {self.describe()}@{desc.digest}")
+        mt = manifest_media_type(obj, desc.media_type)
+        return Descriptor(
+            mt, desc.digest, len(data), dict(desc.annotations), obj.get("artifactType"), data
+        ), data
+
+    def push_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> Descriptor:
+        desc = Descriptor.for_bytes(media_type, data)
+        obj = parse_manifest(data)
+        desc = Descriptor(
+            media_type, desc.digest, desc.size, artifact_type=obj.get("artifactType"), data=data
+        )
+        with self._lock():
+            self._write_blob_bytes(desc.digest, data)
+            try:
+                index = self._read_index()
+            except NotFound:
+                index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+            self._set_entry(index, desc, tag)
+            self._write_index(index)
+        return desc
+
+    def _set_entry(self, index: dict, desc: Descriptor, tag: str | None) -> None:
+        entries = [m for m in index.get("manifests", []) if isinstance(m, dict)]
+        if tag:
+            entries = [
+                m
+                for m in entries
+                if not _tag_matches(str((m.get("annotations") or {}).get(REF_NAME, "")), tag)
+            ]
+            ann = {REF_NAME: tag}
+        else:
+            if any(m.get("digest") == desc.digest for m in entries):
+                index["manifests"] = entries
+                return
+            ann = {}
+        entry = {"mediaType": desc.media_type, "digest": desc.digest, "size": desc.size}
+        if desc.artifact_type:
+            entry["artifactType"] = desc.artifact_type
+        if ann:
+            entry["annotations"] = ann
+        # an untagged entry for the same digest is superseded by a tagged one
+        entries = [
+            m
+            for m in entries
+            if not (
+                m.get("digest") == desc.digest and not (m.get("annotations") or {}).get(REF_NAME)
+            )
+        ]
+        entries.append(entry)
+        index["manifests"] = entries
+
+    def tag(self, desc: Descriptor, tag: str) -> None:
+        with self._lock():
+            if not self._blob_path(desc.digest).is_file():
+                raise NotFound(f"{self.describe()}@{desc.digest}: manifest not in layout")
+            index = self._read_index()
+            self._set_entry(index, desc, tag)
+            self._write_index(index)
+
+    def untag(self, tag: str) -> None:
+        with self._lock():
+            index = self._read_index()
+            before = len(index.get("manifests", []))
+            kept = [
+                m
+                for m in index.get("manifests", [])
+                if not _tag_matches(str((m.get("annotations") or {}).get(REF_NAME, "")), tag)
+            ]
+            if len(kept) == before:
+                raise NotFound(f"{self.describe()}:{tag}: tag not found")
+            index["manifests"] = kept
+            self._write_index(index)
+
+    def tags(self) -> list[str]:
+        out = set()
+        for m in self._entries():
+            name = str((m.get("annotations") or {}).get(REF_NAME, ""))
+            if name:
+                out.add(name.rsplit(":", 1)[-1] if "/" in name or name.count(":") else name)
+        return sorted(out)
+
+    # blobs --------------------------------------------------------------
+    def blob_exists(self, desc: Descriptor) -> bool:
+        return self._blob_path(desc.digest).is_file()
+
+    def iter_blob(self, desc: Descriptor) -> Iterator[bytes]:
+        path = self._blob_path(desc.digest)
+        try:
+            fh = open(path, "rb")
+        except FileNotFoundError:
+            raise NotFound(f"{self.describe()}: blob {desc.digest} missing") from None
+        with fh:
+            yield from verified_chunks(iter(lambda: fh.read(CHUNK), b""), desc)
+
+    def _write_blob_bytes(self, digest: str, data: bytes) -> None:
+        path = self._blob_path(digest)
+        if path.is_file():
+            return
+        verify_bytes(data, digest, "blob")
+        atomic_write(path, data)
+
+    def push_blob(self, desc: Descriptor, source: BlobSource) -> None:
+        path = self._blob_path(desc.digest)
+        if path.is_file():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".ingest-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as out, open_source(source) as src:
+                for chunk in verified_chunks(iter(lambda: src.read(CHUNK), b""), desc):
+                    out.write(chunk)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    # referrers ----------------------------------------------------------
+    def referrers(self, desc: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
+        found: list[Descriptor] = []
+        for m in self._entries():
+            path = self._blob_path(str(m.get("digest", "")))
+            try:
+                data = path.read_bytes()
+                obj = json.loads(data)
+            except (OSError, ValueError):
+                continue
+            if (obj.get("subject") or {}).get("digest") != desc.digest:
+                continue
+            at = obj.get("artifactType") or (obj.get("config") or {}).get("mediaType")
+            if artifact_type and at != artifact_type:
+                continue
+            found.append(
+                Descriptor(
+                    manifest_media_type(obj),
+                    sha256_digest(data),
+                    len(data),
+                    obj.get("annotations") or {},
+                    at,
+                )
+            )
+        return found
+
+    def push_referrer(self, data: bytes, media_type: str, subject: Descriptor) -> Descriptor:
+        return self.push_manifest(data, media_type, None)

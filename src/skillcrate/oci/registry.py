@@ -1,0 +1,284 @@
+"""A repository in a remote registry (OCI Distribution API), as a Target."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from urllib.parse import urljoin
+
+from ..errors import DigestMismatch, FormatError, NotFound, RegistryError
+from .model import (
+    ACCEPT_MANIFESTS,
+    CHUNK,
+    OCI_INDEX,
+    BlobSource,
+    Descriptor,
+    canonical_json,
+    digest_hex,
+    manifest_media_type,
+    parse_manifest,
+    sha256_digest,
+    verified_chunks,
+    verify_bytes,
+)
+from .transport import Transport, raise_for_status, scope_for
+
+MAX_MANIFEST = 4 * 1024 * 1024
+_LINK_RE = re.compile(r"<([^>]+)>\s*;\s*rel=\"?next\"?")
+
+
+class RegistryRepository:
+    """One repository of a registry: manifests, blobs, tags, referrers."""
+
+    def __init__(self, transport: Transport, repository: str) -> None:
+        self.transport = transport
+        self.repository = repository
+        self._mount_sources: dict[str, str] = {}
+
+    def describe(self) -> str:
+        return f"{self.transport.host}/{self.repository}"
+
+    # scopes -------------------------------------------------------------
+    @property
+    def _pull(self) -> str:
+        return scope_for(self.repository, ("pull",))
+
+    @property
+    def _push(self) -> str:
+        return scope_for(self.repository, ("pull", "push"))
+
+    def _path(self, kind: str, ref: str = "") -> str:
+        return f"/v2/{self.repository}/{kind}/{ref}" if ref else f"/v2/{self.repository}/{kind}/"
+
+    # manifests ----------------------------------------------------------
+    def resolve(self, reference: str) -> Descriptor:
+        what = (
+            f"{self.describe()}:{reference}"
+            if ":" not in reference
+            else (f"{self.describe()}@{reference}")
+        )
+        resp = self.transport.request(
+            "HEAD",
+            self._path("manifests", reference),
+            scope=self._pull,
+            headers={"Accept": ACCEPT_MANIFESTS},
+        )
+        raise_for_status(resp, what)
+        digest = resp.headers.get("Docker-Content-Digest")
+        mt = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        size = int(resp.headers.get("Content-Length") or -1)
+        if not digest or size < 0 or (reference.startswith("sha256:") and digest != reference):
+            desc, _ = self.fetch_manifest(reference)
+            return desc
+        digest_hex(digest)
+        return Descriptor(mt, digest, size)
+
+    def fetch_manifest(self, reference: str) -> tuple[Descriptor, bytes]:
+        what = (
+            f"{self.describe()}@{reference}"
+            if reference.startswith("sha256:")
+            else (f"{self.describe()}:{reference}")
+        )
+        resp = self.transport.request(
+            "GET",
+            self._path("manifests", reference),
+            scope=self._pull,
+            headers={"Accept": ACCEPT_MANIFESTS},
+            stream=True,
+        )
+        try:
+            raise_for_status(resp, what)
+            data = b""
+            for chunk in resp.iter_content(CHUNK):
+                data += chunk
+                if len(data) > MAX_MANIFEST:
+                    raise FormatError(f"{what}: manifest larger than {MAX_MANIFEST} bytes")
+        finally:
+            resp.close()
+        if reference.startswith("sha256:"):
+            verify_bytes(data, reference, "manifest")
+        header_digest = resp.headers.get("Docker-Content-Digest")
+        digest = sha256_digest(data)
+        if header_digest and header_digest.startswith("sha256:") and header_digest != digest:
+            raise DigestMismatch(
+                f"manifest {what}: registry says {header_digest}, bytes hash to {digest}"
+            )
+        obj = parse_manifest(data, f"manifest {what}")
+        mt = manifest_media_type(obj, resp.headers.get("Content-Type", "").split(";")[0].strip())
+        return Descriptor(
+            mt, digest, len(data), artifact_type=obj.get("artifactType"), data=data
+        ), data
+
+    def push_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> Descriptor:
+        digest = sha256_digest(data)
+        ref = tag or digest
+        resp = self.transport.request(
+            "PUT",
+            self._path("manifests", ref),
+            scope=self._push,
+            headers={"Content-Type": media_type},
+            data=data,
+        )
+        raise_for_status(resp, f"push manifest {self.describe()}:{ref}")
+        got = resp.headers.get("Docker-Content-Digest")
+        if got and got != digest:
+            raise DigestMismatch(f"registry stored manifest as {got}, expected {digest}")
+        obj = json.loads(data)
+        return Descriptor(
+            media_type, digest, len(data), artifact_type=obj.get("artifactType"), data=data
+        )
+
+    def tag(self, desc: Descriptor, tag: str) -> None:
+        _, data = self.fetch_manifest(desc.digest)
+        self.push_manifest(data, desc.media_type, tag)
+
+    def untag(self, tag: str) -> None:
+        resp = self.transport.request("DELETE", self._path("manifests", tag), scope=self._push)
+        if resp.status_code in (400, 405):
+            raise RegistryError(
+                f"{self.describe()}: this registry cannot delete the tag {tag!r} without "
+                "deleting the manifest (OCI tag deletion unsupported)",
+                status=resp.status_code,
+            )
+        raise_for_status(resp, f"untag {self.describe()}:{tag}")
+
+    def delete_manifest(self, digest: str) -> None:
+        resp = self.transport.request("DELETE", self._path("manifests", digest), scope=self._push)
+        raise_for_status(resp, f"delete {self.describe()}@{digest}")
+
+    # blobs --------------------------------------------------------------
+    def blob_exists(self, desc: Descriptor) -> bool:
+        resp = self.transport.request("HEAD", self._path("blobs", desc.digest), scope=self._pull)
+        if resp.status_code == 404:
+            return False
+        raise_for_status(resp, f"blob {self.describe()}@{desc.digest}")
+        return True
+
+    def iter_blob(self, desc: Descriptor) -> Iterator[bytes]:
+        """Stream a blob; the digest and size are checked as the last chunk passes."""
+        digest_hex(desc.digest)
+        resp = self.transport.request(
+            "GET", self._path("blobs", desc.digest), scope=self._pull, stream=True
+        )
+        try:
+            raise_for_status(resp, f"blob {self.describe()}@{desc.digest}")
+            yield from verified_chunks(resp.iter_content(CHUNK), desc)
+        finally:
+            resp.close()
+
+    def note_blob_source(self, digest: str, repository: str) -> None:
+        """Remember another repository of this registry that holds ``digest`` (for mounts)."""
+        if repository != self.repository:
+            self._mount_sources[digest] = repository
+
+    def push_blob(self, desc: Descriptor, source: BlobSource) -> None:
+        """Upload a blob unless present: cross-repo mount when possible, else one streamed PUT."""
+        digest_hex(desc.digest)
+        if self.blob_exists(desc):
+            return
+        what = f"push blob {self.describe()}@{desc.digest}"
+        params: dict[str, str] = {}
+        mount_from = self._mount_sources.get(desc.digest)
+        if mount_from:
+            params = {"mount": desc.digest, "from": mount_from}
+        resp = self.transport.request(
+            "POST", self._path("blobs", "uploads/"), scope=self._push, params=params or None
+        )
+        if resp.status_code == 201 and mount_from:
+            return
+        raise_for_status(resp, what)
+        location = resp.headers.get("Location")
+        if not location:
+            raise RegistryError(f"{what}: registry gave no upload location")
+        url = urljoin(self.transport.base + "/", location)
+        sep = "&" if "?" in url else "?"
+        resp = self.transport.request(
+            "PUT",
+            f"{url}{sep}digest={desc.digest}",
+            scope=self._push,
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(desc.size)},
+            data=source,
+        )
+        raise_for_status(resp, what)
+
+    # tags and referrers -------------------------------------------------
+    def tags(self) -> list[str]:
+        out: list[str] = []
+        path: str | None = f"/v2/{self.repository}/tags/list?n=1000"
+        seen: set[str] = set()
+        while path and path not in seen:
+            seen.add(path)
+            resp = self.transport.request("GET", path, scope=self._pull)
+            raise_for_status(resp, f"repository {self.describe()}")
+            try:
+                body = resp.json()
+            except ValueError as exc:
+                raise FormatError(f"{self.describe()}: malformed tag list") from exc
+            out.extend(t for t in (body.get("tags") or []) if isinstance(t, str))
+            link = resp.headers.get("Link", "")
+            m = _LINK_RE.search(link)
+            path = m.group(1) if m else None
+        return sorted(set(out))
+
+    def referrers(self, desc: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
+        resp = self.transport.request(
+            "GET",
+            self._path("referrers", desc.digest),
+            scope=self._pull,
+            headers={"Accept": OCI_INDEX},
+            params={"artifactType": artifact_type} if artifact_type else None,
+        )
+        if resp.status_code == 200 and resp.headers.get("Content-Type", "").startswith(OCI_INDEX):
+            index = parse_manifest(resp.content, "referrers index")
+        else:
+            resp.close()
+            try:
+                _, data = self.fetch_manifest(fallback_tag(desc.digest))
+            except NotFound:
+                return []
+            index = parse_manifest(data, "referrers fallback index")
+        found = [Descriptor.from_json(m) for m in index.get("manifests") or []]
+        if artifact_type:
+            found = [d for d in found if d.artifact_type == artifact_type]
+        return found
+
+    def push_referrer(self, data: bytes, media_type: str, subject: Descriptor) -> Descriptor:
+        """Push a manifest whose ``subject`` is ``subject``; maintain the fallback tag if needed."""
+        digest = sha256_digest(data)
+        resp = self.transport.request(
+            "PUT",
+            self._path("manifests", digest),
+            scope=self._push,
+            headers={"Content-Type": media_type},
+            data=data,
+        )
+        raise_for_status(resp, f"push referrer {self.describe()}@{digest}")
+        obj = json.loads(data)
+        desc = Descriptor(
+            media_type,
+            digest,
+            len(data),
+            annotations=obj.get("annotations") or {},
+            artifact_type=obj.get("artifactType") or obj.get("config", {}).get("mediaType"),
+        )
+        if resp.headers.get("OCI-Subject") != subject.digest:
+            self._update_fallback(subject, desc)
+        return desc
+
+    def _update_fallback(self, subject: Descriptor, desc: Descriptor) -> None:
+        tag = fallback_tag(subject.digest)
+        try:
+            _, old = self.fetch_manifest(tag)
+            index = parse_manifest(old, "referrers fallback index")
+        except NotFound:
+            index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+        manifests = [m for m in index.get("manifests") or [] if m.get("digest") != desc.digest]
+        manifests.append(desc.to_json())
+        index["manifests"] = manifests
+        self.push_manifest(canonical_json(index), OCI_INDEX, tag)
+
+
+def fallback_tag(digest: str) -> str:
+    """The OCI 1.1 referrers tag schema: ``sha256:<hex>`` → ``sha256-<hex>``."""
+    return digest.replace(":", "-", 1)

@@ -1,0 +1,360 @@
+"""HTTP to one registry host on ``requests``: auth challenges, token cache, bounded retries.
+
+- Every request has a timeout (connect 2.5 s, read 30 s).
+- Retries only for connection errors, 429 and 5xx; at most 3 attempts with short
+  backoff, so a dead registry is reported in well under 10 seconds.
+- Auth answers the registry's ``WWW-Authenticate`` challenge. Basic: credentials
+  are sent up front on every later request. Bearer: tokens are cached per
+  (realm, service, scope), refreshed on expiry or ``insufficient_scope``; a push
+  asks for ``pull,push``. Identity tokens use the OAuth2 refresh-token grant.
+- ``requests`` exceptions are translated here and never leave ``oci/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from ..errors import AuthError, NotFound, RegistryError, RegistryUnreachable
+from .credentials import Credential
+from .model import BlobSource, open_source
+
+log = logging.getLogger("skillcrate.oci")
+
+CONNECT_TIMEOUT = 2.5
+READ_TIMEOUT = 30.0
+ATTEMPTS = 3
+USER_AGENT = "skillcrate/0.1"
+_PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+
+
+@dataclass(frozen=True)
+class Challenge:
+    scheme: str  # "basic" | "bearer"
+    params: Mapping[str, str]
+
+
+def parse_challenge(header: str) -> Challenge | None:
+    """Parse one ``WWW-Authenticate`` value: ``Bearer realm="…",service="…",scope="…"``."""
+    header = header.strip()
+    if not header:
+        return None
+    scheme, _, rest = header.partition(" ")
+    params = {
+        m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
+        for m in _PARAM_RE.finditer(rest)
+    }
+    return Challenge(scheme.lower(), params)
+
+
+def scope_for(repository: str, actions: Sequence[str]) -> str:
+    return f"repository:{repository}:{','.join(actions)}"
+
+
+def _error_detail(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+        errs = body.get("errors") or []
+        if errs:
+            return "; ".join(
+                f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errs[:3]
+            )
+    except (ValueError, AttributeError):
+        pass
+    return resp.reason or ""
+
+
+class Transport:
+    """Speaks HTTP to one registry host, with its own auth state."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        plain_http: bool,
+        verify: bool | str = True,
+        credential: Callable[[], Credential | None] | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.host = host
+        self.base = f"{'http' if plain_http else 'https'}://{host}"
+        self.verify = verify
+        self._credential_fn = credential or (lambda: None)
+        self._credential: Credential | None = None
+        self._credential_loaded = False
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self._basic = False  # Basic challenge seen: send credentials up front
+        self._bearer: dict[str, str] | None = None  # realm/service of the Bearer challenge
+        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+
+    # -- credentials -------------------------------------------------------
+    def credential(self) -> Credential | None:
+        if not self._credential_loaded:
+            self._credential = self._credential_fn()
+            self._credential_loaded = True
+        return self._credential
+
+    # -- low level ---------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Any = None,
+        data: BlobSource | None = None,
+        stream: bool = False,
+        auth: tuple[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        last_exc: Exception | None = None
+        for attempt in range(ATTEMPTS):
+            body = None
+            try:
+                if data is not None:
+                    body = open_source(data)
+                resp = self.session.request(
+                    method,
+                    url,
+                    headers=dict(headers),
+                    params=params,
+                    data=body if form is None else form,
+                    stream=stream,
+                    auth=auth,
+                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    verify=self.verify,
+                    allow_redirects=True,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise RegistryUnreachable(
+                    f"TLS error talking to {self.host}: {exc.__class__.__name__}",
+                    method=method,
+                    url=url,
+                    hints=[
+                        "for a registry without TLS use --plain-http; for a private CA set "
+                        "ca_bundle in config.toml; --insecure skips verification",
+                    ],
+                ) from exc
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                last_exc = exc
+                log.debug("%s %s: %s (attempt %d)", method, url, exc.__class__.__name__, attempt)
+                if attempt + 1 < ATTEMPTS:
+                    time.sleep(0.25 * (2**attempt))
+                continue
+            except requests.exceptions.RequestException as exc:
+                raise RegistryError(
+                    f"{method} {url} failed: {exc.__class__.__name__}", method=method, url=url
+                ) from exc
+            finally:
+                if body is not None:
+                    body.close()
+            if (resp.status_code == 429 or resp.status_code >= 500) and attempt + 1 < ATTEMPTS:
+                retry_after = resp.headers.get("Retry-After", "")
+                delay = min(float(retry_after), 2.0) if retry_after.isdigit() else 0.25 * 2**attempt
+                resp.close()
+                time.sleep(delay)
+                continue
+            return resp
+        kind = (
+            "timed out"
+            if isinstance(last_exc, requests.exceptions.Timeout)
+            else ("connection refused or unreachable")
+        )
+        raise RegistryUnreachable(
+            f"cannot reach registry {self.host}: {kind}",
+            method=method,
+            url=url,
+            hints=[
+                "check that the registry is running and the address is right",
+                "`skillcrate install --offline` installs from the cache",
+            ],
+        ) from last_exc
+
+    # -- auth --------------------------------------------------------------
+    def _token(self, scope: str, *, force: bool = False) -> str | None:
+        assert self._bearer is not None
+        realm = self._bearer.get("realm", "")
+        service = self._bearer.get("service", "")
+        key = (realm, service, scope)
+        cached = self._tokens.get(key)
+        if cached and not force and cached[1] > time.monotonic():
+            return cached[0]
+        cred = self.credential()
+        params: list[tuple[str, str]] = []
+        if service:
+            params.append(("service", service))
+        if scope:
+            params.extend(("scope", s) for s in scope.split(" ") if s)
+        if cred and cred.identity_token:
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": cred.identity_token,
+                "client_id": "skillcrate",
+                "service": service,
+                "scope": scope,
+                "access_type": "offline",
+            }
+            resp = self._send("POST", realm, headers={}, form=form)
+        else:
+            auth = (cred.username, cred.password) if cred and cred.username else None
+            if auth:
+                params.append(("account", cred.username))  # type: ignore[union-attr]
+            resp = self._send("GET", realm, headers={}, params=params, auth=auth)
+        if resp.status_code in (401, 403):
+            raise AuthError(
+                f"registry {self.host}: the token server rejected "
+                f"{'the credentials' if cred else 'anonymous access'} for {scope or 'login'}",
+                method="GET",
+                url=realm,
+                status=resp.status_code,
+                hints=[] if cred else ["log in with `docker login` or `podman login` first"],
+            )
+        if resp.status_code != 200:
+            raise RegistryError(
+                f"registry {self.host}: token server answered {resp.status_code}",
+                method="GET",
+                url=realm,
+                status=resp.status_code,
+            )
+        try:
+            body = resp.json()
+            token = body.get("token") or body.get("access_token")
+            expires = float(body.get("expires_in") or 60)
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise RegistryError(f"registry {self.host}: malformed token response") from exc
+        if not token:
+            raise RegistryError(f"registry {self.host}: token response has no token")
+        self._tokens[key] = (token, time.monotonic() + max(expires - 10, expires / 2))
+        return token
+
+    def _auth_headers(self, scope: str, *, force: bool = False) -> dict[str, str]:
+        if self._bearer is not None:
+            token = self._token(scope, force=force)
+            return {"Authorization": f"Bearer {token}"} if token else {}
+        if self._basic:
+            cred = self.credential()
+            if cred and cred.username:
+                import base64
+
+                raw = f"{cred.username}:{cred.password}".encode()
+                return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        return {}
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scope: str = "",
+        headers: Mapping[str, str] | None = None,
+        params: Any = None,
+        data: BlobSource | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        """Send a request, answering an auth challenge once. ``path`` is ``/v2/...`` or a URL."""
+        url = path if path.startswith(("http://", "https://")) else self.base + path
+        hdrs = dict(headers or {})
+        resp = self._send(
+            method,
+            url,
+            headers={**hdrs, **self._auth_headers(scope)},
+            params=params,
+            data=data,
+            stream=stream,
+        )
+        if resp.status_code != 401:
+            return resp
+        challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
+        resp.close()
+        cred = self.credential()
+        if challenge is None:
+            raise AuthError(
+                f"registry {self.host}: 401 without an auth challenge",
+                method=method,
+                url=url,
+                status=401,
+            )
+        if challenge.scheme == "basic":
+            if self._basic or not (cred and cred.username):
+                raise self._auth_failed(method, url, cred)
+            self._basic = True
+        elif challenge.scheme == "bearer":
+            insufficient = challenge.params.get("error") == "insufficient_scope"
+            already = self._bearer is not None
+            self._bearer = {k: challenge.params.get(k, "") for k in ("realm", "service")}
+            want = scope
+            extra = challenge.params.get("scope", "")
+            if extra and extra != scope:
+                want = " ".join(s for s in (scope, extra) if s)
+            if already and not insufficient and not extra:
+                # we sent a fresh token and it was still refused
+                raise self._auth_failed(method, url, cred)
+            scope = want
+            self._auth_headers(scope, force=True)
+        else:
+            raise AuthError(f"registry {self.host}: unsupported auth scheme {challenge.scheme!r}")
+        resp = self._send(
+            method,
+            url,
+            headers={**hdrs, **self._auth_headers(scope)},
+            params=params,
+            data=data,
+            stream=stream,
+        )
+        if resp.status_code == 401:
+            resp.close()
+            raise self._auth_failed(method, url, cred)
+        return resp
+
+    def _auth_failed(self, method: str, url: str, cred: Credential | None) -> AuthError:
+        if cred:
+            return AuthError(
+                f"registry {self.host}: credentials from {cred.source or 'the auth file'} "
+                "were rejected (401 unauthorized)",
+                method=method,
+                url=url,
+                status=401,
+                hints=["check the user and password with `docker login` or `podman login`"],
+            )
+        return AuthError(
+            f"registry {self.host}: authentication required (401) and no credentials found",
+            method=method,
+            url=url,
+            status=401,
+            hints=[
+                "log in with `docker login` or `podman login` (skillcrate reads "
+                "$DOCKER_CONFIG/config.json and Podman's auth.json)"
+            ],
+        )
+
+
+def raise_for_status(resp: requests.Response, what: str, *, allow: Sequence[int] = ()) -> None:
+    """Map a registry answer to skillcrate's errors (404 → NotFound, 403 → AuthError)."""
+    code = resp.status_code
+    if 200 <= code < 300 or code in allow:
+        return
+    detail = _error_detail(resp)
+    method = resp.request.method if resp.request is not None else ""
+    url = resp.url
+    if code == 404:
+        raise NotFound(f"{what}: not found" + (f" ({detail})" if detail else ""))
+    if code == 403:
+        raise AuthError(
+            f"{what}: access denied (403) {detail}".rstrip(),
+            method=method or "",
+            url=url,
+            status=code,
+        )
+    raise RegistryError(
+        f"{what}: registry answered {code} {detail}".rstrip(),
+        method=method or "",
+        url=url,
+        status=code,
+    )

@@ -1,0 +1,18 @@
+"""Find the project folder: -C, else the nearest ancestor holding skills.json, else cwd."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MANIFEST_NAME = "skills.json"
+LOCK_NAME = "skills.lock.json"
+
+
+def find_project(explicit: Path | None = None, start: Path | None = None) -> Path:
+    if explicit is not None:
+        return Path(explicit).absolute()
+    here = (start or Path.cwd()).absolute()
+    for d in (here, *here.parents):
+        if (d / MANIFEST_NAME).is_file():
+            return d
+    return here

@@ -1,0 +1,63 @@
+"""Publisher operations: push a packed skill to a Target; pull a skill into a folder."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._fs import replace_dir, staging_dir
+from .cache import Cache
+from .errors import ProjectError
+from .fetch import FetchedSkill, fetch_skill
+from .formats import Packed
+from .oci.model import Descriptor, Target
+from .reference import Reference
+
+
+def push_packed(target: Target, packed: Packed, tags: Sequence[str]) -> Descriptor:
+    """Push blobs (skipping those present), then the manifest under each tag."""
+    for desc in (packed.config, *packed.layers):
+        target.push_blob(desc, packed.blobs[desc.digest])
+    desc: Descriptor | None = None
+    for tag in tags or [None]:  # type: ignore[list-item]
+        desc = target.push_manifest(packed.manifest, packed.media_type, tag)
+    assert desc is not None
+    return desc
+
+
+def copy_tree(src: Path, dest: Path) -> None:
+    """Copy a skill tree (files and folders only) into the new folder ``dest``."""
+    shutil.copytree(src, dest, symlinks=False, copy_function=shutil.copy2)
+    for p in [dest, *dest.rglob("*")]:
+        if p.is_dir():
+            p.chmod(0o755)
+        else:
+            p.chmod(0o755 if p.stat().st_mode & 0o111 else 0o644)
+
+
+def pull_to(
+    target: Target,
+    ref: Reference,
+    cache: Cache,
+    output: Path | None,
+    *,
+    name: str | None = None,
+    force: bool = False,
+) -> tuple[FetchedSkill, Path]:
+    """Fetch ``ref`` (verified, via the cache) and write the skill to ``output`` or ./<name>."""
+    fetched = fetch_skill(
+        target, ref.reference or "latest", cache, fallback_name=ref.last_segment, name=name
+    )
+    dest = Path(output) if output else Path.cwd() / fetched.name
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not force:
+        raise ProjectError(f"{dest} already exists and is not empty (use --force to replace it)")
+    staging = staging_dir(dest)
+    try:
+        staging.rmdir()
+        copy_tree(fetched.root, staging)
+        replace_dir(staging, dest)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return fetched, dest

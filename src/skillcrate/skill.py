@@ -1,0 +1,250 @@
+"""The skill folder: ``SKILL.md`` front matter and the Agent Skills validation rules.
+
+Rules (formats.md §1): ``name`` required, 1–64 chars, ``^[a-z0-9]+(-[a-z0-9]+)*$``,
+equal to the folder name; ``description`` required, 1–1024 chars; ``license``
+optional string; ``compatibility`` optional, ≤ 500 chars; ``metadata`` optional map
+of string → string; ``allowed-tools`` optional space-separated string. Other
+top-level keys are warnings. Symlinks inside the folder are errors (cannot be packed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ValidationError
+
+NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+KNOWN_KEYS = ("name", "description", "license", "compatibility", "metadata", "allowed-tools")
+SKILL_FILES = ("SKILL.md", "skill.md")
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str  # "error" | "warning"
+    field: str
+    message: str
+    file: str = "SKILL.md"
+    fix: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SkillInfo:
+    """What the front matter says about a skill (after validation)."""
+
+    name: str
+    description: str
+    license: str = ""
+    compatibility: str = ""
+    metadata: Mapping[str, str] | None = None
+    allowed_tools: tuple[str, ...] = ()
+    extra: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_front_matter(cls, fm: Mapping[str, Any]) -> SkillInfo:
+        meta = fm.get("metadata") if isinstance(fm.get("metadata"), dict) else None
+        tools = fm.get("allowed-tools")
+        return cls(
+            name=str(fm.get("name") or ""),
+            description=str(fm.get("description") or "").strip(),
+            license=str(fm.get("license") or ""),
+            compatibility=str(fm.get("compatibility") or ""),
+            metadata={str(k): str(v) for k, v in meta.items()} if meta else None,
+            allowed_tools=tuple(str(tools).split()) if tools else (),
+            extra={k: v for k, v in fm.items() if k not in KNOWN_KEYS} or None,
+        )
+
+
+def find_skill_md(folder: Path) -> Path | None:
+    for name in SKILL_FILES:
+        p = folder / name
+        if p.is_file():
+            return p
+    return None
+
+
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """Return (front matter YAML text or None, body)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return None, text
+    for i in range(1, len(lines)):
+        if lines[i].strip() in ("---", "..."):
+            return "".join(lines[1:i]), "".join(lines[i + 1 :])
+    return None, text
+
+
+def parse_front_matter(text: str, file: str = "SKILL.md") -> dict[str, Any]:
+    """Parse the YAML front matter of a SKILL.md; raise ValidationError when missing/invalid."""
+    import yaml
+
+    fm_text, _ = split_front_matter(text)
+    if fm_text is None:
+        raise ValidationError(f"{file}: no YAML front matter (start the file with '---')")
+    try:
+        fm = yaml.safe_load(fm_text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 2}" if mark is not None else ""
+        raise ValidationError(f"{file}{where}: front matter is not valid YAML") from exc
+    if not isinstance(fm, dict):
+        raise ValidationError(f"{file}: front matter must be a mapping of fields")
+    return fm
+
+
+def read_skill(folder: Path) -> SkillInfo:
+    """Read a skill folder's front matter (lenient: only name must be usable)."""
+    md = find_skill_md(folder)
+    if md is None:
+        raise ValidationError(f"{folder}: no SKILL.md")
+    return SkillInfo.from_front_matter(parse_front_matter(md.read_text("utf-8"), md.name))
+
+
+def _check_fields(fm: Mapping[str, Any], folder_name: str | None, file: str) -> list[Problem]:
+    out: list[Problem] = []
+
+    def err(fld: str, msg: str, fix: str) -> None:
+        out.append(Problem("error", fld, msg, file, fix))
+
+    name = fm.get("name")
+    if name is None or name == "":
+        err(
+            "name", "missing required field 'name'", "add `name: <folder-name>` to the front matter"
+        )
+    elif not isinstance(name, str):
+        err("name", "'name' must be a string", "quote the value")
+    else:
+        if len(name) > 64:
+            err("name", f"'name' is {len(name)} characters (max 64)", "shorten the name")
+        if not NAME_RE.match(name):
+            err(
+                "name",
+                f"'name' {name!r} must be lowercase letters, digits and single hyphens",
+                "use e.g. `my-skill` (no leading, trailing or double hyphens)",
+            )
+        if folder_name is not None and name != folder_name:
+            err(
+                "name",
+                f"'name' {name!r} does not match the folder name {folder_name!r}",
+                f"rename the folder to {name!r} or set `name: {folder_name}`",
+            )
+    desc = fm.get("description")
+    if desc is None or (isinstance(desc, str) and not desc.strip()):
+        err(
+            "description",
+            "missing required field 'description'",
+            "add `description:` saying what the skill does and when to use it",
+        )
+    elif not isinstance(desc, str):
+        err("description", "'description' must be a string", "quote the value")
+    elif len(desc) > 1024:
+        err("description", f"'description' is {len(desc)} characters (max 1024)", "shorten it")
+    lic = fm.get("license")
+    if lic is not None and not isinstance(lic, str):
+        err("license", "'license' must be a string", "use an SPDX identifier such as `MIT`")
+    comp = fm.get("compatibility")
+    if comp is not None:
+        if not isinstance(comp, str):
+            err("compatibility", "'compatibility' must be a string", "quote the value")
+        elif len(comp) > 500:
+            err(
+                "compatibility",
+                f"'compatibility' is {len(comp)} characters (max 500)",
+                "shorten it",
+            )
+    meta = fm.get("metadata")
+    if meta is not None:
+        if not isinstance(meta, dict):
+            err(
+                "metadata",
+                "'metadata' must be a map of string keys to string values",
+                'write `metadata:` with indented `key: "value"` lines',
+            )
+        else:
+            for k, v in meta.items():
+                if not isinstance(k, str) or not isinstance(v, str):
+                    err(
+                        f"metadata.{k}",
+                        f"metadata value for {k!r} must be a string",
+                        f'quote it: `{k}: "{v}"`',
+                    )
+    tools = fm.get("allowed-tools")
+    if tools is not None and not isinstance(tools, str):
+        err(
+            "allowed-tools",
+            "'allowed-tools' must be a space-separated string",
+            "write e.g. `allowed-tools: Bash(git:*) Read`",
+        )
+    for key in fm:
+        if key not in KNOWN_KEYS:
+            out.append(
+                Problem(
+                    "warning",
+                    str(key),
+                    f"unknown front matter field {key!r}",
+                    file,
+                    "agents may ignore it; remove it unless a vendor reads it",
+                )
+            )
+    return out
+
+
+def validate(folder: Path) -> list[Problem]:
+    """Every problem with a skill folder, errors and warnings, in a stable order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [
+            Problem(
+                "error", "path", f"{folder} is not a folder", str(folder), "pass the skill's folder"
+            )
+        ]
+    md = find_skill_md(folder)
+    if md is None:
+        return [
+            Problem(
+                "error",
+                "SKILL.md",
+                "no SKILL.md in the folder",
+                "SKILL.md",
+                "create SKILL.md with `name` and `description` front matter",
+            )
+        ]
+    problems: list[Problem] = []
+    try:
+        fm = parse_front_matter(md.read_text("utf-8"), md.name)
+    except UnicodeDecodeError:
+        return [
+            Problem("error", "SKILL.md", "SKILL.md is not UTF-8 text", md.name, "save it as UTF-8")
+        ]
+    except ValidationError as exc:
+        return [
+            Problem(
+                "error",
+                "front matter",
+                exc.message,
+                md.name,
+                "start SKILL.md with a `---` line, YAML fields, then `---`",
+            )
+        ]
+    problems += _check_fields(fm, folder.resolve().name, md.name)
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            rel = path.relative_to(folder).as_posix()
+            problems.append(
+                Problem(
+                    "error",
+                    "files",
+                    f"{rel} is a symbolic link",
+                    rel,
+                    "replace the link with the file it points to",
+                )
+            )
+    return problems
