@@ -1,0 +1,48 @@
+# skillcrate: `make demo` (no server needed) and `make test` (starts its own registries).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SYSTEM_TOOLS := docker-registry skopeo htpasswd
+
+.PHONY: demo test lint format bench system-deps clean
+
+$(BIN)/skillcrate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test-deps: $(BIN)/skillcrate
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(BIN)/skillcrate
+	PATH="$(CURDIR)/$(BIN):$$PATH" sh examples/demo.sh
+
+# Debian's docker-registry (CNCF Distribution), skopeo and htpasswd, when root and missing.
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo apache2-utils >/dev/null; \
+	  else \
+	    echo "missing:$$missing (install docker-registry skopeo apache2-utils; tests that need them will skip, or fail under CI=true)"; \
+	  fi; \
+	fi
+
+test: $(VENV)/.test-deps system-deps
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(VENV)/.test-deps
+	$(BIN)/ruff format src tests benchmarks
+
+bench: $(BIN)/skillcrate
+	$(BIN)/python benchmarks/noop_install.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

@@ -1,0 +1,768 @@
+"""Session-start hooks for coding agents: `skillcrate register` / `unregister` and hook mode.
+
+`register` writes, into the project, a hook that makes every agent session start with
+``<launcher> install --hook <agent>``; `unregister` takes it out again. `install --hook`
+then prints the one JSON document the agent reads back (`render_hook_output`).
+
+The per-agent differences are data (`_SPECS`); one merge routine serves them all. Formats,
+as documented by each agent (checked 2026):
+
+* Claude Code, ``.claude/settings.json`` (https://code.claude.com/docs/en/hooks):
+  ``{"hooks": {"SessionStart": [{"matcher": "startup|resume|clear", "hooks": [{"type":
+  "command", "command": ..., "timeout": 120}]}]}}``. The matcher is a ``|``-list of exact
+  sources (``startup``, ``resume``, ``clear``, ``compact``); ``timeout`` is in seconds.
+  Output: ``hookSpecificOutput.additionalContext`` and ``hookSpecificOutput.reloadSkills``
+  (re-scan the skill folders once SessionStart hooks finish), ``systemMessage`` for the user.
+* Codex, ``.codex/hooks.json`` (https://developers.openai.com/codex/hooks): the Claude
+  shape, ``timeout`` in seconds. Output is validated against a closed schema
+  (codex-rs/hooks/schema/generated/session-start.command.output.schema.json): only
+  ``continue``, ``stopReason``, ``suppressOutput``, ``systemMessage`` and
+  ``hookSpecificOutput.{hookEventName, additionalContext, env}``; an unknown key such as
+  ``reloadSkills`` makes the whole output invalid. Project hooks run only in a trusted
+  project, after the hook itself was reviewed and trusted.
+* Gemini CLI, ``.gemini/settings.json`` (https://geminicli.com/docs/hooks/reference):
+  Claude-like groups, but each hook has a ``name`` and ``timeout`` in milliseconds, and a
+  lifecycle matcher is compared as one exact string (packages/core/src/hooks/hookPlanner.ts),
+  so ``startup|resume|clear`` would never match: the group has no matcher, which means
+  every source (``startup``, ``resume``, ``clear``). Output:
+  ``hookSpecificOutput.additionalContext``, ``systemMessage``. Sets ``GEMINI_PROJECT_DIR``
+  (and ``CLAUDE_PROJECT_DIR``) to the session's cwd.
+* Cursor, ``.cursor/hooks.json`` (https://cursor.com/docs/agent/hooks):
+  ``{"version": 1, "hooks": {"sessionStart": [{"command": ...}]}}``. ``sessionStart`` is
+  fire-and-forget; its output is ``{"additional_context": ..., "env": {...}}``. Input carries
+  ``workspace_roots``.
+* GitHub Copilot CLI and cloud agent, ``.github/hooks/skillcrate.json``
+  (https://docs.github.com/en/copilot/reference/hooks-reference): ``{"version": 1, "hooks":
+  {"sessionStart": [{"type": "command", "bash": ..., "powershell": ..., "cwd": ".",
+  "timeoutSec": 120}]}}``; sessionStart output may carry a top-level ``additionalContext``.
+  The cloud agent reads the file from the default branch, and its environment is prepared
+  by ``.github/workflows/copilot-setup-steps.yml`` whose single job must be named
+  ``copilot-setup-steps`` (https://docs.github.com/en/copilot/how-tos/use-copilot-agents/
+  cloud-agent/customize-the-agent-environment).
+
+Our own entries are recognised by their command (`is_skillcrate_hook`), so a changed
+launcher replaces the old entry instead of adding a second one, and nothing else in a
+hook file is ever touched.
+
+This module is on the session-start hot path: stdlib and ``skillcrate.errors`` /
+``skillcrate._fs`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._fs import atomic_write
+from .errors import ProjectError, UsageError
+
+AGENTS: tuple[str, ...] = ("claude", "cursor", "copilot", "codex", "gemini")
+
+HOOK_TIMEOUT_SECONDS = 120
+SESSION_MATCHER = "startup|resume|clear"
+"""Claude/Codex sources to run on; ``compact`` is left out (skills do not change then)."""
+
+COPILOT_WORKFLOW = ".github/workflows/copilot-setup-steps.yml"
+
+_MAX_MESSAGE = 300
+
+# `<something ending in skillcrate>[version or .exe suffix] install --hook`
+_OUR_COMMAND = re.compile(r"skillcrate[^\s'\"]*['\"]?\s+install\s+--hook(?![\w-])")
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file `register`/`unregister` looked at, and what happened to it."""
+
+    path: Path
+    action: str  # "created" | "updated" | "unchanged" | "removed"
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    """What `register`/`unregister` did for one agent.
+
+    ``workflow_steps`` is set (Copilot only) when ``copilot-setup-steps.yml`` exists
+    without skillcrate: the YAML steps to add by hand, which the CLI can print.
+    """
+
+    agent: str
+    changes: tuple[FileChange, ...]
+    notices: tuple[str, ...]
+    workflow_steps: str | None = None
+
+
+@dataclass(frozen=True)
+class _HookSpec:
+    """How one agent's hook file is laid out (see the module docstring for sources)."""
+
+    agent: str
+    path: str  # relative to the project, POSIX separators
+    event: str  # key under "hooks"
+    grouped: bool  # Claude-style matcher groups, else a flat list of hooks
+    matcher: str | None  # the group's matcher; None: no matcher key (match every source)
+    skeleton: Mapping[str, Any]  # top-level keys of a file we create from nothing
+    build_entry: Callable[[str], JsonObject]
+    command_keys: tuple[str, ...]  # entry keys holding a shell command
+    project_env: tuple[str, ...]  # environment variables naming the project folder
+    notice: str | None = None
+
+
+def _claude_entry(command: str) -> JsonObject:
+    """Claude Code / Codex command hook; ``timeout`` in seconds."""
+    return {"type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECONDS}
+
+
+def _gemini_entry(command: str) -> JsonObject:
+    """Gemini CLI command hook; ``timeout`` in milliseconds, ``name`` shown in its UI."""
+    return {
+        "name": "skillcrate",
+        "type": "command",
+        "command": command,
+        "timeout": HOOK_TIMEOUT_SECONDS * 1000,
+        "description": "Install this project's agent skills (skillcrate)",
+    }
+
+
+def _cursor_entry(command: str) -> JsonObject:
+    """Cursor hook: just the command (sessionStart is fire-and-forget)."""
+    return {"command": command}
+
+
+def _copilot_entry(command: str) -> JsonObject:
+    """Copilot command hook: one command for both shells, run from the repository root."""
+    return {
+        "type": "command",
+        "bash": command,
+        "powershell": command,
+        "cwd": ".",
+        "timeoutSec": HOOK_TIMEOUT_SECONDS,
+    }
+
+
+_SPECS: dict[str, _HookSpec] = {
+    "claude": _HookSpec(
+        agent="claude",
+        path=".claude/settings.json",
+        event="SessionStart",
+        grouped=True,
+        matcher=SESSION_MATCHER,
+        skeleton={},
+        build_entry=_claude_entry,
+        command_keys=("command",),
+        project_env=("CLAUDE_PROJECT_DIR",),
+    ),
+    "cursor": _HookSpec(
+        agent="cursor",
+        path=".cursor/hooks.json",
+        event="sessionStart",
+        grouped=False,
+        matcher=None,
+        skeleton={"version": 1},
+        build_entry=_cursor_entry,
+        command_keys=("command",),
+        project_env=("CURSOR_PROJECT_DIR", "CLAUDE_PROJECT_DIR"),
+        notice=(
+            "Cursor does not wait for sessionStart hooks: skills installed when a chat "
+            "starts may only be visible from the next chat."
+        ),
+    ),
+    "copilot": _HookSpec(
+        agent="copilot",
+        path=".github/hooks/skillcrate.json",
+        event="sessionStart",
+        grouped=False,
+        matcher=None,
+        skeleton={"version": 1},
+        build_entry=_copilot_entry,
+        command_keys=("bash", "powershell", "command"),
+        project_env=(),
+        notice=(
+            "Copilot cloud agent reads .github/hooks/ and copilot-setup-steps.yml from the "
+            "default branch: commit and merge them."
+        ),
+    ),
+    "codex": _HookSpec(
+        agent="codex",
+        path=".codex/hooks.json",
+        event="SessionStart",
+        grouped=True,
+        matcher=SESSION_MATCHER,
+        skeleton={},
+        build_entry=_claude_entry,
+        command_keys=("command",),
+        project_env=(),
+        notice=(
+            "Codex runs project hooks only in a trusted project and only after you approve "
+            "the hook (review it with /hooks in Codex); older Codex versions also need "
+            "`[features] codex_hooks = true` in config.toml."
+        ),
+    ),
+    "gemini": _HookSpec(
+        agent="gemini",
+        path=".gemini/settings.json",
+        event="SessionStart",
+        grouped=True,
+        matcher=None,
+        skeleton={},
+        build_entry=_gemini_entry,
+        command_keys=("command",),
+        project_env=("GEMINI_PROJECT_DIR", "CLAUDE_PROJECT_DIR"),
+        notice=(
+            "Gemini CLI runs project hooks only in a trusted folder and warns about new or "
+            "changed project hooks until you trust them."
+        ),
+    ),
+}
+
+# Files or folders under .github/ that show the project uses GitHub Copilot (a bare
+# .github/ only means GitHub, e.g. CI workflows).
+_COPILOT_MARKERS: tuple[str, ...] = (
+    ".github/hooks",
+    ".github/copilot-instructions.md",
+    ".github/instructions",
+    ".github/agents",
+    ".github/prompts",
+    ".github/skills",
+    COPILOT_WORKFLOW,
+)
+
+# The steps a copilot-setup-steps job needs; also what we ask users to add by hand.
+_WORKFLOW_STEPS = """\
+      - name: Set up Python
+        uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install skillcrate
+        run: pip install skillcrate
+      - name: Install skills
+        run: skillcrate install --frozen
+"""
+
+_WORKFLOW = f"""\
+# Prepares the environment of GitHub Copilot cloud agent before it starts: installs
+# skillcrate and this project's skills, exactly as locked. Written by `skillcrate register`.
+# https://docs.github.com/en/copilot/how-tos/use-copilot-agents/cloud-agent/customize-the-agent-environment
+name: "Copilot Setup Steps"
+
+on:
+  workflow_dispatch:
+  push:
+    paths:
+      - {COPILOT_WORKFLOW}
+  pull_request:
+    paths:
+      - {COPILOT_WORKFLOW}
+
+jobs:
+  # The job must be named `copilot-setup-steps` or Copilot will not pick it up.
+  copilot-setup-steps:
+    runs-on: ubuntu-latest
+    permissions:
+      contents: read
+    steps:
+      - name: Checkout code
+        uses: actions/checkout@v4
+{_WORKFLOW_STEPS}"""
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def is_skillcrate_hook(command: str) -> bool:
+    """True if ``command`` is a skillcrate session hook: ``…skillcrate install --hook …``.
+
+    Any launcher whose last word ends in ``skillcrate`` (optionally followed by a version
+    or ``.exe``) counts: ``skillcrate``, ``uvx skillcrate``, ``.venv/bin/skillcrate``,
+    ``python -m skillcrate``.
+    """
+    return bool(_OUR_COMMAND.search(command))
+
+
+def hook_command(agent: str, launcher: str = "skillcrate") -> str:
+    """The shell command a session hook runs: ``<launcher> install --hook <agent>``.
+
+    ``launcher`` is written as given (shell syntax allowed, e.g. ``uvx skillcrate``); it is
+    never resolved to this machine's binary, so the hook file can be committed.
+    """
+    _spec(agent)
+    launcher = launcher.strip()
+    if not launcher or "\n" in launcher or "\r" in launcher:
+        raise UsageError(f"invalid --command {launcher!r}: expected one line of shell")
+    command = f"{launcher} install --hook {agent}"
+    if not is_skillcrate_hook(command):
+        raise UsageError(
+            f"invalid --command {launcher!r}: it must end in 'skillcrate'",
+            hints=["e.g. --command 'uvx skillcrate' or --command .venv/bin/skillcrate"],
+        )
+    return command
+
+
+def _spec(agent: str) -> _HookSpec:
+    try:
+        return _SPECS[agent]
+    except KeyError:
+        raise UsageError(
+            f"unknown agent {agent!r}: expected one of {', '.join(AGENTS)} or all"
+        ) from None
+
+
+def resolve_agents(agents: Sequence[str]) -> list[str]:
+    """Validate agent names (``all`` means every agent), dropping duplicates, keeping order."""
+    names: list[str] = []
+    for name in agents:
+        for one in AGENTS if name == "all" else (name,):
+            _spec(one)
+            if one not in names:
+                names.append(one)
+    return names
+
+
+def hook_file(project: Path, agent: str) -> Path:
+    """The file holding ``agent``'s session hook in ``project``."""
+    return Path(project) / _spec(agent).path
+
+
+def default_agents(project: Path) -> list[str]:
+    """Agents whose configuration folder exists in ``project``; Claude Code if none does.
+
+    ``.claude``, ``.cursor``, ``.codex`` and ``.gemini`` count as soon as they exist.
+    ``.github`` alone does not (most repositories have it for CI): Copilot counts when
+    ``.github/hooks``, ``.github/copilot-instructions.md``, ``.github/instructions``,
+    ``.github/agents``, ``.github/prompts``, ``.github/skills`` or the
+    ``copilot-setup-steps.yml`` workflow exists.
+    """
+    project = Path(project)
+    found: list[str] = []
+    for agent in AGENTS:
+        if agent == "copilot":
+            present = any((project / marker).exists() for marker in _COPILOT_MARKERS)
+        else:
+            present = (project / f".{agent}").is_dir()
+        if present:
+            found.append(agent)
+    return found or ["claude"]
+
+
+# --------------------------------------------------------------------------- JSON files
+
+
+def _dump(doc: object) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _line_of_key(text: str, key: str) -> int:
+    match = re.search(rf'"{re.escape(key)}"\s*:', text)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def _shape_error(path: Path, text: str, key: str, expected: str) -> ProjectError:
+    line = _line_of_key(text, key) if key else 1
+    return ProjectError(
+        f"{path}:{line}: {key or 'top level'} is not {expected}; the file was not changed",
+        hints=["fix the file by hand, then run the command again"],
+    )
+
+
+def _load(path: Path, spec: _HookSpec) -> tuple[JsonObject, str] | None:
+    """Parse a hook file and check the parts we touch; None when the file does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{path}: cannot read: {exc}") from exc
+    if not text.strip():
+        return {}, text
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        example = json.dumps(spec.build_entry(hook_command(spec.agent)))
+        raise ProjectError(
+            f"{path}:{exc.lineno}: malformed JSON ({exc.msg}, column {exc.colno}); "
+            "the file was not changed",
+            hints=[f"fix it, or add this {spec.event} hook by hand: {example}"],
+        ) from exc
+    _check_shape(path, text, doc, spec)
+    return doc, text
+
+
+def _check_shape(path: Path, text: str, doc: object, spec: _HookSpec) -> None:
+    if not isinstance(doc, dict):
+        raise _shape_error(path, text, "", "a JSON object")
+    hooks = doc.get("hooks")
+    if hooks is None:
+        return
+    if not isinstance(hooks, dict):
+        raise _shape_error(path, text, "hooks", "an object")
+    items = hooks.get(spec.event)
+    if items is None:
+        return
+    if not isinstance(items, list):
+        raise _shape_error(path, text, spec.event, "a list")
+    for item in items:
+        if not isinstance(item, dict):
+            raise _shape_error(path, text, spec.event, "a list of objects")
+        if spec.grouped and not isinstance(item.get("hooks"), list):
+            raise _shape_error(path, text, spec.event, 'a list of {"hooks": [...]} groups')
+
+
+def _is_ours(entry: object, spec: _HookSpec) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    return any(
+        isinstance(entry.get(key), str) and is_skillcrate_hook(entry[key])
+        for key in spec.command_keys
+    )
+
+
+def _our_command(entry: JsonObject, spec: _HookSpec) -> str:
+    return next(
+        entry[key]
+        for key in spec.command_keys
+        if isinstance(entry.get(key), str) and is_skillcrate_hook(entry[key])
+    )
+
+
+def _updated_entry(existing: JsonObject, desired: JsonObject) -> JsonObject:
+    """Our entry with the desired values, keeping its key order and any extra keys."""
+    merged = dict(existing)
+    merged.update(desired)
+    return merged
+
+
+def _entries(doc: JsonObject, spec: _HookSpec) -> list[JsonObject]:
+    """Every hook entry of ``spec.event``, looking inside matcher groups."""
+    items = (doc.get("hooks") or {}).get(spec.event) or []
+    if not spec.grouped:
+        return list(items)
+    return [entry for group in items for entry in group["hooks"]]
+
+
+def _with_matcher(group: JsonObject, matcher: str | None) -> JsonObject:
+    if matcher is None:
+        if group.get("matcher") in (None, "", "*"):
+            return group
+        return {key: value for key, value in group.items() if key != "matcher"}
+    return {**group, "matcher": matcher} if group.get("matcher") != matcher else group
+
+
+def _place_grouped(items: list[JsonObject], spec: _HookSpec, desired: JsonObject) -> list:
+    """Groups with exactly one of our entries, updated in place when possible."""
+    result: list[JsonObject] = []
+    placed = False
+    for group in items:
+        entries = group["hooks"]
+        if not any(_is_ours(entry, spec) for entry in entries):
+            result.append(group)
+            continue
+        others = [entry for entry in entries if not _is_ours(entry, spec)]
+        fits = not others or group.get("matcher") == spec.matcher
+        if placed or not fits:
+            if others:
+                result.append({**group, "hooks": others})
+            continue
+        new_entries: list[JsonObject] = []
+        for entry in entries:
+            if not _is_ours(entry, spec):
+                new_entries.append(entry)
+            elif not placed:
+                new_entries.append(_updated_entry(entry, desired))
+                placed = True
+        regrouped = {**group, "hooks": new_entries}
+        result.append(regrouped if others else _with_matcher(regrouped, spec.matcher))
+    if not placed:
+        group = {"matcher": spec.matcher} if spec.matcher is not None else {}
+        result.append({**group, "hooks": [desired]})
+    return result
+
+
+def _place_flat(items: list[JsonObject], spec: _HookSpec, desired: JsonObject) -> list:
+    """The list with exactly one of our entries, updated in place when present."""
+    result: list[JsonObject] = []
+    placed = False
+    for entry in items:
+        if not _is_ours(entry, spec):
+            result.append(entry)
+        elif not placed:
+            result.append(_updated_entry(entry, desired))
+            placed = True
+    if not placed:
+        result.append(desired)
+    return result
+
+
+def _without_ours(items: list[JsonObject], spec: _HookSpec) -> list[JsonObject]:
+    """The list with our entries removed, and groups that only held ours dropped."""
+    if not spec.grouped:
+        return [entry for entry in items if not _is_ours(entry, spec)]
+    result: list[JsonObject] = []
+    for group in items:
+        kept = [entry for entry in group["hooks"] if not _is_ours(entry, spec)]
+        if len(kept) == len(group["hooks"]):
+            result.append(group)
+        elif kept:
+            result.append({**group, "hooks": kept})
+    return result
+
+
+def _write_json(path: Path, before: str | None, doc: JsonObject) -> str:
+    """Write ``doc`` if it differs (in content or key order) from what was parsed."""
+    after = _dump(doc)
+    if before is not None and after == before:
+        return "unchanged"
+    atomic_write(path, after)
+    return "created" if before is None else "updated"
+
+
+# --------------------------------------------------------------------------- register
+
+
+def _register_hook(project: Path, spec: _HookSpec, command: str) -> FileChange:
+    path = Path(project) / spec.path
+    loaded = _load(path, spec)
+    before = _dump(loaded[0]) if loaded is not None else None
+    doc: JsonObject = loaded[0] if loaded and loaded[0] else dict(spec.skeleton)
+    if not isinstance(doc.get("hooks"), dict):
+        doc["hooks"] = {}
+    hooks = doc["hooks"]
+    items = hooks.get(spec.event) or []
+    place = _place_grouped if spec.grouped else _place_flat
+    hooks[spec.event] = place(items, spec, spec.build_entry(command))
+    return FileChange(path, _write_json(path, before, doc))
+
+
+def workflow_steps() -> str:
+    """The copilot-setup-steps steps that install skillcrate and the locked skills."""
+    return _WORKFLOW_STEPS
+
+
+def _register_workflow(project: Path) -> tuple[FileChange, str | None]:
+    """Create copilot-setup-steps.yml, or return the steps to add to an existing one."""
+    path = Path(project) / COPILOT_WORKFLOW
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        atomic_write(path, _WORKFLOW)
+        return FileChange(path, "created"), None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{path}: cannot read: {exc}") from exc
+    if "skillcrate install" in text:
+        return FileChange(path, "unchanged"), None
+    return FileChange(path, "unchanged"), _WORKFLOW_STEPS
+
+
+def register(
+    project: Path, agents: Sequence[str], launcher: str = "skillcrate"
+) -> list[RegisterResult]:
+    """Add (or refresh) the skillcrate session hook for each agent, merging into its file.
+
+    Every other key, hook and key order is kept; an existing skillcrate entry (any
+    launcher) is replaced in place, so running it again changes nothing. A malformed hook
+    file raises `ProjectError` naming the file and line, and is left untouched. All hook
+    files are checked before any is written.
+    """
+    names = resolve_agents(agents)
+    commands = {agent: hook_command(agent, launcher) for agent in names}
+    for agent in names:
+        _load(Path(project) / _SPECS[agent].path, _SPECS[agent])
+    results: list[RegisterResult] = []
+    for agent in names:
+        spec = _SPECS[agent]
+        changes = [_register_hook(project, spec, commands[agent])]
+        notices = [spec.notice] if spec.notice else []
+        steps = None
+        if agent == "copilot":
+            change, steps = _register_workflow(project)
+            changes.append(change)
+            if steps:
+                notices.append(
+                    f"{COPILOT_WORKFLOW} exists and was not changed: add these steps to its "
+                    "copilot-setup-steps job so the cloud agent starts with the skills:\n" + steps
+                )
+        results.append(RegisterResult(agent, tuple(changes), tuple(notices), steps))
+    return results
+
+
+# --------------------------------------------------------------------------- unregister
+
+
+def _unregister_hook(project: Path, spec: _HookSpec) -> FileChange | None:
+    path = Path(project) / spec.path
+    loaded = _load(path, spec)
+    if loaded is None:
+        return None
+    doc, _ = loaded
+    before = _dump(doc)
+    hooks = doc.get("hooks")
+    if not isinstance(hooks, dict) or not isinstance(hooks.get(spec.event), list):
+        return FileChange(path, "unchanged")
+    items = _without_ours(hooks[spec.event], spec)
+    if items == hooks[spec.event]:
+        return FileChange(path, "unchanged")
+    if items:
+        hooks[spec.event] = items
+    else:
+        del hooks[spec.event]
+        if not hooks:
+            del doc["hooks"]
+    if not doc or doc == dict(spec.skeleton):
+        path.unlink()
+        return FileChange(path, "removed")
+    return FileChange(path, _write_json(path, before, doc))
+
+
+def _unregister_workflow(project: Path) -> tuple[FileChange | None, str | None]:
+    path = Path(project) / COPILOT_WORKFLOW
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None, None
+    if text == _WORKFLOW:
+        path.unlink()
+        return FileChange(path, "removed"), None
+    if "skillcrate" in text:
+        return (
+            FileChange(path, "unchanged"),
+            f"{COPILOT_WORKFLOW} still installs skillcrate: remove those steps by hand.",
+        )
+    return FileChange(path, "unchanged"), None
+
+
+def unregister(project: Path, agents: Sequence[str]) -> list[RegisterResult]:
+    """Remove skillcrate's session hooks, and only them, from each agent's file.
+
+    Containers left empty by the removal (a matcher group, the event list, ``hooks``) go
+    too; a file left with nothing of the user's is deleted. ``copilot-setup-steps.yml`` is
+    deleted only if it is exactly the one `register` wrote.
+    """
+    names = resolve_agents(agents)
+    for agent in names:
+        _load(Path(project) / _SPECS[agent].path, _SPECS[agent])
+    results: list[RegisterResult] = []
+    for agent in names:
+        changes: list[FileChange] = []
+        notices: list[str] = []
+        change = _unregister_hook(project, _SPECS[agent])
+        if change:
+            changes.append(change)
+        if agent == "copilot":
+            workflow_change, notice = _unregister_workflow(project)
+            changes.extend([workflow_change] if workflow_change else [])
+            notices.extend([notice] if notice else [])
+        results.append(RegisterResult(agent, tuple(changes), tuple(notices)))
+    return results
+
+
+def registered_hooks(project: Path) -> dict[str, list[str]]:
+    """For each agent, the skillcrate hook commands found in its hook file (for `doctor`).
+
+    Agents without a hook file map to an empty list; a malformed file raises `ProjectError`.
+    """
+    found: dict[str, list[str]] = {}
+    for agent in AGENTS:
+        spec = _SPECS[agent]
+        loaded = _load(Path(project) / spec.path, spec)
+        entries = _entries(loaded[0], spec) if loaded else []
+        found[agent] = [_our_command(e, spec) for e in entries if _is_ours(e, spec)]
+    return found
+
+
+# --------------------------------------------------------------------------- hook mode
+
+
+def parse_hook_stdin(text: str) -> dict:
+    """The JSON object an agent sends a hook on stdin; ``{}`` if empty or not an object."""
+    try:
+        value = json.loads(text) if text and text.strip() else {}
+    except (json.JSONDecodeError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _stdin_dirs(agent: str, stdin: Mapping) -> list[object]:
+    """Project folders named in the hook input: Cursor's ``workspace_roots``, then ``cwd``."""
+    roots = stdin.get("workspace_roots") if agent == "cursor" else None
+    first_root = roots[0] if isinstance(roots, list) and roots else None
+    return [first_root, stdin.get("cwd")]
+
+
+def hook_project_dir(agent: str, env: Mapping[str, str], stdin: Mapping, cwd: Path) -> Path:
+    """The project a session hook runs for.
+
+    In order: the agent's project variable (``CLAUDE_PROJECT_DIR``; ``GEMINI_PROJECT_DIR``;
+    ``CURSOR_PROJECT_DIR``), Cursor's first ``workspace_roots`` entry, the ``cwd`` of the
+    hook input, else ``cwd``. A relative value is taken relative to ``cwd``.
+    """
+    spec = _spec(agent)
+    candidates: list[object] = [env.get(name) for name in spec.project_env]
+    candidates += _stdin_dirs(agent, stdin)
+    for value in candidates:
+        if isinstance(value, str) and value.strip():
+            path = Path(value)
+            return path if path.is_absolute() else Path(cwd) / path
+    return Path(cwd)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def _context(installed: Sequence[str], message: str | None) -> str:
+    parts: list[str] = []
+    if installed:
+        parts.append(
+            "skillcrate installed or updated these agent skills for this project: "
+            + ", ".join(installed)
+            + "."
+        )
+    if message and message.strip():
+        parts.append(message.strip())
+    return "\n".join(parts)
+
+
+def _claude_like(context: str, reload: bool, error: str | None, *, reload_key: bool) -> JsonObject:
+    out: JsonObject = {}
+    if error:
+        out["systemMessage"] = error
+    if context:
+        specific: JsonObject = {"hookEventName": "SessionStart", "additionalContext": context}
+        if reload and reload_key:
+            specific["reloadSkills"] = True
+        out["hookSpecificOutput"] = specific
+    return out
+
+
+def render_hook_output(
+    agent: str,
+    *,
+    installed: Sequence[str],
+    message: str | None = None,
+    error: str | None = None,
+) -> str:
+    """The single JSON document ``install --hook AGENT`` prints on stdout.
+
+    ``{}`` when there is nothing to say. Otherwise the installed skills (and ``message``)
+    become context for the model, Claude Code is asked to re-scan its skills
+    (``reloadSkills``), and ``error`` becomes a short ``skillcrate: …`` line: a
+    ``systemMessage`` where the agent shows one to the user (Claude Code, Codex, Gemini),
+    else part of the context (Cursor, Copilot). Never a blocking decision.
+    """
+    _spec(agent)
+    names = [installed] if isinstance(installed, str) else list(installed)
+    context = _context(names, message)
+    problem = _one_line(f"skillcrate: {error}") if error and error.strip() else None
+    if agent in ("claude", "codex", "gemini"):
+        out = _claude_like(context, bool(names), problem, reload_key=agent == "claude")
+    else:
+        text = "\n".join(part for part in (problem, context) if part)
+        key = "additional_context" if agent == "cursor" else "additionalContext"
+        out = {key: text} if text else {}
+    return json.dumps(out, ensure_ascii=False)

@@ -1,0 +1,73 @@
+"""Small builders shared by tests (pure: files under a temp folder)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+
+def make_skill(
+    root: Path,
+    name: str = "demo-skill",
+    description: str = "Does demo things. Use when testing.",
+    *,
+    extra_fm: str = "",
+    files: dict[str, str] | None = None,
+    version: str | None = None,
+) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = f'metadata:\n  version: "{version}"\n' if version else ""
+    (folder / "SKILL.md").write_text(
+        f"---\nname: {name}\ndescription: {description}\n{meta}{extra_fm}---\n# {name}\n\nBody.\n"
+    )
+    for rel, text in (files or {}).items():
+        p = folder / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return folder
+
+
+def tar_gz(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                tar.addfile(info)
+    return gzip.compress(buf.getvalue())
+
+
+def file_info(name: str, mode: int = 0o644) -> tarfile.TarInfo:
+    ti = tarfile.TarInfo(name)
+    ti.mode = mode
+    return ti
+
+
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess:
+    """Run ``python -m skillcrate`` in a subprocess (the real CLI, real exit codes)."""
+    import os
+
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "skillcrate", *args],
+        cwd=cwd,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,167 @@
+"""Deterministic packing and safe extraction."""
+
+import gzip
+import io
+import os
+import tarfile
+
+import pytest
+
+from skillcrate import archive
+from skillcrate.errors import FormatError, UnsafePath, ValidationError
+from skillcrate.formats import pack
+
+from helpers import file_info, make_skill, tar_gz
+
+
+def layer_digest(folder, fmt="agentskills"):
+    return pack(folder, fmt).layers[0].digest
+
+
+@pytest.mark.parametrize("fmt", ["agentskills", "acr", "image"])
+def test_pack_twice_same_layer_digest(tmp_path, fmt):
+    folder = make_skill(
+        tmp_path, files={"scripts/run.sh": "#!/bin/sh\necho hi\n", "references/a.md": "A"}
+    )
+    assert layer_digest(folder, fmt) == layer_digest(folder, fmt)
+
+
+def test_touched_mtime_and_permissions_do_not_change_digest(tmp_path):
+    folder = make_skill(tmp_path, files={"references/a.md": "A", "scripts/run.sh": "x"})
+    os.chmod(folder / "scripts/run.sh", 0o755)
+    before = layer_digest(folder)
+    os.utime(folder / "references/a.md", (1, 1))
+    os.utime(folder / "SKILL.md", None)
+    os.chmod(folder / "references/a.md", 0o600)  # a stricter umask elsewhere
+    os.chmod(folder / "scripts/run.sh", 0o700)
+    assert layer_digest(folder) == before
+
+
+def test_content_and_exec_bit_change_digest(tmp_path):
+    folder = make_skill(tmp_path, files={"scripts/run.sh": "x"})
+    before = layer_digest(folder)
+    os.chmod(folder / "scripts/run.sh", 0o755)
+    after_mode = layer_digest(folder)
+    assert after_mode != before
+    (folder / "scripts/run.sh").write_text("y")
+    assert layer_digest(folder) != after_mode
+
+
+def test_same_folder_elsewhere_gives_same_digest(tmp_path):
+    a = make_skill(tmp_path / "one", files={"references/a.md": "A", "z.txt": "z"})
+    b = make_skill(tmp_path / "two", files={"z.txt": "z", "references/a.md": "A"})
+    assert layer_digest(a) == layer_digest(b)
+
+
+def test_layer_entries_are_normalised(tmp_path):
+    folder = make_skill(tmp_path, files={"scripts/run.sh": "x", "references/a.md": "A"})
+    os.chmod(folder / "scripts/run.sh", 0o755)
+    packed = pack(folder)
+    data = packed.blobs[packed.layers[0].digest]
+    assert data[4:8] == b"\x00\x00\x00\x00"  # gzip mtime 0
+    assert not (data[3] & 0x08)  # no FNAME in the gzip header
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data))) as tar:
+        members = tar.getmembers()
+    names = [m.name for m in members]
+    assert names == [
+        "demo-skill",
+        "demo-skill/SKILL.md",
+        "demo-skill/references",
+        "demo-skill/references/a.md",
+        "demo-skill/scripts",
+        "demo-skill/scripts/run.sh",
+    ]
+    for m in members:
+        assert (m.mtime, m.uid, m.gid, m.uname, m.gname) == (0, 0, 0, "", "")
+        assert m.mode == (0o755 if m.isdir() or m.name.endswith(".sh") else 0o644)
+
+
+def test_image_format_has_files_at_root(tmp_path):
+    folder = make_skill(tmp_path, files={"a.txt": "A"})
+    packed = pack(folder, "image")
+    data = gzip.decompress(packed.blobs[packed.layers[0].digest])
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert sorted(tar.getnames()) == ["SKILL.md", "a.txt"]
+
+
+def test_ignored_files_are_skipped(tmp_path):
+    folder = make_skill(
+        tmp_path,
+        files={
+            ".git/config": "x",
+            "__pycache__/m.cpython-311.pyc": "x",
+            "mod.pyc": "x",
+            ".DS_Store": "x",
+            "build/out.bin": "x",
+            "notes.tmp": "x",
+            "keep.tmp": "x",
+            "a.md": "A",
+        },
+    )
+    (folder / ".skillignore").write_text("build/\n*.tmp\n!keep.tmp\n")
+    rels = [e.rel for e in archive.collect(folder)]
+    assert rels == ["SKILL.md", "a.md", "keep.tmp"]
+
+
+def test_symlink_refused_at_pack(tmp_path):
+    folder = make_skill(tmp_path)
+    (folder / "link.md").symlink_to("SKILL.md")
+    with pytest.raises(ValidationError, match="symbolic link"):
+        pack(folder)
+
+
+def test_invalid_skill_refused_at_pack(tmp_path):
+    folder = make_skill(tmp_path, "x")
+    (folder / "SKILL.md").write_text("---\nname: x\n---\n")
+    with pytest.raises(ValidationError, match="description"):
+        pack(folder)
+
+
+def test_source_date_epoch_makes_manifest_stable(tmp_path):
+    folder = make_skill(tmp_path)
+    env = {"SOURCE_DATE_EPOCH": "1700000000"}
+    assert pack(folder, env=env).digest == pack(folder, env=env).digest
+
+
+# ------------------------------------------------------------- extraction
+def extract(data, dest, **kw):
+    archive.extract(io.BytesIO(data), dest, **kw)
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../evil", "a/../../evil", "a/b/../../../c"])
+def test_extract_refuses_escaping_paths(tmp_path, name):
+    with pytest.raises(UnsafePath):
+        extract(tar_gz([(file_info(name), b"x")]), tmp_path / "out")
+    assert not (tmp_path / "evil").exists()
+
+
+def test_extract_refuses_symlinks_hardlinks_devices_fifos(tmp_path):
+    for kind in (
+        tarfile.SYMTYPE,
+        tarfile.LNKTYPE,
+        tarfile.CHRTYPE,
+        tarfile.BLKTYPE,
+        tarfile.FIFOTYPE,
+    ):
+        ti = tarfile.TarInfo("x/thing")
+        ti.type = kind
+        ti.linkname = "/etc/passwd"
+        with pytest.raises(UnsafePath):
+            extract(tar_gz([(ti, None)]), tmp_path / f"out{kind!r}")
+
+
+def test_extract_size_limit(tmp_path):
+    with pytest.raises(FormatError, match="limit"):
+        extract(tar_gz([(file_info("x/big"), b"0" * 4096)]), tmp_path / "out", limit=1024)
+
+
+def test_extract_normalises_modes(tmp_path):
+    data = tar_gz([(file_info("s/run.sh", 0o4777), b"x"), (file_info("s/a.md", 0o600), b"y")])
+    extract(data, tmp_path / "out")
+    assert (tmp_path / "out/s/run.sh").stat().st_mode & 0o7777 == 0o755
+    assert (tmp_path / "out/s/a.md").stat().st_mode & 0o7777 == 0o644
+
+
+def test_extract_damaged_archive(tmp_path):
+    with pytest.raises(FormatError):
+        extract(b"\x1f\x8b\x08\x00garbage", tmp_path / "out")
