@@ -1,0 +1,495 @@
+"""The content-addressed cache shared by every project on the machine.
+
+Layout under the root (``$SKILLCRATE_CACHE_DIR``, else the platform cache folder)::
+
+    CACHEDIR.TAG                    marks the folder as a cache for backup tools
+    .gitignore                      ``*``: never committed by accident
+    blobs-v1/sha256/<hex>           verified blob bytes, read-only (0444)
+    manifests-v1/sha256/<hex>       raw manifest bytes, verified again on every read
+    unpacked-v1/<hex>/              an unpacked skill tree, keyed by a digest the caller picks
+    tmp/                            in-progress writes, renamed into place when complete
+
+Every entry appears with one ``os.replace``/``os.rename`` from ``tmp/`` (same
+filesystem), so readers never see a partial entry and two processes writing the
+same digest at once both succeed with one valid result. Only this module builds
+paths inside the cache, and only from digests that match ``sha256:<64 lowercase
+hex>``; anything else raises :class:`~skillcrate.errors.InvalidReference`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ._fs import atomic_write
+from .errors import DigestMismatch, InvalidReference, NotFound
+
+__all__ = [
+    "CHUNK_SIZE",
+    "Cache",
+    "CacheEntry",
+    "CacheProblem",
+    "digest_hex",
+]
+
+CHUNK_SIZE = 64 * 1024
+"""Bytes read per step while streaming a blob into the cache."""
+
+STALE_TMP_SECONDS = 3600
+"""``prune`` removes ``tmp/`` entries older than this (an interrupted write)."""
+
+_DIGEST_RE = re.compile(r"sha256:([0-9a-f]{64})")
+_HEX_RE = re.compile(r"[0-9a-f]{64}")
+
+_CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by skillcrate.\n"
+    "# For information about cache directory tags see https://bford.info/cachedir/\n"
+)
+
+_BLOBS = ("blobs-v1", "sha256")
+_MANIFESTS = ("manifests-v1", "sha256")
+_UNPACKED = "unpacked-v1"
+_TMP = "tmp"
+
+
+def digest_hex(digest: str) -> str:
+    """Return the hex part of ``sha256:<64 lowercase hex>``; raise InvalidReference otherwise."""
+    match = _DIGEST_RE.fullmatch(digest) if isinstance(digest, str) else None
+    if match is None:
+        raise InvalidReference(
+            f"invalid digest {digest!r}: expected 'sha256:' and 64 lowercase hex characters"
+        )
+    return match.group(1)
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One cache entry: ``kind`` is ``blob``, ``manifest`` or ``unpacked``; ``size`` in bytes."""
+
+    kind: str
+    digest: str
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class CacheProblem:
+    """A corrupt or unexpected cache entry found by :meth:`Cache.verify`."""
+
+    kind: str
+    digest: str
+    path: Path
+    message: str
+    removed: bool = False
+
+
+class Cache:
+    """The content-addressed cache rooted at ``root`` (see the module docstring)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        if root is None:
+            env = os.environ.get("SKILLCRATE_CACHE_DIR")
+            if env:
+                root = Path(env)
+            else:
+                import platformdirs
+
+                root = Path(platformdirs.user_cache_dir("skillcrate"))
+        self.root = Path(root).expanduser().absolute()
+        self._initialised = False
+
+    @classmethod
+    def default(cls) -> Cache:
+        """The cache at ``$SKILLCRATE_CACHE_DIR`` or the platform's user cache folder."""
+        return cls()
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.root)!r})"
+
+    # -- paths (the only place cache paths are built) ---------------------------
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Folder for in-progress writes (same filesystem as every entry)."""
+        return self.root / _TMP
+
+    def blob_path(self, digest: str) -> Path:
+        """Where the blob ``digest`` lives (whether or not it is present)."""
+        return self.root.joinpath(*_BLOBS, digest_hex(digest))
+
+    def manifest_path(self, digest: str) -> Path:
+        """Where the manifest ``digest`` lives (whether or not it is present)."""
+        return self.root.joinpath(*_MANIFESTS, digest_hex(digest))
+
+    def unpacked_path(self, key: str) -> Path:
+        """Where the unpacked tree keyed by the digest ``key`` lives."""
+        return self.root / _UNPACKED / digest_hex(key)
+
+    # -- blobs ------------------------------------------------------------------
+
+    def has_blob(self, digest: str) -> bool:
+        """Whether the blob ``digest`` is in the cache."""
+        return self.blob_path(digest).is_file()
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        """Open the cached blob ``digest`` for reading; raise NotFound when absent."""
+        path = self.blob_path(digest)
+        try:
+            return open(path, "rb")  # the caller closes it
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} is not in the cache ({path})") from None
+
+    def put_blob(
+        self,
+        digest: str,
+        stream: BinaryIO | Iterable[bytes] | bytes,
+        size: int | None = None,
+    ) -> Path:
+        """Stream ``stream`` into the cache as ``digest`` and return the blob's path.
+
+        The bytes are hashed while written to a temp file under ``tmp/`` in
+        64 KiB chunks. On a size or digest mismatch the temp file is removed and
+        DigestMismatch raised; otherwise the file is made read-only and renamed
+        into place. A blob already present is trusted and ``stream`` is not read.
+        """
+        dest = self.blob_path(digest)
+        if dest.is_file():
+            return dest
+        self._ensure_root()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f"blob-{dest.name[:16]}-", dir=self.tmp_dir)
+        tmp = Path(tmp_name)
+        try:
+            hasher = hashlib.sha256()
+            written = 0
+            with os.fdopen(fd, "wb") as out:
+                for chunk in _chunks(stream):
+                    written += len(chunk)
+                    if size is not None and written > size:
+                        raise DigestMismatch(
+                            f"blob {digest}: more than the expected {size} bytes received"
+                        )
+                    hasher.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if size is not None and written != size:
+                raise DigestMismatch(f"blob {digest}: expected {size} bytes, received {written}")
+            actual = f"sha256:{hasher.hexdigest()}"
+            if actual != digest:
+                raise DigestMismatch(f"blob {digest}: content has digest {actual}")
+            os.chmod(tmp, 0o444)
+            _publish_file(tmp, dest)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return dest
+
+    # -- manifests --------------------------------------------------------------
+
+    def put_manifest(self, digest: str, data: bytes) -> Path:
+        """Store the raw manifest ``data`` as ``digest`` after checking its sha256."""
+        dest = self.manifest_path(digest)
+        actual = f"sha256:{hashlib.sha256(data).hexdigest()}"
+        if actual != digest:
+            raise DigestMismatch(f"manifest {digest}: content has digest {actual}")
+        self._ensure_root()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f"manifest-{dest.name[:16]}-", dir=self.tmp_dir)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o444)
+            _publish_file(tmp, dest)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return dest
+
+    def get_manifest(self, digest: str) -> bytes | None:
+        """The cached manifest ``digest``, re-verified; None when absent or corrupt (deleted)."""
+        path = self.manifest_path(digest)
+        try:
+            data = path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        if f"sha256:{hashlib.sha256(data).hexdigest()}" != digest:
+            _unlink_quietly(path)
+            return None
+        return data
+
+    def has_manifest(self, digest: str) -> bool:
+        """Whether a manifest file for ``digest`` is present (not re-verified)."""
+        return self.manifest_path(digest).is_file()
+
+    # -- unpacked trees ---------------------------------------------------------
+
+    def has_unpacked(self, key: str) -> bool:
+        """Whether the unpacked tree keyed by ``key`` is present."""
+        return self.unpacked_path(key).is_dir()
+
+    def unpacked(self, key: str, build: Callable[[Path], None]) -> Path:
+        """Return the unpacked tree for ``key``, calling ``build(tmp)`` to create it if absent.
+
+        ``build`` fills an empty temp folder under ``tmp/``, which is then renamed
+        into place. If ``build`` raises, the temp folder is removed. If another
+        process finished first, ours is discarded and theirs returned.
+        """
+        dest = self.unpacked_path(key)
+        if dest.is_dir():
+            return dest
+        self._ensure_root()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"unpack-{dest.name[:16]}-", dir=self.tmp_dir))
+        try:
+            build(work)
+            os.chmod(work, 0o755)
+            try:
+                os.rename(work, dest)
+            except OSError:
+                if not dest.is_dir():
+                    raise
+                _rmtree(work)  # another process won the race: use theirs
+        except BaseException:
+            if work.exists():
+                _rmtree(work)
+            raise
+        return dest
+
+    # -- maintenance ------------------------------------------------------------
+
+    def entries(self) -> list[CacheEntry]:
+        """Every blob, manifest and unpacked tree, sorted by kind then digest."""
+        found: list[CacheEntry] = []
+        for kind, path in self._iter_entries():
+            hexpart = path.name
+            if not _HEX_RE.fullmatch(hexpart):
+                continue
+            size = _tree_size(path) if kind == "unpacked" else _lsize(path)
+            found.append(CacheEntry(kind, f"sha256:{hexpart}", size, path))
+        found.sort(key=lambda e: (e.kind, e.digest))
+        return found
+
+    def verify(self, *, remove: bool = False) -> list[CacheProblem]:
+        """Re-hash every blob and manifest; report (and with ``remove``, delete) bad entries.
+
+        Files with names that are not a sha256 hex digest are reported as
+        unexpected. Unpacked trees are keyed by the caller and are not re-hashed.
+        """
+        problems: list[CacheProblem] = []
+        for kind, path in self._iter_entries():
+            if kind == "unpacked":
+                continue
+            message = _check_entry(kind, path)
+            if message is None:
+                continue
+            digest = f"sha256:{path.name}" if _HEX_RE.fullmatch(path.name) else ""
+            removed = False
+            if remove:
+                _remove_any(path)
+                removed = True
+            problems.append(CacheProblem(kind, digest, path, message, removed))
+        return problems
+
+    def clean(self) -> int:
+        """Remove every entry and temp file (keeps the root and its marker files); bytes freed.
+
+        Only skillcrate's own sub-folders are removed, so a mistaken
+        ``SKILLCRATE_CACHE_DIR`` never wipes unrelated files.
+        """
+        freed = 0
+        for name in (_BLOBS[0], _MANIFESTS[0], _UNPACKED, _TMP):
+            path = self.root / name
+            if path.exists() or path.is_symlink():
+                freed += _tree_size(path)
+                _remove_any(path)
+        return freed
+
+    def prune(self, keep: set[str], *, now: float | None = None) -> int:
+        """Remove entries whose digest is not in ``keep`` and stale temp files; bytes freed."""
+        freed = 0
+        for kind, path in self._iter_entries():
+            digest = f"sha256:{path.name}" if _HEX_RE.fullmatch(path.name) else None
+            if digest is not None and digest in keep:
+                continue
+            freed += _tree_size(path) if kind == "unpacked" else _lsize(path)
+            _remove_any(path)
+        cutoff = (time.time() if now is None else now) - STALE_TMP_SECONDS
+        for path in _listdir(self.tmp_dir):
+            try:
+                mtime = path.lstat().st_mtime
+            except FileNotFoundError:
+                continue
+            if mtime < cutoff:
+                freed += _tree_size(path)
+                _remove_any(path)
+        return freed
+
+    def size(self) -> int:
+        """Total bytes of every file under the root."""
+        return _tree_size(self.root) if self.root.is_dir() else 0
+
+    # -- internals --------------------------------------------------------------
+
+    def _ensure_root(self) -> None:
+        """Create the root with ``CACHEDIR.TAG``, ``.gitignore`` and ``tmp/`` on first use."""
+        if self._initialised:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)  # gone after a clean()
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        tag = self.root / "CACHEDIR.TAG"
+        if not tag.exists():
+            atomic_write(tag, _CACHEDIR_TAG)
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            atomic_write(ignore, "*\n")
+        self.tmp_dir.mkdir(exist_ok=True)
+        self._initialised = True
+
+    def _iter_entries(self) -> Iterator[tuple[str, Path]]:
+        """Yield ``(kind, path)`` for every item in the blob, manifest and unpacked folders."""
+        for kind, folder in (
+            ("blob", self.root.joinpath(*_BLOBS)),
+            ("manifest", self.root.joinpath(*_MANIFESTS)),
+            ("unpacked", self.root / _UNPACKED),
+        ):
+            for path in sorted(_listdir(folder)):
+                yield kind, path
+
+
+# -- helpers --------------------------------------------------------------------
+
+
+def _chunks(stream: BinaryIO | Iterable[bytes] | bytes) -> Iterator[bytes]:
+    """Yield the bytes of a file object, an iterable of chunks or a bytes value."""
+    if isinstance(stream, bytes | bytearray | memoryview):
+        data = memoryview(stream)
+        for start in range(0, len(data), CHUNK_SIZE):
+            yield bytes(data[start : start + CHUNK_SIZE])
+        return
+    read: Any = getattr(stream, "read", None)
+    if callable(read):
+        while True:
+            chunk = read(CHUNK_SIZE)
+            if not chunk:
+                return
+            yield chunk
+    else:
+        for chunk in stream:  # type: ignore[union-attr]
+            if chunk:
+                yield bytes(chunk)
+
+
+def _publish_file(tmp: Path, dest: Path) -> None:
+    """Rename the verified ``tmp`` onto ``dest``; an identical file already there also wins."""
+    try:
+        os.replace(tmp, dest)
+    except PermissionError:
+        # Windows refuses to replace a read-only file: the same digest is already there.
+        if not dest.is_file():
+            raise
+        _unlink_quietly(tmp)
+
+
+def _check_entry(kind: str, path: Path) -> str | None:
+    """A one-line problem for a blob or manifest file, or None when it is sound."""
+    label = "blob" if kind == "blob" else "manifest"
+    if not _HEX_RE.fullmatch(path.name):
+        return f"unexpected {label} entry {path}: name is not a sha256 digest"
+    if path.is_symlink() or not path.is_file():
+        return f"unexpected {label} entry {path}: not a regular file"
+    hasher = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(CHUNK_SIZE), b""):
+                hasher.update(chunk)
+    except OSError as exc:
+        return f"{label} sha256:{path.name}: unreadable ({exc.strerror or exc})"
+    if hasher.hexdigest() != path.name:
+        return f"{label} sha256:{path.name}: content has digest sha256:{hasher.hexdigest()}"
+    return None
+
+
+def _listdir(folder: Path) -> list[Path]:
+    """The children of ``folder``, or nothing when it does not exist."""
+    try:
+        with os.scandir(folder) as it:
+            return [Path(entry.path) for entry in it]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _lsize(path: Path) -> int:
+    """Size of a file without following symlinks (0 when gone)."""
+    try:
+        return path.lstat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _tree_size(path: Path) -> int:
+    """Total size of the files under ``path`` (or of ``path`` itself when it is a file)."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return 0
+    if not stat.S_ISDIR(st.st_mode):
+        return st.st_size
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            total += _lsize(Path(dirpath, name))
+    return total
+
+
+def _unlink_quietly(path: Path) -> None:
+    """Remove a file if present, clearing a read-only flag where the OS insists."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except PermissionError:
+        os.chmod(path, stat.S_IWRITE | stat.S_IREAD)
+        path.unlink()
+
+
+def _remove_any(path: Path) -> None:
+    """Remove a file, symlink or folder (with read-only files) if present."""
+    if path.is_symlink() or not path.is_dir():
+        _unlink_quietly(path)
+    else:
+        _rmtree(path)
+
+
+def _rmtree(path: Path) -> None:
+    """``shutil.rmtree`` that also removes read-only entries (Windows, read-only folders)."""
+
+    def retry(func: Callable[..., object], name: str, exc: object) -> None:
+        if not os.path.lexists(name):
+            return  # removed concurrently
+        if func in (os.unlink, os.remove, os.rmdir):
+            for target in (os.path.dirname(name), name):
+                if not os.path.islink(target):
+                    os.chmod(target, stat.S_IRWXU)
+            func(name)
+            return
+        raise exc[1] if isinstance(exc, tuple) else exc  # type: ignore[misc]
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=retry)
+    else:
+        shutil.rmtree(path, onerror=retry)
