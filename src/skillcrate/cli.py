@@ -456,6 +456,335 @@ def versions(app: App, ref: str, as_json: bool) -> None:
             app.out(t)
 
 
+# ------------------------------------------------------------------ project
+def _project(app: App, *, offline: bool = False):  # noqa: ANN202
+    from .project import Project
+
+    return Project(
+        root=app.project,
+        cache=app.cache(),
+        options=app.client_options(app.project),
+        offline=offline,
+        report=app.progress,
+    )
+
+
+def _print_result(app: App, result, as_json: bool, *, verb: str = "installed") -> None:  # noqa: ANN001
+    if as_json:
+        app.json(result.to_json())
+        return
+    for name in result.installed:
+        app.out(f"+ {name}")
+    for name in result.removed:
+        app.out(f"- {name}")
+    for w in result.warnings:
+        app.info(f"warning: {w}")
+    if not result.installed and not result.removed:
+        app.info("skills are up to date")
+    else:
+        total = len(result.installed) + len(result.unchanged)
+        app.info(
+            f"{verb} {len(result.installed)}, removed {len(result.removed)}; "
+            f"{total} skill(s) in .agents/skills"
+        )
+
+
+@cli.command(context_settings=CONTEXT)
+@pass_app
+def init(app: App) -> None:
+    """Create skills.json and the managed .gitignore block in the project.
+
+    \b
+    Examples:
+      skillcrate init
+      skillcrate -C path/to/project init
+    """
+    from .project import init as run
+
+    created = run(_project(app))
+    app.out(
+        f"created {app.project / 'skills.json'}"
+        if created
+        else f"{app.project / 'skills.json'} already exists"
+    )
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("refs", nargs=-1, required=True)
+@click.option(
+    "--version",
+    "version",
+    metavar="RANGE",
+    help="Version range to save (default ^X.Y.Z of the newest version).",
+)
+@click.option("--name", help="Name in skills.json and .agents/skills (default: SKILL.md's name).")
+@click.option("--exact", is_flag=True, help="Save the exact version instead of ^X.Y.Z.")
+@json_option
+@pass_app
+def add(
+    app: App,
+    refs: tuple[str, ...],
+    version: str | None,
+    name: str | None,
+    exact: bool,
+    as_json: bool,
+) -> None:
+    """Add skills to skills.json, lock them and install them.
+
+    Saves ^X.Y.Z of the resolved version by default, the exact version with
+    --exact, and the digest for @sha256: references.
+
+    \b
+    Examples:
+      skillcrate add ghcr.io/acme/skills/review
+      skillcrate add ghcr.io/acme/skills/review:1.2.0 --exact
+      skillcrate add oci:./vendor/registry/hello-world --version '~1.0'
+      skillcrate add ghcr.io/acme/skills/review@sha256:<hex> --name review-pinned
+    """
+    from .project import AddRequest
+    from .project import add as run
+
+    if version and len(refs) > 1:
+        raise click.UsageError("--version can only be used with a single reference")
+    reqs = [AddRequest(ref, version=version, name=name, exact=exact) for ref in refs]
+    _print_result(app, run(_project(app), reqs), as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("names", nargs=-1, required=True)
+@json_option
+@pass_app
+def remove(app: App, names: tuple[str, ...], as_json: bool) -> None:
+    """Remove skills: skills.json entry, lock entry, installed folder and links.
+
+    Never deletes a folder skillcrate did not create.
+
+    \b
+    Examples:
+      skillcrate remove review
+      skillcrate remove review hello-world
+    """
+    from .project import remove as run
+
+    _print_result(app, run(_project(app), list(names)), as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--frozen",
+    is_flag=True,
+    help="CI: fail if skills.json and the lock disagree; never write them.",
+)
+@click.option("--offline", is_flag=True, help="Use only the cache (no network).")
+@click.option(
+    "--hook",
+    "hook",
+    type=click.Choice(["claude", "cursor", "copilot", "codex", "gemini"]),
+    help="Run as an agent's session-start hook: JSON for the agent on stdout, always exit 0.",
+)
+@json_option
+@pass_app
+def install(app: App, frozen: bool, offline: bool, hook: str | None, as_json: bool) -> None:
+    """Install exactly what skills.lock.json pins, resolving only new or changed entries.
+
+    When nothing changed (same skills.json and lock, installed files untouched)
+    this returns at once without any network access.
+
+    \b
+    Examples:
+      skillcrate install
+      skillcrate install --frozen        # CI: lockfile drift check
+      skillcrate install --offline       # from the cache only
+      skillcrate install --hook claude   # what `skillcrate register` puts in hooks
+    """
+    if hook:
+        from .hook import run_hook
+
+        sys.exit(run_hook(hook, app))
+    from .fastpath import is_up_to_date
+
+    if not as_json and is_up_to_date(app.project):
+        app.info("skills are up to date")
+        return
+    from .project import install as run
+
+    _print_result(app, run(_project(app, offline=offline), frozen=frozen), as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("names", nargs=-1)
+@click.option("--latest", is_flag=True, help="Also move ranges to the newest version.")
+@json_option
+@pass_app
+def update(app: App, names: tuple[str, ...], latest: bool, as_json: bool) -> None:
+    """Re-resolve skills within their ranges and rewrite the lock.
+
+    \b
+    Examples:
+      skillcrate update
+      skillcrate update review
+      skillcrate update --latest        # ^1.2.0 becomes ^2.0.1 when 2.0.1 is newest
+    """
+    from .project import update as run
+
+    _print_result(app, run(_project(app), list(names), latest=latest), as_json, verb="updated")
+
+
+@cli.command(context_settings=CONTEXT)
+@json_option
+@pass_app
+def outdated(app: App, as_json: bool) -> None:
+    """Show current, wanted (newest in range) and latest version per skill.
+
+    Exit 1 when any skill is outdated.
+
+    \b
+    Examples:
+      skillcrate outdated
+      skillcrate outdated --json
+    """
+    from .project import outdated as run
+
+    rows = run(_project(app))
+    if as_json:
+        app.json([r.to_json() for r in rows])
+    else:
+        stale = [r for r in rows if r.is_outdated]
+        if not stale:
+            app.info("all skills are up to date")
+        else:
+            app.out(f"{'name':20} {'current':12} {'wanted':12} {'latest':12} spec")
+            for r in stale:
+                app.out(
+                    f"{r.name:20} {r.current or '-':12} {r.wanted or '-':12} "
+                    f"{r.latest or '-':12} {r.spec}"
+                )
+    if any(r.is_outdated for r in rows):
+        sys.exit(1)
+
+
+@cli.command("list", context_settings=CONTEXT)
+@json_option
+@pass_app
+def list_(app: App, as_json: bool) -> None:
+    """List installed skills: name, version, digest, description, path.
+
+    \b
+    Examples:
+      skillcrate list
+      skillcrate list --json
+    """
+    from .project import list_skills
+
+    rows = list_skills(_project(app))
+    if as_json:
+        app.json([r.to_json() for r in rows])
+        return
+    if not rows:
+        app.info("no skills installed")
+    for r in rows:
+        state = "" if r.installed else "  (not installed: run skillcrate install)"
+        app.out(f"{r.name} {r.version or '-'} {r.digest[:19]}  {r.path}{state}")
+        if r.description:
+            desc = r.description if len(r.description) <= 96 else r.description[:93] + "..."
+            app.out(f"    {desc}")
+
+
+@cli.command(context_settings=CONTEXT)
+@json_option
+@pass_app
+def verify(app: App, as_json: bool) -> None:
+    """Check offline that installed skills match the lock; name every difference.
+
+    Exit 1 on any drift (modified, extra or missing file, missing skill or link).
+
+    \b
+    Examples:
+      skillcrate verify
+      skillcrate verify --json
+    """
+    from .project import verify as run
+
+    drift = run(_project(app))
+    if as_json:
+        app.json([d.to_json() for d in drift])
+    else:
+        for d in drift:
+            for p in d.paths or [""]:
+                app.out(f"{d.name}: {d.problem}: {p}".rstrip(": "))
+        if not drift:
+            app.info("all installed skills match skills.lock.json")
+    if drift:
+        sys.exit(1)
+
+
+# -------------------------------------------------------------------- cache
+@cli.group(context_settings=CONTEXT)
+def cache() -> None:
+    """Inspect and maintain the content-addressed cache.
+
+    \b
+    Examples:
+      skillcrate cache dir
+      skillcrate cache verify --remove
+      skillcrate cache prune        # keep what this project's lock pins
+    """
+
+
+@cache.command("dir", context_settings=CONTEXT)
+@pass_app
+def cache_dir(app: App) -> None:
+    """Print the cache folder (SKILLCRATE_CACHE_DIR overrides it)."""
+    app.out(str(app.cache().root))
+
+
+@cache.command("list", context_settings=CONTEXT)
+@json_option
+@pass_app
+def cache_list(app: App, as_json: bool) -> None:
+    """List cached blobs, manifests and unpacked trees."""
+    entries = app.cache().entries()
+    if as_json:
+        app.json([{"kind": e.kind, "digest": e.digest, "size": e.size} for e in entries])
+        return
+    for e in entries:
+        app.out(f"{e.kind:9} {e.digest} {e.size:>10}")
+    app.info(f"{len(entries)} entries")
+
+
+@cache.command("verify", context_settings=CONTEXT)
+@click.option("--remove", is_flag=True, help="Delete corrupt entries.")
+@pass_app
+def cache_verify(app: App, remove: bool) -> None:
+    """Re-hash every cached blob and manifest; exit 1 on corruption."""
+    problems = app.cache().verify(remove=remove)
+    for p in problems:
+        app.out(f"{p.kind} {p.digest}: {p.message}" + (" (removed)" if p.removed else ""))
+    if not problems:
+        app.info("cache is intact")
+    if problems and not remove:
+        sys.exit(1)
+
+
+@cache.command("clean", context_settings=CONTEXT)
+@pass_app
+def cache_clean(app: App) -> None:
+    """Remove everything from the cache."""
+    freed = app.cache().clean()
+    app.out(f"freed {freed} bytes")
+
+
+@cache.command("prune", context_settings=CONTEXT)
+@pass_app
+def cache_prune(app: App) -> None:
+    """Remove cache entries that the project's lock does not pin."""
+    from .project import cache_keep_set
+
+    c = app.cache()
+    freed = c.prune(cache_keep_set(_project(app), c))
+    app.out(f"freed {freed} bytes")
+
+
 def _render_error(exc: SkillcrateError, verbose: int) -> None:
     click.echo(f"error: {exc.message}", err=True)
     if verbose:

@@ -1,0 +1,80 @@
+"""``skillcrate install --hook AGENT``: the session-start hook.
+
+Writes exactly one JSON document for the agent on stdout, logs on stderr, and
+always exits 0: a failure (registry down, drift, malformed file) becomes a short
+message in the agent's JSON instead of blocking the session. The no-op path
+(nothing changed since the last install) imports no registry, YAML or HTTP code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _read_stdin() -> str:
+    try:
+        if sys.stdin is None or sys.stdin.isatty():
+            return ""
+        return sys.stdin.read()
+    except (OSError, ValueError):
+        return ""
+
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def run_hook(agent: str, app: Any) -> int:
+    """Run install for ``agent``'s session start; return the exit code (always 0)."""
+    from .agents import hook_project_dir, parse_hook_stdin, render_hook_output
+    from .fastpath import MANIFEST_NAME, is_up_to_date
+    from .project_dir import find_project
+
+    stdin = parse_hook_stdin(_read_stdin())
+    if app.project_opt is not None:
+        root = Path(app.project_opt).absolute()
+    else:
+        start = hook_project_dir(agent, os.environ, stdin, Path.cwd())
+        root = find_project(None, start=start)
+    if not (root / MANIFEST_NAME).is_file() or is_up_to_date(root):
+        _emit(render_hook_output(agent, installed=[]))
+        return 0
+    try:
+        from .errors import SkillcrateError
+        from .project import Project, install
+
+        project = Project(
+            root=root,
+            cache=app.cache(),
+            options=app.client_options(root),
+            report=lambda m: print(f"skillcrate: {m}", file=sys.stderr),
+        )
+        try:
+            result = install(project)
+        except SkillcrateError as exc:
+            print(f"skillcrate: error: {exc.message}", file=sys.stderr)
+            _emit(render_hook_output(agent, installed=[], error=exc.message.splitlines()[0]))
+            return 0
+        for w in result.warnings:
+            print(f"skillcrate: warning: {w}", file=sys.stderr)
+        message = None
+        if result.installed or result.removed:
+            parts = []
+            if result.installed:
+                parts.append("installed " + ", ".join(result.installed))
+            if result.removed:
+                parts.append("removed " + ", ".join(result.removed))
+            message = "skillcrate " + "; ".join(parts) + " in .agents/skills"
+        _emit(render_hook_output(agent, installed=result.installed, message=message))
+    except Exception as exc:  # never block a session on an internal error
+        print(f"skillcrate: internal error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        _emit(
+            render_hook_output(
+                agent, installed=[], error=f"internal error ({exc.__class__.__name__})"
+            )
+        )
+    return 0
