@@ -465,7 +465,11 @@ def _install_locked(
         entries[spec.name] = replace(locked, spec_version=spec.version, spec_source=spec.source)
         if _needs_materialise(project, entries[spec.name], state) or lock is None:
             project.report(f"fetching {spec.name} {locked.version or locked.source.digest[:19]}")
-            fetched[spec.name] = _fetch_locked(project, locked)
+            fetched[spec.name] = got = _fetch_locked(project, locked)
+            if not locked.tree:  # e.g. migrated from a skills-oci lock
+                entries[spec.name] = replace(
+                    entries[spec.name], tree=_tree_of(got.root), format=got.format
+                )
 
     def fetch_new(spec: SkillSpec) -> None:
         project.report(f"resolving {spec.name} {spec_version(spec) or '*'}")
