@@ -29,7 +29,6 @@ from .errors import (
     ManifestError,
     NotFound,
     ProjectError,
-    RegistryUnreachable,
     SkillcrateError,
     UsageError,
 )
@@ -46,7 +45,7 @@ from .lockfile import (
 from .manifest import MANIFEST_NAME, Manifest, SkillSpec, load_manifest, new_manifest
 from .oci import ClientOptions, open_target
 from .oci.model import Target
-from .reference import Reference, is_digest
+from .reference import Reference
 from .versions import caret_spec, classify_spec, parse_semver, pick_tag, satisfies
 
 LOCK_FILE = f"{inst.SKILLS_DIR}/.skillcrate.lock"
@@ -134,10 +133,6 @@ def spec_version(spec: SkillSpec) -> str | None:
     return ref.digest or ref.tag
 
 
-def list_tags(target: Target) -> list[str]:
-    return target.tags()
-
-
 def resolve_spec(project: Project, spec: SkillSpec) -> Resolved:
     """skills.json entry → tag → manifest digest (network; never consults the lock)."""
     ref = spec.reference()
@@ -162,7 +157,7 @@ def resolve_spec(project: Project, spec: SkillSpec) -> Resolved:
                     hints=[f"`skillcrate versions {base}` lists the published tags"],
                 ) from None
         return Resolved(base, tag, desc.digest, tag)
-    tags = list_tags(target)
+    tags = target.tags()
     from .versions import require_tag
 
     tag = require_tag(kind, tags, source=str(base))
@@ -253,8 +248,6 @@ def _fetch_locked(project: Project, locked: LockedSkill) -> FetchedSkill:
         fetched = fetch_skill(
             target, locked.source.digest, project.cache, fallback_name=locked.name
         )
-    except RegistryUnreachable:
-        raise
     except NotFound as exc:
         if project.offline:
             raise NotFound(
@@ -444,6 +437,7 @@ def _install_locked(
     force: Iterable[str] = (),
     manifest: Manifest | None = None,
     save_manifest: bool = False,
+    resolved: dict[str, Resolved] | None = None,
 ) -> InstallResult:
     manifest = manifest or project.load_manifest()
     lock = project.load_lock()
@@ -472,20 +466,18 @@ def _install_locked(
                 )
 
     def fetch_new(spec: SkillSpec) -> None:
-        project.report(f"resolving {spec.name} {spec_version(spec) or '*'}")
-        resolved = resolve_spec(project, spec)
-        project.report(f"fetching {spec.name} {resolved.version or resolved.digest[:19]}")
-        target = project.online_target(resolved.ref, f"fetching {spec.name}")
-        got = fetch_skill(target, resolved.digest, project.cache, fallback_name=spec.name)
+        res = (resolved or {}).get(spec.name)
+        if res is None:
+            project.report(f"resolving {spec.name} {spec_version(spec) or '*'}")
+            res = resolve_spec(project, spec)
+        project.report(f"fetching {spec.name} {res.version or res.digest[:19]}")
+        target = project.online_target(res.ref, f"fetching {spec.name}")
+        got = fetch_skill(target, res.digest, project.cache, fallback_name=spec.name)
         fetched[spec.name] = got
-        entries[spec.name] = _lock_entry(spec, resolved, got, manifest.links)
+        entries[spec.name] = _lock_entry(spec, res, got, manifest.links)
 
     _parallel([*plan.keep, *plan.relock], fetch_kept)
     _parallel(plan.resolve, fetch_new)
-    for spec in manifest.skills:
-        got = fetched.get(spec.name)
-        if got is not None and got.name != spec.name:
-            pass  # installed under the skills.json name; SKILL.md's name may differ
     new_lock = Lockfile(skills=tuple(entries.values()))
     missing = [n for n in new_lock.names() if n not in fetched]
     for name in missing:  # intact on disk: no fetch was needed
@@ -577,7 +569,7 @@ def add(
             manifest = new_manifest(project.manifest_path)
         lock = project.load_lock()
         owned = _owned(inst.read_state(project.root), lock)
-        added: list[str] = []
+        added: dict[str, Resolved] = {}
         for req in requests:
             ref = Reference.parse(req.ref)
             source = _saved_source(project, ref, cwd)
@@ -608,9 +600,10 @@ def add(
                 )
             saved = _saved_version(req, ref, resolved)
             manifest.add(SkillSpec(name=name, source=source, version=saved))
-            added.append(name)
-        result = _install_locked(project, manifest=manifest, save_manifest=True, force=added)
-        return result
+            added[name] = resolved
+        return _install_locked(
+            project, manifest=manifest, save_manifest=True, force=added, resolved=added
+        )
 
 
 # ------------------------------------------------------------------- remove
@@ -645,7 +638,7 @@ def update(project: Project, names: Sequence[str] = (), *, latest: bool = False)
                 if kind.kind in ("digest", "tag"):
                     continue  # pinned by digest or a non-version tag: nothing to move
                 target = project.online_target(spec.reference(), f"updating {name}")
-                newest = pick_tag(None, list_tags(target))
+                newest = pick_tag(None, target.tags())
                 if newest and parse_semver(newest) is not None:
                     exact = kind.kind == "exact"
                     manifest.set_version(name, newest if exact else caret_spec(newest))
@@ -691,7 +684,7 @@ def outdated(project: Project) -> list[Outdated]:
         if kind.kind == "digest":
             return Outdated(spec.name, kind.text, current, kind.text, kind.text, spec.source)
         target = project.online_target(spec.reference(), f"checking {spec.name}")
-        tags = list_tags(target)
+        tags = target.tags()
         wanted = pick_tag(kind, tags) or ""
         newest = pick_tag(None, tags) or ""
         if kind.kind == "tag":
@@ -815,10 +808,6 @@ def known_digests(project: Project) -> set[str]:
     """Digests the lock pins (for ``cache prune`` of one project)."""
     lock = project.load_lock()
     return {s.source.digest for s in lock.skills} if lock else set()
-
-
-def is_digest_spec(text: str | None) -> bool:
-    return bool(text) and is_digest(text or "")
 
 
 def cache_keep_set(project: Project, cache: Cache) -> set[str]:
