@@ -111,3 +111,10 @@ def test_cli_human_output_names_file_field_and_fix(tmp_path):
     assert proc.returncode == 1
     assert "SKILL.md: error: description:" in proc.stdout
     assert "fix:" in proc.stdout
+
+
+def test_invalid_name_does_not_suggest_renaming_folder_to_it(tmp_path):
+    folder = write(tmp_path / "good-folder", "---\nname: Bad_Name\ndescription: d\n---\n")
+    problems = [p for p in validate(folder) if p.field == "name"]
+    assert len(problems) == 1
+    assert "rename the folder" not in problems[0].fix

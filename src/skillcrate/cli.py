@@ -480,7 +480,7 @@ def _print_result(app: App, result, as_json: bool, *, verb: str = "installed") -
     for w in result.warnings:
         app.info(f"warning: {w}")
     if not result.installed and not result.removed:
-        app.info("skills are up to date")
+        app.info("updated skills.lock.json" if result.lock_written else "skills are up to date")
     else:
         total = len(result.installed) + len(result.unchanged)
         app.info(
@@ -734,7 +734,12 @@ def cache() -> None:
 @cache.command("dir", context_settings=CONTEXT)
 @pass_app
 def cache_dir(app: App) -> None:
-    """Print the cache folder (SKILLCRATE_CACHE_DIR overrides it)."""
+    """Print the cache folder (SKILLCRATE_CACHE_DIR overrides it).
+
+    \b
+    Example:
+      skillcrate cache dir
+    """
     app.out(str(app.cache().root))
 
 
@@ -742,7 +747,12 @@ def cache_dir(app: App) -> None:
 @json_option
 @pass_app
 def cache_list(app: App, as_json: bool) -> None:
-    """List cached blobs, manifests and unpacked trees."""
+    """List cached blobs, manifests and unpacked trees.
+
+    \b
+    Example:
+      skillcrate cache list --json
+    """
     entries = app.cache().entries()
     if as_json:
         app.json([{"kind": e.kind, "digest": e.digest, "size": e.size} for e in entries])
@@ -756,7 +766,12 @@ def cache_list(app: App, as_json: bool) -> None:
 @click.option("--remove", is_flag=True, help="Delete corrupt entries.")
 @pass_app
 def cache_verify(app: App, remove: bool) -> None:
-    """Re-hash every cached blob and manifest; exit 1 on corruption."""
+    """Re-hash every cached blob and manifest; exit 1 on corruption.
+
+    \b
+    Example:
+      skillcrate cache verify --remove
+    """
     problems = app.cache().verify(remove=remove)
     for p in problems:
         app.out(f"{p.kind} {p.digest}: {p.message}" + (" (removed)" if p.removed else ""))
@@ -769,7 +784,12 @@ def cache_verify(app: App, remove: bool) -> None:
 @cache.command("clean", context_settings=CONTEXT)
 @pass_app
 def cache_clean(app: App) -> None:
-    """Remove everything from the cache."""
+    """Remove everything from the cache.
+
+    \b
+    Example:
+      skillcrate cache clean
+    """
     freed = app.cache().clean()
     app.out(f"freed {freed} bytes")
 
@@ -777,7 +797,12 @@ def cache_clean(app: App) -> None:
 @cache.command("prune", context_settings=CONTEXT)
 @pass_app
 def cache_prune(app: App) -> None:
-    """Remove cache entries that the project's lock does not pin."""
+    """Remove cache entries that the project's lock does not pin.
+
+    \b
+    Example:
+      skillcrate -C path/to/project cache prune
+    """
     from .project import cache_keep_set
 
     c = app.cache()

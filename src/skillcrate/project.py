@@ -635,14 +635,22 @@ def update(project: Project, names: Sequence[str] = (), *, latest: bool = False)
                 spec = manifest.get(name)
                 assert spec is not None
                 kind = classify_spec(spec_version(spec))
-                if kind.kind in ("digest", "tag"):
-                    continue  # pinned by digest or a non-version tag: nothing to move
+                if kind.kind in ("digest", "tag", "latest"):
+                    continue  # a digest, a non-version tag or "*": nothing to move
                 target = project.online_target(spec.reference(), f"updating {name}")
                 newest = pick_tag(None, target.tags())
                 if newest and parse_semver(newest) is not None:
-                    exact = kind.kind == "exact"
-                    manifest.set_version(name, newest if exact else caret_spec(newest))
+                    manifest.set_version(name, moved_spec(kind.text, kind.kind, newest))
         return _install_locked(project, manifest=manifest, save_manifest=latest, force=chosen)
+
+
+def moved_spec(spec: str, kind: str, newest: str) -> str:
+    """The spec ``update --latest`` saves: same style (exact, ``~`` or ``^``), newest version."""
+    if kind == "exact":
+        return newest
+    if spec.startswith("~") and "||" not in spec and " " not in spec.strip():
+        return "~" + caret_spec(newest)[1:]
+    return caret_spec(newest)
 
 
 # ----------------------------------------------------------------- outdated

@@ -130,7 +130,7 @@ def _check_fields(fm: Mapping[str, Any], folder_name: str | None, file: str) -> 
                 f"'name' {name!r} must be lowercase letters, digits and single hyphens",
                 "use e.g. `my-skill` (no leading, trailing or double hyphens)",
             )
-        if folder_name is not None and name != folder_name:
+        if folder_name is not None and name != folder_name and NAME_RE.match(name):
             err(
                 "name",
                 f"'name' {name!r} does not match the folder name {folder_name!r}",
