@@ -274,9 +274,6 @@ def _lock_entry(
     spec: SkillSpec, resolved: Resolved, fetched: FetchedSkill, links: Sequence[str]
 ) -> LockedSkill:
     name = spec.name
-    extra = tuple(
-        sorted({f"{d.rstrip('/')}/{name}" for d in (*links, *spec.additional_base_paths)})
-    )
     return LockedSkill(
         name=name,
         path=f"{inst.SKILLS_DIR}/{name}",
@@ -286,7 +283,7 @@ def _lock_entry(
         spec_version=spec.version,
         tree=_tree_of(fetched.root),
         format=fetched.format,
-        additional_installed_paths=extra,
+        additional_installed_paths=link_paths(spec, links),
     )
 
 
@@ -500,12 +497,18 @@ def _install_locked(
     return result
 
 
+def link_paths(spec: SkillSpec, links: Sequence[str]) -> tuple[str, ...]:
+    """Where a skill is linked: each link folder (top-level and per-skill) + its name."""
+    folders = (*links, *spec.additional_base_paths)
+    return tuple(sorted({f"{d.rstrip('/')}/{spec.name}" for d in folders}))
+
+
 def _with_links(locked: LockedSkill, spec: SkillSpec, manifest: Manifest) -> LockedSkill:
-    name = spec.name
-    extra = tuple(
-        sorted({f"{d.rstrip('/')}/{name}" for d in (*manifest.links, *spec.additional_base_paths)})
+    return replace(
+        locked,
+        additional_installed_paths=link_paths(spec, manifest.links),
+        path=f"{inst.SKILLS_DIR}/{spec.name}",
     )
-    return replace(locked, additional_installed_paths=extra, path=f"{inst.SKILLS_DIR}/{name}")
 
 
 # ---------------------------------------------------------------- init/add
