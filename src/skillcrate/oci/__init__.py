@@ -1,8 +1,9 @@
 """OCI registry and image-layout clients behind one Target interface.
 
 ``open_target(ref)`` gives a ``RegistryRepository`` for ``host/repo`` references
-and a ``LayoutRepository`` for ``oci:PATH`` references; transports (and their
-auth state) are shared per registry host within a process.
+and a ``LayoutRepository`` for ``oci:PATH`` references; transports (their auth
+state, and which repositories hold which blobs, for cross-repository mounts) are
+shared per registry host within a process.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import urljoin
 
-from ..errors import DigestMismatch, FormatError, NotFound, RegistryError
+from ..errors import AuthError, DigestMismatch, FormatError, NotFound, RegistryError
 from .model import (
     ACCEPT_MANIFESTS,
     CHUNK,
@@ -22,7 +22,7 @@ from .model import (
     verified_chunks,
     verify_bytes,
 )
-from .transport import Transport, raise_for_status, scope_for
+from .transport import Transport, iter_body, raise_for_status, scope_for
 
 MAX_MANIFEST = 4 * 1024 * 1024
 _LINK_RE = re.compile(r"<([^>]+)>\s*;\s*rel=\"?next\"?")
@@ -90,7 +90,7 @@ class RegistryRepository:
         try:
             raise_for_status(resp, what)
             data = b""
-            for chunk in resp.iter_content(CHUNK):
+            for chunk in iter_body(resp, f"manifest {what}", CHUNK):
                 data += chunk
                 if len(data) > MAX_MANIFEST:
                     raise FormatError(f"{what}: manifest larger than {MAX_MANIFEST} bytes")
@@ -149,46 +149,80 @@ class RegistryRepository:
 
     # blobs --------------------------------------------------------------
     def blob_exists(self, desc: Descriptor) -> bool:
-        resp = self.transport.request("HEAD", self._path("blobs", desc.digest), scope=self._pull)
+        return self._blob_exists(desc, self._pull)
+
+    def _blob_exists(self, desc: Descriptor, scope: str) -> bool:
+        resp = self.transport.request("HEAD", self._path("blobs", desc.digest), scope=scope)
+        resp.close()
         if resp.status_code == 404:
             return False
         raise_for_status(resp, f"blob {self.describe()}@{desc.digest}")
+        self.transport.note_blob(desc.digest, self.repository)
         return True
 
     def iter_blob(self, desc: Descriptor) -> Iterator[bytes]:
         """Stream a blob; the digest and size are checked as the last chunk passes."""
         digest_hex(desc.digest)
+        what = f"blob {self.describe()}@{desc.digest}"
         resp = self.transport.request(
             "GET", self._path("blobs", desc.digest), scope=self._pull, stream=True
         )
         try:
-            raise_for_status(resp, f"blob {self.describe()}@{desc.digest}")
-            yield from verified_chunks(resp.iter_content(CHUNK), desc)
+            raise_for_status(resp, what)
+            yield from verified_chunks(iter_body(resp, what, CHUNK), desc)
         finally:
             resp.close()
+        self.transport.note_blob(desc.digest, self.repository)
 
     def note_blob_source(self, digest: str, repository: str) -> None:
         """Remember another repository of this registry that holds ``digest`` (for mounts)."""
         if repository != self.repository:
             self._mount_sources[digest] = repository
 
+    def _mount_source(self, digest: str) -> str | None:
+        """A repository of this registry known to hold ``digest``: noted, pushed or pulled."""
+        if digest in self._mount_sources:
+            return self._mount_sources[digest]
+        others = [r for r in self.transport.blob_repositories(digest) if r != self.repository]
+        return others[-1] if others else None
+
     def push_blob(self, desc: Descriptor, source: BlobSource) -> None:
-        """Upload a blob unless present: cross-repo mount when possible, else one streamed PUT."""
+        """Upload a blob unless present: cross-repo mount when possible, else one streamed PUT.
+
+        A mount is tried when this process has seen the blob in another repository of
+        the same registry (pushed, pulled or noted); if the registry refuses it (no pull
+        access to the source, unknown blob) the bytes are uploaded instead.
+        """
         digest_hex(desc.digest)
-        if self.blob_exists(desc):
+        if self._blob_exists(desc, self._push):
             return
         what = f"push blob {self.describe()}@{desc.digest}"
-        params: dict[str, str] = {}
-        mount_from = self._mount_sources.get(desc.digest)
+        uploads = self._path("blobs", "uploads/")
+        resp = None
+        mount_from = self._mount_source(desc.digest)
         if mount_from:
-            params = {"mount": desc.digest, "from": mount_from}
-        resp = self.transport.request(
-            "POST", self._path("blobs", "uploads/"), scope=self._push, params=params or None
-        )
-        if resp.status_code == 201 and mount_from:
-            return
+            try:
+                resp = self.transport.request(
+                    "POST",
+                    uploads,
+                    scope=f"{self._push} {scope_for(mount_from, ('pull',))}",
+                    params={"mount": desc.digest, "from": mount_from},
+                )
+            except AuthError:
+                resp = None  # no pull access to the source repository: upload instead
+            else:
+                if resp.status_code == 201:
+                    resp.close()
+                    self.transport.note_blob(desc.digest, self.repository)
+                    return
+                if resp.status_code != 202:  # 202: mount declined, upload session started
+                    resp.close()
+                    resp = None
+        if resp is None:
+            resp = self.transport.request("POST", uploads, scope=self._push)
         raise_for_status(resp, what)
         location = resp.headers.get("Location")
+        resp.close()
         if not location:
             raise RegistryError(f"{what}: registry gave no upload location")
         url = urljoin(self.transport.base + "/", location)
@@ -201,6 +235,8 @@ class RegistryRepository:
             data=source,
         )
         raise_for_status(resp, what)
+        resp.close()
+        self.transport.note_blob(desc.digest, self.repository)
 
     # tags and referrers -------------------------------------------------
     def tags(self) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,25 @@ def scope_for(repository: str, actions: Sequence[str]) -> str:
     return f"repository:{repository}:{','.join(actions)}"
 
 
+def merge_scopes(*scopes: str) -> str:
+    """Union of space-separated scopes, actions merged per resource, first-seen order.
+
+    ``merge_scopes("repository:a:pull,push", "repository:a:push,pull")`` is
+    ``"repository:a:pull,push"``: a challenge that repeats what was asked in another
+    order asks for nothing new.
+    """
+    merged: dict[str, list[str]] = {}
+    for scope in scopes:
+        for item in scope.split():
+            resource, sep, actions = item.rpartition(":")
+            if not sep or not resource:
+                merged.setdefault(item, [])
+                continue
+            have = merged.setdefault(resource, [])
+            have.extend(a for a in actions.split(",") if a and a not in have)
+    return " ".join(f"{r}:{','.join(a)}" if a else r for r, a in merged.items())
+
+
 def _error_detail(resp: requests.Response) -> str:
     try:
         body = resp.json()
@@ -93,6 +112,19 @@ class Transport:
         self._basic = False  # Basic challenge seen: send credentials up front
         self._bearer: dict[str, str] | None = None  # realm/service of the Bearer challenge
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        # blob digest -> repositories of this host known to hold it (cross-repo mounts)
+        self._blob_repos: dict[str, list[str]] = {}
+
+    # -- blob locations ----------------------------------------------------
+    def note_blob(self, digest: str, repository: str) -> None:
+        """Remember that ``repository`` on this host holds the blob ``digest``."""
+        repos = self._blob_repos.setdefault(digest, [])
+        if repository not in repos:
+            repos.append(repository)
+
+    def blob_repositories(self, digest: str) -> list[str]:
+        """Repositories of this host seen holding ``digest`` (pushed, fetched or found)."""
+        return list(self._blob_repos.get(digest, ()))
 
     # -- credentials -------------------------------------------------------
     def credential(self) -> Credential | None:
@@ -171,10 +203,7 @@ class Transport:
             f"cannot reach registry {self.host}: {kind}",
             method=method,
             url=url,
-            hints=[
-                "check that the registry is running and the address is right",
-                "`skillcrate install --offline` installs from the cache",
-            ],
+            hints=["check that the registry is running and the address is right"],
         ) from last_exc
 
     # -- auth --------------------------------------------------------------
@@ -289,10 +318,8 @@ class Transport:
             insufficient = challenge.params.get("error") == "insufficient_scope"
             already = self._bearer is not None
             self._bearer = {k: challenge.params.get(k, "") for k in ("realm", "service")}
-            want = scope
             extra = challenge.params.get("scope", "")
-            if extra and extra != scope:
-                want = " ".join(s for s in (scope, extra) if s)
+            want = merge_scopes(scope, extra) if extra else scope
             if already and not insufficient and not extra:
                 # we sent a fresh token and it was still refused
                 raise self._auth_failed(method, url, cred)
@@ -333,6 +360,19 @@ class Transport:
                 "$DOCKER_CONFIG/config.json and Podman's auth.json)"
             ],
         )
+
+
+def iter_body(resp: requests.Response, what: str, chunk_size: int) -> Iterator[bytes]:
+    """Stream a response body; a connection lost mid-body becomes a RegistryError."""
+    try:
+        yield from resp.iter_content(chunk_size)
+    except requests.exceptions.RequestException as exc:
+        raise RegistryError(
+            f"{what}: the connection broke while reading the body ({exc.__class__.__name__})",
+            method=(resp.request.method or "") if resp.request is not None else "",
+            url=resp.url,
+            status=resp.status_code,
+        ) from exc
 
 
 def raise_for_status(resp: requests.Response, what: str, *, allow: Sequence[int] = ()) -> None:
