@@ -8,6 +8,8 @@ secret.
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import shutil
 from dataclasses import dataclass
@@ -96,24 +98,64 @@ def _check_project(project: Project) -> list[Check]:
     return out
 
 
-def _launcher_resolvable(command: str, root: Path) -> tuple[bool, str]:
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+# Variables agents set to the project folder when they run a hook.
+_PROJECT_VARS = ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR")
+
+
+def _expand(word: str, root: Path) -> str | None:
+    """``word`` as the hook's shell would see it: ``$VAR``/``${VAR}`` and a leading ``~``.
+
+    The agents' project variables stand for ``root``; None when a variable is unknown.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if name in _PROJECT_VARS:
+            return str(root)
+        if name in os.environ:
+            return os.environ[name]
+        raise KeyError(name)
+
+    try:
+        word = _VARIABLE.sub(value, word)
+    except KeyError:
+        return None
+    return os.path.expanduser(word)
+
+
+def _launcher_resolvable(command: str, root: Path) -> tuple[bool | None, str]:
+    """Whether the hook's program exists: True, False, or None when it cannot be told.
+
+    Leading ``NAME=value`` words are skipped; a path (with ``/``) must be an executable
+    file, relative to the project; a bare name must be found on PATH.
+    """
     try:
         words = shlex.split(command)
     except ValueError:
         return False, "cannot parse the command"
+    while words and _ASSIGNMENT.match(words[0]):
+        words = words[1:]
     if not words:
         return False, "empty command"
-    exe = words[0]
+    exe = _expand(words[0], root)
+    if exe is None:
+        return None, f"{words[0]} uses an unknown variable"
     if "/" in exe:
-        path = (root / exe) if not exe.startswith("/") else Path(exe)
-        return path.exists(), str(path)
+        path = Path(exe) if os.path.isabs(exe) else root / exe
+        return path.is_file() and os.access(path, os.X_OK), str(path)
     found = shutil.which(exe)
     return found is not None, found or exe
 
 
 def _check_hooks(root: Path) -> list[Check]:
     out: list[Check] = []
-    found = agents.registered_hooks(root)
+    try:
+        found = agents.registered_hooks(root)
+    except SkillcrateError as exc:  # a malformed hook file: report it, keep checking
+        detail = exc.message.replace("; the file was not changed", "")
+        return [Check("hooks", "agents", "fail", detail, "fix the JSON of that file by hand")]
     for agent in agents.AGENTS:
         path = agents.hook_file(root, agent).relative_to(root).as_posix()
         commands = found.get(agent) or []
@@ -132,6 +174,26 @@ def _check_hooks(root: Path) -> list[Check]:
         ok, where = _launcher_resolvable(commands[0], root)
         if ok:
             out.append(Check("hooks", agent, "ok", f"{path}: {commands[0]} ({where})"))
+        elif ok is None:
+            out.append(
+                Check(
+                    "hooks",
+                    agent,
+                    "warn",
+                    f"{path}: cannot check the launcher of {commands[0]!r}: {where}",
+                    "make sure the agent's shell can run it",
+                )
+            )
+        elif "/" in where:
+            out.append(
+                Check(
+                    "hooks",
+                    agent,
+                    "fail",
+                    f"{path}: launcher of {commands[0]!r} is not an executable file ({where})",
+                    "install skillcrate there or re-register with --command",
+                )
+            )
         else:
             out.append(
                 Check(
@@ -183,9 +245,10 @@ def _check_registries(project: Project) -> list[Check]:
                 )
             )
             continue
-        cred = lookup(ref.registry)
-        who = f"credentials from {cred.source}" if cred else "anonymous"
+        who = ""  # stays empty when the credentials themselves cannot be read
         try:
+            cred = lookup(ref.registry)
+            who = f"credentials from {cred.source}" if cred else "anonymous"
             target = project.online_target(ref.with_tag(None).with_digest(None), "doctor")
             tags = target.tags()
             out.append(Check("registry", key, "ok", f"reachable ({who}), {len(tags)} tag(s)"))
@@ -199,14 +262,15 @@ def _check_registries(project: Project) -> list[Check]:
                     "check the address and that the registry is up",
                 )
             )
-        except AuthError as exc:
+        except AuthError as exc:  # rejected, or the credentials themselves cannot be read
             out.append(
                 Check(
                     "registry",
                     key,
                     "fail",
-                    f"{exc.message} ({who})",
-                    "log in with `docker login` or `podman login`",
+                    f"{exc.message} ({who})" if who else exc.message,
+                    "check the credential configuration, or log in with `docker login` "
+                    "or `podman login`",
                 )
             )
         except NotFound as exc:

@@ -8,6 +8,7 @@ message in the agent's JSON instead of blocking the session. The no-op path
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -28,48 +29,20 @@ def _emit(text: str) -> None:
     sys.stdout.flush()
 
 
+def _cwd() -> Path:
+    """The working folder; ``$PWD`` (or ``/``) when it was deleted under us."""
+    try:
+        return Path.cwd()
+    except OSError:
+        return Path(os.environ.get("PWD") or "/")
+
+
 def run_hook(agent: str, app: Any) -> int:
     """Run install for ``agent``'s session start; return the exit code (always 0)."""
-    from .agents import hook_project_dir, parse_hook_stdin, render_hook_output
-    from .fastpath import MANIFEST_NAME, is_up_to_date
-    from .project_dir import find_project
+    from .agents import render_hook_output
 
-    stdin = parse_hook_stdin(_read_stdin())
-    if app.project_opt is not None:
-        root = Path(app.project_opt).absolute()
-    else:
-        start = hook_project_dir(agent, os.environ, stdin, Path.cwd())
-        root = find_project(None, start=start)
-    if not (root / MANIFEST_NAME).is_file() or is_up_to_date(root):
-        _emit(render_hook_output(agent, installed=[]))
-        return 0
     try:
-        from .errors import SkillcrateError
-        from .project import Project, install
-
-        project = Project(
-            root=root,
-            cache=app.cache(),
-            options=app.client_options(root),
-            report=lambda m: print(f"skillcrate: {m}", file=sys.stderr),
-        )
-        try:
-            result = install(project)
-        except SkillcrateError as exc:
-            print(f"skillcrate: error: {exc.message}", file=sys.stderr)
-            _emit(render_hook_output(agent, installed=[], error=exc.message.splitlines()[0]))
-            return 0
-        for w in result.warnings:
-            print(f"skillcrate: warning: {w}", file=sys.stderr)
-        message = None
-        if result.installed or result.removed:
-            parts = []
-            if result.installed:
-                parts.append("installed " + ", ".join(result.installed))
-            if result.removed:
-                parts.append("removed " + ", ".join(result.removed))
-            message = "skillcrate " + "; ".join(parts) + " in .agents/skills"
-        _emit(render_hook_output(agent, installed=result.installed, message=message))
+        _run(agent, app)
     except Exception as exc:  # never block a session on an internal error
         print(f"skillcrate: internal error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         _emit(
@@ -78,3 +51,42 @@ def run_hook(agent: str, app: Any) -> int:
             )
         )
     return 0
+
+
+def _run(agent: str, app: Any) -> None:
+    from .agents import hook_project_dir, parse_hook_stdin, render_hook_output
+    from .fastpath import MANIFEST_NAME, is_up_to_date
+    from .project_dir import find_project
+
+    stdin = parse_hook_stdin(_read_stdin())
+    if app.project_opt is not None:
+        root = Path(app.project_opt).absolute()
+    else:
+        start = hook_project_dir(agent, os.environ, stdin, _cwd())
+        root = find_project(None, start=start)
+    if not (root / MANIFEST_NAME).is_file() or is_up_to_date(root):
+        _emit(render_hook_output(agent, installed=[]))
+        return
+    from .errors import SkillcrateError
+    from .project import Project, install
+
+    project = Project(
+        root=root,
+        cache=app.cache(),
+        options=app.client_options(root),
+        report=lambda m: print(f"skillcrate: {m}", file=sys.stderr),
+    )
+    try:
+        # stdout belongs to the agent's JSON: anything else printed goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            result = install(project)
+    except SkillcrateError as exc:
+        print(f"skillcrate: error: {exc.message}", file=sys.stderr)
+        _emit(render_hook_output(agent, installed=[], error=exc.message.splitlines()[0]))
+        return
+    for w in result.warnings:
+        print(f"skillcrate: warning: {w}", file=sys.stderr)
+    message = None  # installed names are already part of the agent's context
+    if result.removed:
+        message = "skillcrate removed these skills: " + ", ".join(result.removed) + "."
+    _emit(render_hook_output(agent, installed=result.installed, message=message))
