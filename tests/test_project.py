@@ -442,3 +442,36 @@ def test_custom_links_and_additional_base_paths(store, proj):
     sc(proj, "install")
     assert not os.path.lexists(proj / ".gemini/skills/alpha")
     assert (proj / ".github/skills/alpha").is_symlink()
+
+
+def test_add_a_skill_from_a_collection_by_name(store, proj):
+    from skillcrate.oci.model import OCI_INDEX, Descriptor, canonical_json
+
+    layout = LayoutRepository(store / "bundle")
+    entries = []
+    for name in ("first-skill", "second-skill"):
+        folder = make_skill(store.parent / "src", name, f"{name} in a bundle.")
+        d = push_packed(layout, pack(folder, tag="1.0.0"), [])
+        entries.append(
+            Descriptor(
+                d.media_type,
+                d.digest,
+                d.size,
+                {"io.agentskills.skill.ref": f"bundle/{name}:1.0.0"},
+                "application/vnd.agentskills.skill.v1",
+            ).to_json()
+        )
+    index = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "artifactType": "application/vnd.agentskills.collection.v1",
+        "manifests": entries,
+    }
+    layout.push_manifest(canonical_json(index), OCI_INDEX, "1.0.0")
+    proc = sc(proj, "add", "oci:../store/bundle", ok=False)
+    assert proc.returncode == 1 and "--name" in proc.stderr
+    sc(proj, "add", "oci:../store/bundle", "--name", "second-skill")
+    assert "second-skill in a bundle" in (proj / ".agents/skills/second-skill/SKILL.md").read_text()
+    shutil.rmtree(proj / ".agents")
+    sc(proj, "install")
+    sc(proj, "verify")

@@ -246,7 +246,11 @@ def _fetch_locked(project: Project, locked: LockedSkill) -> FetchedSkill:
     target = project.target(locked.source.reference())
     try:
         fetched = fetch_skill(
-            target, locked.source.digest, project.cache, fallback_name=locked.name
+            target,
+            locked.source.digest,
+            project.cache,
+            fallback_name=locked.name,
+            name=locked.name,
         )
     except NotFound as exc:
         if project.offline:
@@ -469,7 +473,9 @@ def _install_locked(
             res = resolve_spec(project, spec)
         project.report(f"fetching {spec.name} {res.version or res.digest[:19]}")
         target = project.online_target(res.ref, f"fetching {spec.name}")
-        got = fetch_skill(target, res.digest, project.cache, fallback_name=spec.name)
+        got = fetch_skill(
+            target, res.digest, project.cache, fallback_name=spec.name, name=spec.name
+        )
         fetched[spec.name] = got
         entries[spec.name] = _lock_entry(spec, res, got, manifest.links)
 
