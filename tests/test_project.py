@@ -475,3 +475,19 @@ def test_add_a_skill_from_a_collection_by_name(store, proj):
     shutil.rmtree(proj / ".agents")
     sc(proj, "install")
     sc(proj, "verify")
+
+
+def test_failed_first_add_leaves_nothing_behind(proj):
+    proc = sc(proj, "add", "127.0.0.1:9/team/none", ok=False)
+    assert proc.returncode == 1
+    assert list(proj.iterdir()) == []
+
+
+def test_init_writes_the_block_and_it_stays_after_the_last_remove(store, proj):
+    sc(proj, "init")
+    assert "/.agents/skills/.skillcrate-state.json" in (proj / ".gitignore").read_text()
+    publish(store, "alpha", "1.0.0")
+    sc(proj, "add", "oci:../store/alpha")
+    sc(proj, "remove", "alpha")
+    text = (proj / ".gitignore").read_text()
+    assert "# >>> skillcrate managed" in text and "alpha" not in text

@@ -709,7 +709,7 @@ def _gitignore_patterns(project: Path, paths: Iterable[str]) -> list[str]:
     patterns: set[str] = set()
     for path in paths:
         rel = _check_relpath(path)
-        if rel == SKILLS_DIR or rel == STATE_FILE:
+        if rel == SKILLS_DIR:
             continue
         st = _lstat(Path(project, *rel.split("/")))
         is_dir = st is not None and stat.S_ISDIR(st.st_mode)

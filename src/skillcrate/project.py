@@ -1,7 +1,8 @@
 """A project's skills: add, remove, install, update, outdated, list, verify.
 
-Every operation that changes the project holds the project lock
-(``.agents/skills/.skillcrate.lock``) for its whole read-modify-write, so
+Every operation that changes the project holds the project lock (a file lock
+kept in the cache folder, keyed by the project's path, so the project itself
+never gains lock files) for its whole read-modify-write, so
 concurrent runs (many agent sessions starting at once, eight ``add``s in
 parallel) serialise instead of losing each other's changes.
 
@@ -48,7 +49,6 @@ from .oci.model import Target
 from .reference import Reference
 from .versions import caret_spec, classify_spec, parse_semver, pick_tag, satisfies
 
-LOCK_FILE = f"{inst.SKILLS_DIR}/.skillcrate.lock"
 MAX_PARALLEL = 8
 
 Reporter = Callable[[str], None]
@@ -79,9 +79,12 @@ class Project:
 
     def lock(self):  # noqa: ANN201 - filelock.FileLock
         """The project's inter-process lock (held for every mutation)."""
+        import hashlib
+
         from filelock import FileLock
 
-        path = self.root / LOCK_FILE
+        key = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:32]
+        path = self.cache.root / "locks" / f"project-{key}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         return FileLock(str(path), timeout=600)
 
@@ -412,9 +415,7 @@ def _apply(
         ),
     )
     ignored = [p for s in new_lock.skills for p in (s.path, *s.additional_installed_paths)]
-    if ignored:
-        ignored.append(LOCK_FILE)
-    inst.update_gitignore(project.root, ignored)
+    inst.update_gitignore(project.root, [inst.STATE_FILE, *ignored])
     return result
 
 
@@ -527,7 +528,7 @@ def init(project: Project) -> bool:
             created = True
         else:
             project.load_manifest()  # refuse to continue on a malformed file
-        inst.update_gitignore(project.root, [LOCK_FILE])
+        inst.update_gitignore(project.root, [inst.STATE_FILE])
         return created
 
 
