@@ -166,29 +166,35 @@ class Cache:
         dest = self.blob_path(digest)
         if dest.is_file():
             return dest
+        return self._ingest("blob", digest, dest, _chunks(stream), size)
+
+    def _ingest(
+        self, kind: str, digest: str, dest: Path, chunks: Iterable[bytes], size: int | None
+    ) -> Path:
+        """Hash ``chunks`` into a temp file under ``tmp/``; publish read-only if they match."""
         self._ensure_root()
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f"blob-{dest.name[:16]}-", dir=self.tmp_dir)
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{kind}-{dest.name[:16]}-", dir=self.tmp_dir)
         tmp = Path(tmp_name)
         try:
             hasher = hashlib.sha256()
             written = 0
             with os.fdopen(fd, "wb") as out:
-                for chunk in _chunks(stream):
+                for chunk in chunks:
                     written += len(chunk)
                     if size is not None and written > size:
                         raise DigestMismatch(
-                            f"blob {digest}: more than the expected {size} bytes received"
+                            f"{kind} {digest}: more than the expected {size} bytes received"
                         )
                     hasher.update(chunk)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
             if size is not None and written != size:
-                raise DigestMismatch(f"blob {digest}: expected {size} bytes, received {written}")
+                raise DigestMismatch(f"{kind} {digest}: expected {size} bytes, received {written}")
             actual = f"sha256:{hasher.hexdigest()}"
             if actual != digest:
-                raise DigestMismatch(f"blob {digest}: content has digest {actual}")
+                raise DigestMismatch(f"{kind} {digest}: content has digest {actual}")
             os.chmod(tmp, 0o444)
             _publish_file(tmp, dest)
         except BaseException:
@@ -200,25 +206,7 @@ class Cache:
 
     def put_manifest(self, digest: str, data: bytes) -> Path:
         """Store the raw manifest ``data`` as ``digest`` after checking its sha256."""
-        dest = self.manifest_path(digest)
-        actual = f"sha256:{hashlib.sha256(data).hexdigest()}"
-        if actual != digest:
-            raise DigestMismatch(f"manifest {digest}: content has digest {actual}")
-        self._ensure_root()
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f"manifest-{dest.name[:16]}-", dir=self.tmp_dir)
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o444)
-            _publish_file(tmp, dest)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
-        return dest
+        return self._ingest("manifest", digest, self.manifest_path(digest), [data], len(data))
 
     def get_manifest(self, digest: str) -> bytes | None:
         """The cached manifest ``digest``, re-verified; None when absent or corrupt (deleted)."""
