@@ -83,7 +83,7 @@ def test_agentskills_config_fields(tmp_path):
         tmp_path, "cfg", extra_fm="license: MIT\nallowed-tools: Read Bash(git:*)\n", version="2.0.0"
     )
     packed = pack(folder, "agentskills", tag="2.0.0")
-    cfg = packed.blobs[packed.config.digest]
+    cfg = packed.read(packed.config.digest)
     assert cfg.startswith(b'{"schemaVersion":"1","name":"cfg","version":"2.0.0"')
     assert json.loads(cfg)["allowedTools"] == ["Read", "Bash(git:*)"]
 

@@ -57,7 +57,7 @@ def test_layer_entries_are_normalised(tmp_path):
     folder = make_skill(tmp_path, files={"scripts/run.sh": "x", "references/a.md": "A"})
     os.chmod(folder / "scripts/run.sh", 0o755)
     packed = pack(folder)
-    data = packed.blobs[packed.layers[0].digest]
+    data = packed.read(packed.layers[0].digest)
     assert data[4:8] == b"\x00\x00\x00\x00"  # gzip mtime 0
     assert not (data[3] & 0x08)  # no FNAME in the gzip header
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data))) as tar:
@@ -79,7 +79,7 @@ def test_layer_entries_are_normalised(tmp_path):
 def test_image_format_has_files_at_root(tmp_path):
     folder = make_skill(tmp_path, files={"a.txt": "A"})
     packed = pack(folder, "image")
-    data = gzip.decompress(packed.blobs[packed.layers[0].digest])
+    data = gzip.decompress(packed.read(packed.layers[0].digest))
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         assert sorted(tar.getnames()) == ["SKILL.md", "a.txt"]
 
@@ -165,3 +165,24 @@ def test_extract_normalises_modes(tmp_path):
 def test_extract_damaged_archive(tmp_path):
     with pytest.raises(FormatError):
         extract(b"\x1f\x8b\x08\x00garbage", tmp_path / "out")
+
+
+def test_pack_and_push_keep_memory_flat(tmp_path):
+    import tracemalloc
+
+    from skillcrate.oci.layout import LayoutRepository
+    from skillcrate.publish import push_packed
+
+    folder = make_skill(tmp_path, "big-skill")
+    with open(folder / "assets.bin", "wb") as fh:
+        for _ in range(32):  # 32 MiB that gzip cannot shrink much
+            fh.write(os.urandom(1024 * 1024))
+    tracemalloc.start()
+    try:
+        packed = pack(folder)
+        push_packed(LayoutRepository(tmp_path / "layout"), packed, ["1.0.0"])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert packed.layers[0].size > 32 * 1024 * 1024
+    assert peak < 8 * 1024 * 1024, f"peak {peak} bytes for a 32 MiB layer"

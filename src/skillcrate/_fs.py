@@ -42,6 +42,24 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int | None = None) -> N
         raise
 
 
+def atomic_copy(src: Path, dest: Path) -> None:
+    """Copy the file ``src`` to ``dest`` through a temp file beside it and ``os.replace``."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as fh:
+            shutil.copyfileobj(fh, out, 1024 * 1024)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def staging_dir(dest: Path) -> Path:
     """A fresh empty folder beside ``dest`` (same filesystem, so a rename is atomic)."""
     dest.parent.mkdir(parents=True, exist_ok=True)

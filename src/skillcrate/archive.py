@@ -12,6 +12,7 @@ the extracted size passes a limit (256 MiB per skill by default).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import stat
@@ -79,21 +80,70 @@ def _info(name: str, *, is_dir: bool, executable: bool, size: int = 0) -> tarfil
     return ti
 
 
-def build_tar(folder: Path, prefix: str | None) -> bytes:
-    """An uncompressed, deterministic tar of ``folder`` (paths under ``prefix/`` if given)."""
+class HashingWriter:
+    """A write-only file object that hashes and counts what passes through to ``out``."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        self.out.write(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.hash.hexdigest()
+
+
+def write_tar(folder: Path, prefix: str | None, out: BinaryIO) -> None:
+    """Stream a deterministic tar of ``folder`` into ``out`` (paths under ``prefix/`` if given).
+
+    File contents are copied in chunks, so memory stays flat whatever the sizes.
+    """
     entries = collect(folder)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         if prefix:
             tar.addfile(_info(prefix + "/", is_dir=True, executable=True))
         for e in entries:
             name = f"{prefix}/{e.rel}" if prefix else e.rel
             if e.is_dir:
                 tar.addfile(_info(name + "/", is_dir=True, executable=True))
-            else:
-                data = e.path.read_bytes()
-                ti = _info(name, is_dir=False, executable=e.executable, size=len(data))
-                tar.addfile(ti, io.BytesIO(data))
+                continue
+            with open(e.path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                tar.addfile(_info(name, is_dir=False, executable=e.executable, size=size), fh)
+
+
+@dataclass(frozen=True)
+class Layer:
+    digest: str  # of the gzip'd bytes
+    size: int
+    diff_id: str  # digest of the uncompressed tar
+
+
+def write_layer(folder: Path, prefix: str | None, out: BinaryIO) -> Layer:
+    """Stream the gzip'd deterministic tar into ``out`` in one pass, hashing both forms."""
+    gz_out = HashingWriter(out)
+    with gzip.GzipFile(filename="", mode="wb", fileobj=gz_out, mtime=0, compresslevel=9) as gz:
+        tar_out = HashingWriter(gz)  # type: ignore[arg-type]
+        write_tar(folder, prefix, tar_out)  # type: ignore[arg-type]
+    return Layer(gz_out.digest, gz_out.size, tar_out.digest)
+
+
+def build_tar(folder: Path, prefix: str | None) -> bytes:
+    """An uncompressed, deterministic tar of ``folder``, in memory (small folders, tests)."""
+    buf = io.BytesIO()
+    write_tar(folder, prefix, buf)
     return buf.getvalue()
 
 

@@ -249,13 +249,13 @@ def pack(
       skillcrate pack examples/hello-world
       skillcrate pack ./my-skill --format image -o my-skill.tar.gz
     """
-    from ._fs import atomic_write
+    from ._fs import atomic_copy
     from .formats import pack as run
 
     packed = run(path, fmt, tag=tag, annotations=_parse_annotations(annotations))
     layer = packed.layers[0]
     if output:
-        atomic_write(output, packed.blobs[layer.digest])
+        atomic_copy(packed.blobs[layer.digest], output)
     data = {
         "name": packed.name,
         "version": packed.version,

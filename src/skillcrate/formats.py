@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import shutil
 import subprocess
+import tempfile
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,11 +87,16 @@ class Packed:
     media_type: str
     config: Descriptor
     layers: tuple[Descriptor, ...]
-    blobs: Mapping[str, bytes] = field(repr=False, default_factory=dict)
+    blobs: Mapping[str, bytes | Path] = field(repr=False, default_factory=dict)  # layers: files
 
     @property
     def digest(self) -> str:
         return sha256_digest(self.manifest)
+
+    def read(self, digest: str) -> bytes:
+        """A blob's bytes (the layer is read from its temp file)."""
+        blob = self.blobs[digest]
+        return blob.read_bytes() if isinstance(blob, Path) else blob
 
 
 def created_timestamp(env: Mapping[str, str] | None = None) -> str:
@@ -187,11 +195,14 @@ def pack(
     version = _version_for(info, folder, tag)
     created = created_timestamp(env)
     source, revision = git_info(folder)
-    if fmt == "image":
-        tar = archive.build_tar(folder, prefix=None)
-    else:
-        tar = archive.build_tar(folder, prefix=info.name)
-    layer_bytes = archive.gzip_bytes(tar)
+    workdir = Path(tempfile.mkdtemp(prefix="skillcrate-pack-"))
+    layer_path = workdir / "layer.tar.gz"
+    try:
+        with open(layer_path, "wb") as out:
+            built = archive.write_layer(folder, None if fmt == "image" else info.name, out)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
 
     ann: dict[str, str] = {}
     if fmt == "agentskills":
@@ -217,7 +228,7 @@ def pack(
         if info.compatibility:
             ann["org.agent.skill.compatibility"] = json.dumps([info.compatibility])
     else:
-        diff_id = sha256_digest(tar)
+        diff_id = built.diff_id
         config_bytes = canonical_json(
             {
                 "architecture": "amd64",
@@ -244,7 +255,7 @@ def pack(
     ann.update(annotations or {})
 
     config = Descriptor.for_bytes(config_mt, config_bytes)
-    layer = Descriptor.for_bytes(layer_mt, layer_bytes)
+    layer = Descriptor(layer_mt, built.digest, built.size)
     manifest: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST}
     if artifact_type:
         manifest["artifactType"] = artifact_type
@@ -254,7 +265,7 @@ def pack(
     manifest["config"] = cfg_json
     manifest["layers"] = [layer.to_json()]
     manifest["annotations"] = dict(sorted(ann.items()))
-    return Packed(
+    packed = Packed(
         format=fmt,
         name=info.name,
         version=version,
@@ -262,8 +273,10 @@ def pack(
         media_type=OCI_MANIFEST,
         config=config,
         layers=(layer,),
-        blobs={config.digest: config_bytes, layer.digest: layer_bytes},
+        blobs={config.digest: config_bytes, layer.digest: layer_path},
     )
+    weakref.finalize(packed, shutil.rmtree, workdir, True)  # the layer file lives as long
+    return packed
 
 
 # --------------------------------------------------------------- detection
