@@ -13,9 +13,7 @@ import hashlib
 from pathlib import Path
 
 from .install import read_state, state_is_fresh
-
-MANIFEST_NAME = "skills.json"
-LOCK_NAME = "skills.lock.json"
+from .project_dir import LOCK_NAME, MANIFEST_NAME
 
 
 def inputs_digest(manifest_bytes: bytes, lock_bytes: bytes) -> str:

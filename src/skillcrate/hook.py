@@ -55,8 +55,8 @@ def run_hook(agent: str, app: Any) -> int:
 
 def _run(agent: str, app: Any) -> None:
     from .agents import hook_project_dir, parse_hook_stdin, render_hook_output
-    from .fastpath import MANIFEST_NAME, is_up_to_date
-    from .project_dir import find_project
+    from .fastpath import is_up_to_date
+    from .project_dir import MANIFEST_NAME, find_project
 
     stdin = parse_hook_stdin(_read_stdin())
     if app.project_opt is not None:

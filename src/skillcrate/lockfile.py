@@ -51,10 +51,10 @@ from typing import Any
 from ._fs import atomic_write
 from .errors import InvalidReference, LockfileError
 from .manifest import JsonPath, Problems, json_type, name_problem, relative_path_problem
+from .project_dir import LOCK_NAME
 from .reference import Reference, check_digest
 
 LOCK_VERSION = 1
-LOCK_NAME = "skills.lock.json"
 DEFAULT_FORMAT = "agentskills"
 INSTALL_ROOT = ".agents/skills"
 _TIMESTAMP_KEYS = ("generatedAt", "installedAt", "updatedAt")

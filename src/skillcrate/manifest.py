@@ -42,7 +42,6 @@ from .errors import InvalidReference, ManifestError, UsageError
 from .reference import Reference
 from .versions import classify_spec
 
-MANIFEST_NAME = "skills.json"
 DEFAULT_LINKS = (".claude/skills",)
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 NAME_MAX = 64

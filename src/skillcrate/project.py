@@ -36,16 +36,16 @@ from .errors import (
 from .fastpath import inputs_digest
 from .fetch import FetchedSkill, fetch_skill
 from .lockfile import (
-    LOCK_NAME,
     LockedSkill,
     LockedSource,
     Lockfile,
     load_lockfile,
     save_lockfile,
 )
-from .manifest import MANIFEST_NAME, Manifest, SkillSpec, load_manifest, new_manifest
+from .manifest import Manifest, SkillSpec, load_manifest, new_manifest
 from .oci import ClientOptions, open_target
 from .oci.model import Target
+from .project_dir import LOCK_NAME, MANIFEST_NAME
 from .reference import Reference
 from .versions import caret_spec, classify_spec, parse_semver, pick_tag, satisfies
 

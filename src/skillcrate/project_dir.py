@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MANIFEST_NAME = "skills.json"
+MANIFEST_NAME = "skills.json"  # the one place these file names are spelled
 LOCK_NAME = "skills.lock.json"
 
 
