@@ -378,6 +378,14 @@ class SkillState:
     links: dict[str, str] = field(default_factory=dict)
     copies: dict[str, dict[str, FileRecord]] = field(default_factory=dict)
 
+    def tree_files(self) -> list[TreeFile]:
+        """The recorded files as ``TreeFile`` values (for ``tree_digest`` / ``diff_tree``)."""
+        return _tree_files_of(self.files)
+
+
+def _tree_files_of(files: dict[str, FileRecord]) -> list[TreeFile]:
+    return [TreeFile(rel, rec.executable, rec.size, rec.sha256) for rel, rec in files.items()]
+
 
 @dataclass
 class InstallState:
@@ -403,9 +411,7 @@ def record_skill(
     (copy fallback), with its own file records.
     """
     files = _record_files(Path(root))
-    tree = tree_digest(
-        TreeFile(rel, rec.executable, rec.size, rec.sha256) for rel, rec in files.items()
-    )
+    tree = tree_digest(_tree_files_of(files))
     state = SkillState(tree=tree, files=files)
     if project is not None:
         state.paths.append(_project_rel(project, root))

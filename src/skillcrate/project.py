@@ -346,8 +346,7 @@ def _needs_materialise(
 
 
 def _tree_intact(dest: Path, rec: inst.SkillState) -> bool:
-    expected = [inst.TreeFile(p, f.executable, f.size, f.sha256) for p, f in rec.files.items()]
-    return inst.diff_tree(dest, expected).clean
+    return inst.diff_tree(dest, rec.tree_files()).clean
 
 
 def check_name_free(project: Project, name: str, owned: set[str]) -> None:
@@ -616,15 +615,20 @@ def add(
         )
 
 
+def _require_known(manifest: Manifest, names: Sequence[str]) -> None:
+    """Refuse names skills.json does not list, naming the ones it does."""
+    unknown = [n for n in names if n not in manifest]
+    if unknown:
+        known = ", ".join(manifest.names()) or "none"
+        raise ProjectError(f"not in {MANIFEST_NAME}: {', '.join(unknown)} (known: {known})")
+
+
 # ------------------------------------------------------------------- remove
 def remove(project: Project, names: Sequence[str]) -> InstallResult:
     """Drop skills from skills.json and the lock, and delete what skillcrate installed."""
     with project.lock():
         manifest = project.load_manifest()
-        unknown = [n for n in names if n not in manifest]
-        if unknown:
-            known = ", ".join(manifest.names()) or "none"
-            raise ProjectError(f"not in {MANIFEST_NAME}: {', '.join(unknown)} (known: {known})")
+        _require_known(manifest, names)
         for n in names:
             manifest.remove(n)
         return _install_locked(project, manifest=manifest, save_manifest=True)
@@ -636,10 +640,7 @@ def update(project: Project, names: Sequence[str] = (), *, latest: bool = False)
     with project.lock():
         manifest = project.load_manifest()
         chosen = list(names) or manifest.names()
-        unknown = [n for n in chosen if n not in manifest]
-        if unknown:
-            known = ", ".join(manifest.names()) or "none"
-            raise ProjectError(f"not in {MANIFEST_NAME}: {', '.join(unknown)} (known: {known})")
+        _require_known(manifest, chosen)
         if latest:
             for name in chosen:
                 spec = manifest.get(name)
@@ -781,7 +782,7 @@ def _expected_files(
 ) -> list[inst.TreeFile] | None:
     rec = state.skills.get(entry.name) if state else None
     if rec is not None and rec.tree == entry.tree:
-        return [inst.TreeFile(p, f.executable, f.size, f.sha256) for p, f in rec.files.items()]
+        return rec.tree_files()
     cached = project.cache.unpacked_path(entry.source.digest)
     if cached.is_dir():
         files = inst.tree_files(cached)
