@@ -376,3 +376,20 @@ def test_doctor_with_a_broken_credential_helper_reports_it(
     assert "error:" not in done.stderr, done.stderr
     (line,) = fail_lines(done.stdout)
     assert line.startswith("[FAIL] registry:") and "skillcrate-test-missing" in line
+
+
+def test_library_doctor_resolves_layouts_against_the_project(tmp_path, monkeypatch):
+    """Relative oci: sources are the project's, whatever the caller's cwd is."""
+    from skillcrate.doctor import diagnose
+    from skillcrate.project import Project
+
+    project = tmp_path / "proj"
+    shutil.copytree(EXAMPLES, project / "vendor")
+    (project / "skills.json").write_text(
+        json.dumps({"skills": [{"name": "hello-world", "source": "oci:./vendor/hello-world"}]})
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    checks = [c for c in diagnose(Project(root=project)) if c.area == "registry"]
+    assert [c.status for c in checks] == ["ok"], checks

@@ -93,10 +93,12 @@ def format_option(f: Callable) -> Callable:
     )(f)
 
 
-def parse_ref(text: str):  # noqa: ANN201
+def parse_ref(text: str, *, default_tag: str | None = None):  # noqa: ANN201
+    """Parse a reference; give it ``default_tag`` when it names neither tag nor digest."""
     from .reference import Reference
 
-    return Reference.parse(text)
+    ref = Reference.parse(text)
+    return ref.with_tag(default_tag) if default_tag and not ref.reference else ref
 
 
 @click.group(context_settings=CONTEXT)
@@ -365,9 +367,7 @@ def pull(
     """
     from .publish import pull_to
 
-    reference = parse_ref(ref)
-    if not reference.reference:
-        reference = reference.with_tag("latest")
+    reference = parse_ref(ref, default_tag="latest")
     app.progress(f"pulling {reference} ...")
     result, dest = pull_to(
         app.target(reference), reference, app.cache(), output, name=name, force=force
@@ -399,12 +399,8 @@ def inspect(app: App, ref: str, as_json: bool) -> None:
     """
     from .fetch import inspect as run
 
-    reference = parse_ref(ref)
-    if not reference.reference:
-        reference = reference.with_tag("latest")
-    info = run(
-        app.target(reference), reference.reference or "latest", app.cache(), display=str(reference)
-    )
+    reference = parse_ref(ref, default_tag="latest")
+    info = run(app.target(reference), reference.reference, app.cache(), display=str(reference))
     if as_json:
         app.json(info.to_json())
         return

@@ -231,9 +231,7 @@ def _check_registries(project: Project) -> list[Check]:
             continue
         seen.add(key)
         if ref.layout:
-            from .oci import open_target
-
-            target = open_target(ref, project.options)
+            target = project.target(ref)  # relative oci: paths resolve against the project
             exists = target.exists()  # type: ignore[attr-defined]
             out.append(
                 Check(
