@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import stat
 import subprocess
 import sys
 import tarfile
@@ -30,6 +31,15 @@ def make_skill(
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
     return folder
+
+
+def tree_of(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``root``: relative POSIX path -> (bytes, permission bits)."""
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def tar_gz(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import stat
 import subprocess
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ import pytest
 
 from skillcrate.formats import pack
 
-from helpers import make_skill, run_cli
+from helpers import make_skill, run_cli, tree_of
 from registry_server import TEST_USERS, RegistryServer, TokenRegistry
 
 ALICE = ("alice", TEST_USERS["alice"])
@@ -42,17 +41,9 @@ def _skill(root: Path, name: str = "demo-skill") -> Path:
     return folder
 
 
-def _tree(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {
-        p.relative_to(root).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _assert_same_tree(source: Path, pulled: Path) -> None:
-    got = _tree(pulled)
-    assert got == _tree(source)
+def _assert_sametree_of(source: Path, pulled: Path) -> None:
+    got = tree_of(pulled)
+    assert got == tree_of(source)
     assert got["scripts/run.sh"][1] == 0o755
     assert got["SKILL.md"][1] == 0o644
 
@@ -105,7 +96,7 @@ def test_cli_push_pull_inspect_versions(
     out = tmp_path / "pulled"
     pull = _ok("pull", f"{ref}:1.0.0", "-o", str(out))
     assert digest in pull.stdout
-    _assert_same_tree(folder, out)
+    _assert_sametree_of(folder, out)
 
     info = json.loads(_ok("inspect", f"{ref}:1.2.0", "--json").stdout)
     assert info["digest"] == digest
@@ -175,7 +166,7 @@ def test_skopeo_copy_to_a_layout_then_pull_from_it(
     pulled = json.loads(_ok("pull", f"oci:{layout}:1.0.0", "-o", str(out), "--json").stdout)
     assert pulled["digest"] == digest  # skopeo kept the manifest bytes
     assert pulled["name"] == "demo-skill"
-    _assert_same_tree(folder, out)
+    _assert_sametree_of(folder, out)
     assert json.loads(_ok("versions", f"oci:{layout}", "--json").stdout) == ["1.0.0"]
 
 
@@ -193,7 +184,7 @@ def test_cli_basic_auth_push_and_pull(
     ref = f"{basic_registry.host}/{repo_name}:1.0.0"
     _ok("push", str(folder), ref)
     _ok("pull", ref, "-o", str(tmp_path / "out"))
-    _assert_same_tree(folder, tmp_path / "out")
+    _assert_sametree_of(folder, tmp_path / "out")
 
 
 def test_cli_wrong_password_is_one_clear_line(

@@ -13,15 +13,7 @@ from skillcrate.oci.layout import LayoutRepository
 from skillcrate.oci.model import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, Descriptor, canonical_json
 from skillcrate.publish import push_packed
 
-from helpers import make_skill
-
-
-def files_of(root):
-    return {
-        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mode & 0o777)
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+from helpers import make_skill, tree_of
 
 
 @pytest.fixture
@@ -47,7 +39,7 @@ def test_layout_round_trip_each_written_format(tmp_path, skill, fmt):
     got = fetch_skill(layout, "1.0.0", Cache(tmp_path / "cache"), fallback_name="x")
     assert got.name == "round-trip"
     assert got.format == fmt
-    assert files_of(got.root) == files_of(skill)
+    assert tree_of(got.root) == tree_of(skill)
 
 
 def test_formats_manifest_shapes(skill):
@@ -114,7 +106,7 @@ def test_oras_folder_push(tmp_path, skill):
     _push_raw(layout, manifest, {layer.digest: tar, empty.digest: b"{}"})
     got = fetch_skill(layout, "1.0.0", Cache(tmp_path / "c"), fallback_name="x")
     assert got.format == "oras-dir"
-    assert files_of(got.root) == files_of(skill)
+    assert tree_of(got.root) == tree_of(skill)
 
 
 def test_oras_files_push_and_artifact_manifest(tmp_path):

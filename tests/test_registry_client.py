@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,7 +39,7 @@ from skillcrate.oci.transport import Transport, merge_scopes, scope_for
 from skillcrate.publish import pull_to, push_packed
 from skillcrate.reference import Reference
 
-from helpers import make_skill
+from helpers import make_skill, tree_of
 from registry_server import TEST_USERS, IsolatedEnv, RegistryServer, TokenRegistry
 
 ALICE = ("alice", TEST_USERS["alice"])
@@ -73,15 +72,6 @@ def _skill(root: Path, name: str = "demo-skill") -> Path:
     return folder
 
 
-def _tree(root: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file under ``root``: relative path -> (bytes, permission bits)."""
-    return {
-        p.relative_to(root).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
 def _target(host: str, repo: str) -> RegistryRepository:
     target = open_target(Reference.parse(f"{host}/{repo}"))
     assert isinstance(target, RegistryRepository)
@@ -98,8 +88,8 @@ def _pull(host: str, repo: str, dest: Path, tag: str = "1.0.0") -> Path:
     return out
 
 
-def _assert_same_tree(source: Path, pulled: Path) -> None:
-    want, got = _tree(source), _tree(pulled)
+def _assert_sametree_of(source: Path, pulled: Path) -> None:
+    want, got = tree_of(source), tree_of(pulled)
     assert got == want
     assert got["scripts/run.sh"][1] == 0o755
     assert got["SKILL.md"][1] == 0o644
@@ -237,7 +227,7 @@ def test_push_pull_round_trip_keeps_bytes_and_modes(
     assert target.tags() == ["1.0.0"]
 
     out = _pull(registry.host, repo_name, tmp_path / "out")
-    _assert_same_tree(folder, out)
+    _assert_sametree_of(folder, out)
 
 
 def test_pushing_again_uploads_nothing(
@@ -268,7 +258,7 @@ def test_basic_auth_with_docker_config(
     folder = _skill(tmp_path / "src")
     _push(basic_registry.host, repo_name, pack(folder))
     oci.reset_transports()
-    _assert_same_tree(folder, _pull(basic_registry.host, repo_name, tmp_path / "out"))
+    _assert_sametree_of(folder, _pull(basic_registry.host, repo_name, tmp_path / "out"))
 
 
 def test_basic_auth_wrong_password_is_a_clear_auth_error(
@@ -336,7 +326,7 @@ def test_token_auth_push_to_two_repositories_from_one_transport(
     pull_a = scope_for(first, ("pull",))
     assert pushing_a and all(r.scopes in ([push_a], [pull_a]) for r in pushing_a)
     assert b.tags() == ["2.0.0"] and a.tags() == ["1.0.0"]
-    _assert_same_tree(folder, _pull(token_registry.host, second, tmp_path / "out", "2.0.0"))
+    _assert_sametree_of(folder, _pull(token_registry.host, second, tmp_path / "out", "2.0.0"))
 
 
 def test_token_auth_anonymous_pull(
@@ -354,7 +344,7 @@ def test_token_auth_anonymous_pull(
     monkeypatch.setenv("DOCKER_CONFIG", str(isolated_env.docker_config))  # no credentials
     oci.reset_transports()
     token_registry.token_server.clear()
-    _assert_same_tree(folder, _pull(token_registry.host, repo_name, tmp_path / "out"))
+    _assert_sametree_of(folder, _pull(token_registry.host, repo_name, tmp_path / "out"))
     requests = token_registry.token_server.requests
     assert requests and all(r.user is None for r in requests)
     assert [f"repository:{repo_name}:pull"] in [r.scopes for r in requests]
@@ -597,7 +587,7 @@ def test_second_repository_push_mounts_instead_of_uploading(
     assert all(c.params["from"] == first and c.status == 201 for c in mounts)
     blob_puts = [c for c in rec.calls if c.method == "PUT" and "/blobs/uploads/" in c.url]
     assert blob_puts == []
-    _assert_same_tree(folder, _pull(registry.host, second, tmp_path / "out"))
+    _assert_sametree_of(folder, _pull(registry.host, second, tmp_path / "out"))
 
 
 def test_pulled_blob_is_mounted_into_another_repository(
@@ -648,7 +638,7 @@ def test_mount_refused_by_token_server_falls_back_to_upload(
     push_packed(target, packed, ["1.0.0"])
     assert [c for c in rec.calls if _mount_param(c)], "no mount was tried"
     assert [c for c in rec.calls if c.method == "PUT" and "/blobs/uploads/" in c.url]
-    _assert_same_tree(folder, _pull(bundle.host, "team/b", tmp_path / "out"))
+    _assert_sametree_of(folder, _pull(bundle.host, "team/b", tmp_path / "out"))
 
 
 # --------------------------------------------------------------- 8. tag pagination
@@ -757,7 +747,7 @@ def test_podman_registry_auth_file(
     auth_file.write_text(json.dumps({"auths": {basic_registry.host: {"auth": entry}}}))
     folder = _skill(tmp_path / "src")
     _push(basic_registry.host, repo_name, pack(folder))
-    _assert_same_tree(folder, _pull(basic_registry.host, repo_name, tmp_path / "out"))
+    _assert_sametree_of(folder, _pull(basic_registry.host, repo_name, tmp_path / "out"))
 
 
 def _fake_helper(bin_dir: Path, log: Path, user: str, secret: str) -> None:
@@ -787,7 +777,7 @@ def test_credential_helper(
     make_docker_config(extra={"credHelpers": {basic_registry.host: "test"}})
     folder = _skill(tmp_path / "src")
     _push(basic_registry.host, repo_name, pack(folder))
-    _assert_same_tree(folder, _pull(basic_registry.host, repo_name, tmp_path / "out"))
+    _assert_sametree_of(folder, _pull(basic_registry.host, repo_name, tmp_path / "out"))
     assert log.read_text().split() == [basic_registry.host]  # asked once, for this host
 
 
