@@ -362,22 +362,23 @@ def check_name_free(project: Project, name: str, owned: set[str]) -> None:
 
 def _apply(
     project: Project,
-    manifest: Manifest,
     old_lock: Lockfile | None,
     new_lock: Lockfile,
     fetched: dict[str, FetchedSkill],
+    needs: dict[str, bool],
+    state: inst.InstallState | None,
     *,
     write_lock: bool,
 ) -> InstallResult:
+    """Make the project match ``new_lock``; ``needs`` says which folders to (re)build."""
     result = InstallResult()
-    state = inst.read_state(project.root)
     owned = _owned(state, old_lock)
     new_names = set(new_lock.names())
     skills_state: dict[str, inst.SkillState] = {}
     # 1. skill folders (each swapped in atomically) and their links
     for entry in new_lock.skills:
         dest = project.root / entry.path
-        if _needs_materialise(project, entry, state):
+        if needs[entry.name]:
             check_name_free(project, entry.name, owned)
             inst.materialise(fetched[entry.name].root, dest)
             result.installed.append(entry.name)
@@ -452,19 +453,21 @@ def _install_locked(
     plan = plan_install(manifest, lock, force=force)
     entries: dict[str, LockedSkill] = {}
     fetched: dict[str, FetchedSkill] = {}
+    needs: dict[str, bool] = {}  # decided once per skill: does its folder need (re)building?
     state = inst.read_state(project.root)
 
     def fetch_kept(item: tuple[SkillSpec, LockedSkill]) -> None:
         spec, locked = item
         locked = _with_links(locked, spec, manifest)
-        entries[spec.name] = replace(locked, spec_version=spec.version, spec_source=spec.source)
-        if _needs_materialise(project, entries[spec.name], state) or lock is None:
+        entry = replace(locked, spec_version=spec.version, spec_source=spec.source)
+        need = _needs_materialise(project, entry, state)
+        if need:
             project.report(f"fetching {spec.name} {locked.version or locked.source.digest[:19]}")
             fetched[spec.name] = got = _fetch_locked(project, locked)
             if not locked.tree:  # e.g. migrated from a skills-oci lock
-                entries[spec.name] = replace(
-                    entries[spec.name], tree=_tree_of(got.root), format=got.format
-                )
+                entry = replace(entry, tree=_tree_of(got.root), format=got.format)
+                need = _needs_materialise(project, entry, state)
+        entries[spec.name], needs[spec.name] = entry, need
 
     def fetch_new(spec: SkillSpec) -> None:
         res = (resolved or {}).get(spec.name)
@@ -477,22 +480,15 @@ def _install_locked(
             target, res.digest, project.cache, fallback_name=spec.name, name=spec.name
         )
         fetched[spec.name] = got
-        entries[spec.name] = _lock_entry(spec, res, got, manifest.links)
+        entries[spec.name] = entry = _lock_entry(spec, res, got, manifest.links)
+        needs[spec.name] = _needs_materialise(project, entry, state)
 
     _parallel([*plan.keep, *plan.relock], fetch_kept)
     _parallel(plan.resolve, fetch_new)
     new_lock = Lockfile(skills=tuple(entries.values()))
-    missing = [n for n in new_lock.names() if n not in fetched]
-    for name in missing:  # intact on disk: no fetch was needed
-        fetched[name] = FetchedSkill(
-            name,
-            project.root / entries[name].path,
-            entries[name].source.digest,
-            entries[name].format,
-        )
     if save_manifest:
         manifest.save()
-    result = _apply(project, manifest, lock, new_lock, fetched, write_lock=not frozen)
+    result = _apply(project, lock, new_lock, fetched, needs, state, write_lock=not frozen)
     for spec in manifest.skills:
         got = fetched.get(spec.name)
         if got is not None and got.name != spec.name and spec.name in result.installed:
