@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import http.client
 import json
+import math
 import os
 import secrets
 import signal
@@ -402,13 +403,18 @@ class TokenServer:
         now: float | None = None,
     ) -> str:
         """Sign a registry JWT directly (e.g. to hand-craft an expired or foreign token)."""
-        iat = int(time.time() if now is None else now)
+        now_f = time.time() if now is None else now
+        iat = int(now_f)
         ttl = self.expires_in if expires_in is None else expires_in
+        # JWT times are whole seconds. Truncating the expiry made a 1 s token expire anywhere
+        # from 0 to 1 s after issue (a flaky refresh test); rounding it up keeps a token valid
+        # for at least ``ttl`` seconds (at most ttl + 1). ttl 0 still means "expired at once".
+        exp = math.ceil(now_f) + ttl if ttl > 0 else iat
         claims = {
             "iss": self.issuer,
             "sub": user or "",
             "aud": service or self.service,
-            "exp": iat + ttl - (REGISTRY_LEEWAY if self.strict_expiry else 0),
+            "exp": exp - (REGISTRY_LEEWAY if self.strict_expiry else 0),
             "nbf": iat,
             "iat": iat,
             "jti": uuid.uuid4().hex,

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from registry_server import (
+    REGISTRY_LEEWAY,
     TEST_USERS,
     IsolatedEnv,
     RegistryServer,
@@ -360,3 +361,19 @@ def test_libtrust_kid_format(token_registry: TokenRegistry) -> None:
 )
 def test_parse_scope(scope: str, parsed: tuple[str, str, list[str]] | None) -> None:
     assert parse_scope(scope) == parsed
+
+
+def test_tokens_live_at_least_their_expires_in(token_registry: TokenRegistry) -> None:
+    """Issued just before a whole second, a 1 s token must not expire 50 ms later."""
+    ts = token_registry.token_server
+    token = ts.issue_token("alice", [], expires_in=1, now=1_700_000_000.95)
+    claims = ts.decode(token, verify_exp=False)
+    leeway = REGISTRY_LEEWAY if ts.strict_expiry else 0
+    assert claims["exp"] + leeway - 1_700_000_000.95 >= 1
+    assert (
+        ts.decode(ts.issue_token("alice", [], expires_in=0, now=1_700_000_000.5), verify_exp=False)[
+            "exp"
+        ]
+        + leeway
+        <= 1_700_000_000.5
+    )
