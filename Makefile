@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SYSTEM_TOOLS := docker-registry skopeo htpasswd
+SYSTEM_TOOLS := docker-registry skopeo htpasswd umoci
 
 .PHONY: demo test lint format bench system-deps clean
 
@@ -19,15 +19,15 @@ $(VENV)/.test-deps: $(BIN)/skillcrate
 demo: $(BIN)/skillcrate
 	PATH="$(CURDIR)/$(BIN):$$PATH" sh examples/demo.sh
 
-# Debian's docker-registry (CNCF Distribution), skopeo and htpasswd, when root and missing.
+# Debian's docker-registry (CNCF Distribution), skopeo, htpasswd and umoci, when root and missing.
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo apache2-utils >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo apache2-utils umoci >/dev/null; \
 	  else \
-	    echo "missing:$$missing (install docker-registry skopeo apache2-utils; tests that need them will skip, or fail under CI=true)"; \
+	    echo "missing:$$missing (install docker-registry skopeo apache2-utils umoci; tests that need them will skip, or fail under CI=true)"; \
 	  fi; \
 	fi
 
