@@ -19,7 +19,10 @@ as ``error: <message>`` plus ``hint:`` lines, and maps them to exit codes::
     │   ├── ManifestError           exit 1  (malformed skills.json: file and line)
     │   ├── LockfileError           exit 1  (malformed skills.lock.json)
     │   └── FrozenLockfileError     exit 1  (--frozen found drift)
-    └── NoMatchingVersion           exit 1  (no tag satisfies a range)
+    ├── NoMatchingVersion           exit 1  (no tag satisfies a range)
+    ├── LifecycleError              exit 1  (an illegal lifecycle transition)
+    ├── SigningError                exit 1  (a key that cannot be read, made or used)
+    └── VerificationError           exit 1  (a signature or trust policy check failed)
 """
 
 from __future__ import annotations
@@ -111,4 +114,16 @@ class FrozenLockfileError(ProjectError):
 
 
 class NoMatchingVersion(SkillcrateError):
+    pass
+
+
+class LifecycleError(SkillcrateError):
+    pass
+
+
+class SigningError(SkillcrateError):
+    pass
+
+
+class VerificationError(SkillcrateError):
     pass
