@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from fake_registry import referrers_registry  # noqa: F401 - fixture
 from registry_server import (
     TEST_USERS,
     IsolatedEnv,

@@ -258,23 +258,35 @@ class RegistryRepository:
         return sorted(set(out))
 
     def referrers(self, desc: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
-        resp = self.transport.request(
-            "GET",
-            self._path("referrers", desc.digest),
-            scope=self._pull,
-            headers={"Accept": OCI_INDEX},
-            params={"artifactType": artifact_type} if artifact_type else None,
-        )
-        if resp.status_code == 200 and resp.headers.get("Content-Type", "").startswith(OCI_INDEX):
-            index = parse_manifest(resp.content, "referrers index")
-        else:
-            resp.close()
-            try:
-                _, data = self.fetch_manifest(fallback_tag(desc.digest))
-            except NotFound:
-                return []
-            index = parse_manifest(data, "referrers fallback index")
-        found = [Descriptor.from_json(m) for m in index.get("manifests") or []]
+        """The referrers API (every page); on 404 the ``sha256-<hex>`` fallback index."""
+        entries: list[dict] = []
+        path: str | None = self._path("referrers", desc.digest)
+        params = {"artifactType": artifact_type} if artifact_type else None
+        seen: set[str] = set()
+        while path and path not in seen:
+            seen.add(path)
+            resp = self.transport.request(
+                "GET", path, scope=self._pull, headers={"Accept": OCI_INDEX}, params=params
+            )
+            ctype = resp.headers.get("Content-Type", "")
+            if resp.status_code == 200 and ctype.startswith(OCI_INDEX):
+                index = parse_manifest(resp.content, "referrers index")
+            elif resp.status_code == 404 or (resp.status_code == 200 and not entries):
+                resp.close()  # no referrers API: the OCI 1.1 tag schema
+                try:
+                    _, data = self.fetch_manifest(fallback_tag(desc.digest))
+                except NotFound:
+                    return []
+                index = parse_manifest(data, "referrers fallback index")
+                path = None
+            else:
+                raise_for_status(resp, f"referrers of {self.describe()}@{desc.digest}")
+                raise FormatError(f"{self.describe()}: referrers answer is not an image index")
+            entries.extend(index.get("manifests") or [])
+            if path is not None:
+                m = _LINK_RE.search(resp.headers.get("Link", ""))
+                path, params = (m.group(1), None) if m else (None, None)
+        found = [Descriptor.from_json(m) for m in entries]
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
         return found
