@@ -137,7 +137,7 @@ def test_skopeo_sees_the_exact_manifest_skillcrate_pushed(
         check=True,
     ).stdout
     assert "sha256:" + hashlib.sha256(raw).hexdigest() == pushed["digest"]
-    assert raw == pack(folder, fmt, tag="1.0.0", env=EPOCH).manifest
+    assert raw == pack(folder, fmt, tag="1.0.0", env=EPOCH, status="published").manifest
 
 
 def test_skopeo_copy_to_a_layout_then_pull_from_it(

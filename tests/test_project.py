@@ -468,13 +468,20 @@ def test_add_a_skill_from_a_collection_by_name(store, proj):
         "manifests": entries,
     }
     layout.push_manifest(canonical_json(index), OCI_INDEX, "1.0.0")
-    proc = sc(proj, "add", "oci:../store/bundle", ok=False)
-    assert proc.returncode == 1 and "--name" in proc.stderr
     sc(proj, "add", "oci:../store/bundle", "--name", "second-skill")
     assert "second-skill in a bundle" in (proj / ".agents/skills/second-skill/SKILL.md").read_text()
     shutil.rmtree(proj / ".agents")
     sc(proj, "install")
     sc(proj, "verify")
+    # without --name: every skill of the collection, pinned by digest inside the layout
+    other = proj.parent / "other"
+    other.mkdir()
+    sc(other, "add", "oci:../store/bundle")
+    specs = json.loads((other / "skills.json").read_text())["skills"]
+    assert [s["name"] for s in specs] == ["first-skill", "second-skill"]
+    assert {s["collection"] for s in specs} == {"oci:../store/bundle:1.0.0"}
+    assert all(s["version"].startswith("sha256:") for s in specs)
+    assert (other / ".agents/skills/first-skill/SKILL.md").is_file()
 
 
 def test_failed_first_add_leaves_nothing_behind(proj):

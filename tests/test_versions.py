@@ -421,3 +421,22 @@ def test_caret_spec(version: str, expected: str) -> None:
 def test_caret_spec_rejects_non_semver() -> None:
     with pytest.raises(UsageError, match="latest"):
         caret_spec("latest")
+
+
+@pytest.mark.parametrize(
+    ("spec", "asks"),
+    [
+        ("^1.0.0", False),
+        ("~1.2", False),
+        (">=1.0.0 <2.0.0", False),
+        ("1.0.0 - 2.0.0", False),
+        ("^1.2.0-rc.1", True),
+        (">=1.0.0-beta <2", True),
+        ("1.2.0-testing", True),  # an exact prerelease
+        ("", False),
+    ],
+)
+def test_asks_for_prerelease_only_when_written(spec: str, asks: bool) -> None:
+    from skillcrate.versions import asks_for_prerelease
+
+    assert asks_for_prerelease(spec) is asks

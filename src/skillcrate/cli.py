@@ -290,6 +290,14 @@ def pack(
     help="Extra manifest annotation (repeatable).",
 )
 @click.option("--tag", "extra_tags", multiple=True, help="Also apply this tag (repeatable).")
+@click.option(
+    "--status",
+    type=click.Choice(["draft", "testing", "published"]),
+    default="published",
+    show_default=True,
+    help="Lifecycle state to start in: draft tags <ver>-draft, testing <ver>-testing, "
+    "published <ver> (and latest when it is the newest release).",
+)
 @json_option
 @pass_app
 def push(
@@ -299,33 +307,45 @@ def push(
     fmt: str,
     annotations: tuple[str, ...],
     extra_tags: tuple[str, ...],
+    status: str,
     as_json: bool,
 ) -> None:
     """Validate, pack and push a skill to a registry or an OCI layout.
 
     REF's tag is the version; without one the skill's metadata.version is used.
+    The manifest records the lifecycle state in io.skillimage.status (as skillctl
+    does); move it on with `skillcrate promote`.
 
     \b
     Examples:
       skillcrate push examples/hello-world ghcr.io/acme/skills/hello-world:1.0.0
       skillcrate push ./review oci:./registry/review:1.2.0 --format acr
+      skillcrate push ./review localhost:5000/review:1.3.0 --status draft
       skillcrate push ./review localhost:5000/review:1.2.0 --annotation team=platform
     """
     from .formats import pack as run
-    from .publish import push_packed
+    from .lifecycle import base_version
+    from .publish import push_skill
 
     reference = parse_ref(ref)
     if reference.digest:
         raise click.BadParameter("push to a tag, not a digest", param_hint="REF")
-    packed = run(path, fmt, tag=reference.tag, annotations=_parse_annotations(annotations))
-    tag = reference.tag or packed.version
-    if not tag:
+    version_tag = base_version(reference.tag) if reference.tag else None
+    packed = run(
+        path, fmt, tag=version_tag, annotations=_parse_annotations(annotations), status=status
+    )
+    version_tag = version_tag or packed.version
+    if not version_tag:
         raise click.BadParameter(
             "REF has no tag and the skill has no metadata.version; add :<version>", param_hint="REF"
         )
-    app.progress(f"pushing {packed.name} to {reference.with_tag(tag)} ...")
-    desc = push_packed(app.target(reference), packed, [tag, *extra_tags])
-    pushed = reference.with_tag(tag).with_digest(desc.digest)
+    app.progress(
+        f"pushing {packed.name} {version_tag} ({status}) to {reference.with_tag(None)} ..."
+    )
+    desc, tags = push_skill(
+        app.target(reference), packed, version_tag, status=status, extra_tags=extra_tags
+    )
+    pushed = reference.with_tag(tags[0]).with_digest(desc.digest)
     if as_json:
         app.json(
             {
@@ -334,11 +354,13 @@ def push(
                 "name": packed.name,
                 "version": packed.version,
                 "format": packed.format,
-                "tags": [tag, *extra_tags],
+                "status": status,
+                "tags": tags,
             }
         )
     else:
         app.out(f"pushed {pushed}")
+        app.info(f"  {status}; tags: {', '.join(tags)}")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -400,9 +422,12 @@ def inspect(app: App, ref: str, as_json: bool) -> None:
     from .fetch import inspect as run
 
     reference = parse_ref(ref, default_tag="latest")
+    from .lifecycle import status_of
+
     info = run(app.target(reference), reference.reference, app.cache(), display=str(reference))
+    status = status_of(info.annotations)
     if as_json:
-        app.json(info.to_json())
+        app.json({**info.to_json(), "status": status})
         return
     app.out(f"reference  {info.reference}")
     app.out(f"digest     {info.digest}")
@@ -410,6 +435,8 @@ def inspect(app: App, ref: str, as_json: bool) -> None:
     if info.artifact_type:
         app.out(f"artifact   {info.artifact_type}")
     app.out(f"format     {info.format}")
+    if not info.entries:
+        app.out(f"status     {status}")
     app.out(f"size       {info.size} bytes")
     if info.annotations:
         app.out("annotations:")
@@ -452,8 +479,207 @@ def versions(app: App, ref: str, as_json: bool) -> None:
             app.out(t)
 
 
+@cli.command(context_settings=CONTEXT)
+@click.argument("ref")
+@click.option(
+    "--to",
+    "status",
+    required=True,
+    type=click.Choice(["testing", "published", "deprecated", "archived"]),
+    help="The next lifecycle state (one step: draft → testing → published → deprecated → "
+    "archived).",
+)
+@click.option(
+    "-m", "--message", help="Why it is deprecated (shown when it is installed); --to deprecated."
+)
+@json_option
+@pass_app
+def promote(app: App, ref: str, status: str, message: str | None, as_json: bool) -> None:
+    """Move a skill version one lifecycle step, as skillctl does.
+
+    Re-pushes the manifest with io.skillimage.status set to the new state (config and
+    layers keep their digests) and moves the tags: testing → <ver>-testing,
+    published → <ver> and latest, deprecated → <ver>, archived → no tags (digest only).
+    Ranges in add/update skip draft, testing and archived versions unless --pre.
+
+    \b
+    Examples:
+      skillcrate promote localhost:5000/review:1.3.0-draft --to testing
+      skillcrate promote localhost:5000/review:1.3.0-testing --to published
+      skillcrate promote ghcr.io/acme/skills/review:1.2.0 --to deprecated -m "use 1.3"
+      skillcrate promote ghcr.io/acme/skills/review:1.2.0 --to archived
+    """
+    from .lifecycle import promote as run
+
+    reference = parse_ref(ref, default_tag="latest")
+    done = run(app.target(reference), reference.reference, status, message=message)
+    for note in done.notes:
+        app.info(f"note: {note}")
+    if as_json:
+        app.json({"reference": str(reference.with_tag(None)), **done.to_json()})
+        return
+    where = reference.with_tag(None).with_digest(done.digest)
+    app.out(f"{done.version}: {done.previous} -> {done.status} {where}")
+    if done.tagged:
+        app.info(f"  tagged {', '.join(done.tagged)}")
+    if done.untagged:
+        app.info(f"  untagged {', '.join(done.untagged)}")
+
+
+@cli.group(context_settings=CONTEXT)
+def collection() -> None:
+    """Publish several skills under one reference (an OCI image index)."""
+
+
+@collection.command("push", context_settings=CONTEXT)
+@click.argument("name")
+@click.argument("ref")
+@click.option(
+    "--skill",
+    "skills",
+    multiple=True,
+    required=True,
+    metavar="REF",
+    help="A skill to list (repeatable); a tag, digest or both.",
+)
+@click.option(
+    "--copy",
+    is_flag=True,
+    help="Copy skills from other repositories into REF's repository first.",
+)
+@json_option
+@pass_app
+def collection_push(
+    app: App, name: str, ref: str, skills: tuple[str, ...], copy: bool, as_json: bool
+) -> None:
+    """Push the collection NAME to REF, listing each --skill.
+
+    `skillcrate add REF` then adds every skill of the collection to skills.json.
+    Registries require an index's entries to be in its own repository: push the
+    skills there, or pass --copy.
+
+    \b
+    Examples:
+      skillcrate collection push team-kit localhost:5000/team/kit:1.0.0 \\
+          --skill localhost:5000/team/kit:review-1.2.0 --skill localhost:5000/team/kit:lint-2.0.0
+      skillcrate collection push team-kit ghcr.io/acme/kit:1.0.0 --copy \\
+          --skill ghcr.io/acme/skills/review:1.2.0 --skill ghcr.io/acme/skills/lint:2.0.0
+    """
+    from .collection import push_collection
+
+    reference = parse_ref(ref)
+    members = [parse_ref(s, default_tag="latest") for s in skills]
+    done = push_collection(
+        name,
+        reference,
+        members,
+        lambda r: app.target(r),
+        app.cache(),
+        copy=copy,
+    )
+    if as_json:
+        app.json(done.to_json())
+        return
+    app.out(f"pushed collection {name} {reference.with_digest(done.digest)}")
+    for m in done.members:
+        copied = " (copied)" if m.name in done.copied else ""
+        app.info(f"  {m.name}  {m.ref.with_digest(None)}{copied}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("ref")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--artifact-type",
+    required=True,
+    metavar="TYPE",
+    help="Media type of what is attached, e.g. application/spdx+json.",
+)
+@click.option("--media-type", metavar="TYPE", help="Media type of the file's layer.")
+@click.option(
+    "--annotation",
+    "annotations",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Manifest annotation (repeatable).",
+)
+@json_option
+@pass_app
+def attach(
+    app: App,
+    ref: str,
+    file: Path,
+    artifact_type: str,
+    media_type: str | None,
+    annotations: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Attach FILE (an SBOM, a scan report) to the skill at REF as a referrer.
+
+    Uses the registry's referrers API when it has one, else also maintains the
+    OCI 1.1 fallback tag sha256-<hex>.
+
+    \b
+    Examples:
+      skillcrate attach localhost:5000/review:1.2.0 sbom.spdx.json \\
+          --artifact-type application/spdx+json
+    """
+    from .referrers import attach_file
+
+    reference = parse_ref(ref, default_tag="latest")
+    target = app.target(reference)
+    subject = target.resolve(reference.reference)
+    desc = attach_file(
+        target,
+        subject,
+        file,
+        artifact_type,
+        media_type=media_type,
+        annotations=_parse_annotations(annotations),
+    )
+    if as_json:
+        app.json({"subject": subject.digest, "digest": desc.digest, "artifactType": artifact_type})
+        return
+    app.out(f"attached {reference.with_tag(None).with_digest(desc.digest)} to {subject.digest}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("ref")
+@click.option("--artifact-type", metavar="TYPE", help="Only referrers of this type.")
+@json_option
+@pass_app
+def discover(app: App, ref: str, artifact_type: str | None, as_json: bool) -> None:
+    """List what refers to the skill at REF (signatures, SBOMs, attestations).
+
+    Asks the referrers API, falling back to the sha256-<hex> tag on registries
+    without it; each entry is read from its own manifest.
+
+    \b
+    Examples:
+      skillcrate discover localhost:5000/review:1.2.0
+      skillcrate discover ghcr.io/acme/skills/review:1.2.0 --json
+    """
+    from .referrers import discover as run
+
+    reference = parse_ref(ref, default_tag="latest")
+    target = app.target(reference)
+    subject = target.resolve(reference.reference)
+    found = run(target, subject, artifact_type)
+    if as_json:
+        app.json({"subject": subject.digest, "referrers": [r.to_json() for r in found]})
+        return
+    app.out(f"{reference} {subject.digest}")
+    if not found:
+        app.info("no referrers")
+    for r in found:
+        app.out(f"  {r.artifact_type}  {r.digest}  ({r.size} bytes)")
+
+
 # ------------------------------------------------------------------ project
-def _project(app: App, *, offline: bool = False):  # noqa: ANN202
+PRE_HELP = "Let ranges pick prereleases and draft/testing versions."
+
+
+def _project(app: App, *, offline: bool = False, pre: bool = False):  # noqa: ANN202
     from .project import Project
 
     return Project(
@@ -462,6 +688,7 @@ def _project(app: App, *, offline: bool = False):  # noqa: ANN202
         options=app.client_options(app.project),
         offline=offline,
         report=app.progress,
+        pre=pre,
     )
 
 
@@ -515,6 +742,7 @@ def init(app: App) -> None:
 )
 @click.option("--name", help="Name in skills.json and .agents/skills (default: SKILL.md's name).")
 @click.option("--exact", is_flag=True, help="Save the exact version instead of ^X.Y.Z.")
+@click.option("--pre", is_flag=True, help=PRE_HELP)
 @json_option
 @pass_app
 def add(
@@ -523,6 +751,7 @@ def add(
     version: str | None,
     name: str | None,
     exact: bool,
+    pre: bool,
     as_json: bool,
 ) -> None:
     """Add skills to skills.json, lock them and install them.
@@ -543,7 +772,7 @@ def add(
     if version and len(refs) > 1:
         raise click.UsageError("--version can only be used with a single reference")
     reqs = [AddRequest(ref, version=version, name=name, exact=exact) for ref in refs]
-    _print_result(app, run(_project(app), reqs), as_json)
+    _print_result(app, run(_project(app, pre=pre), reqs), as_json)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -610,9 +839,10 @@ def install(app: App, frozen: bool, offline: bool, hook: str | None, as_json: bo
 @cli.command(context_settings=CONTEXT)
 @click.argument("names", nargs=-1)
 @click.option("--latest", is_flag=True, help="Also move ranges to the newest version.")
+@click.option("--pre", is_flag=True, help=PRE_HELP)
 @json_option
 @pass_app
-def update(app: App, names: tuple[str, ...], latest: bool, as_json: bool) -> None:
+def update(app: App, names: tuple[str, ...], latest: bool, pre: bool, as_json: bool) -> None:
     """Re-resolve skills within their ranges and rewrite the lock.
 
     \b
@@ -623,7 +853,8 @@ def update(app: App, names: tuple[str, ...], latest: bool, as_json: bool) -> Non
     """
     from .project import update as run
 
-    _print_result(app, run(_project(app), list(names), latest=latest), as_json, verb="updated")
+    project = _project(app, pre=pre)
+    _print_result(app, run(project, list(names), latest=latest), as_json, verb="updated")
 
 
 @cli.command(context_settings=CONTEXT)

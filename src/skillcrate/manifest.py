@@ -185,6 +185,7 @@ class SkillSpec:
     source: str
     version: str | None = None
     additional_base_paths: tuple[str, ...] = ()
+    collection: str | None = None  # the collection reference it was added from
 
     def reference(self) -> Reference:
         """The parsed ``source``."""
@@ -242,6 +243,7 @@ def _check_entry(problems: Problems, index: int, entry: object) -> None:
         ("name", name_problem),
         ("source", _source_problem),
         ("version", _version_problem),
+        ("collection", _source_problem),
     )
     for field, check in checks:
         if field in entry:
@@ -286,6 +288,7 @@ def _spec_from_entry(entry: dict[str, Any]) -> SkillSpec:
         source=entry["source"],
         version=entry.get("version"),
         additional_base_paths=tuple(entry.get("additionalBasePaths") or ()),
+        collection=entry.get("collection"),
     )
 
 
@@ -358,6 +361,8 @@ class Manifest:
         entry: dict[str, Any] = {"name": spec.name, "source": spec.source}
         if spec.version is not None:
             entry["version"] = spec.version
+        if spec.collection:
+            entry["collection"] = spec.collection
         if spec.additional_base_paths:
             entry["additionalBasePaths"] = list(spec.additional_base_paths)
         self._entries().append(entry)

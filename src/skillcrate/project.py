@@ -24,17 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from . import install as inst
+from . import lifecycle
 from .cache import Cache
 from .errors import (
     FrozenLockfileError,
     ManifestError,
+    NoMatchingVersion,
     NotFound,
     ProjectError,
     SkillcrateError,
     UsageError,
 )
 from .fastpath import inputs_digest
-from .fetch import FetchedSkill, fetch_skill
+from .fetch import FetchedSkill, fetch_skill, get_manifest
+from .formats import AS_ARTIFACT
 from .lockfile import (
     LockedSkill,
     LockedSource,
@@ -44,10 +47,19 @@ from .lockfile import (
 )
 from .manifest import Manifest, SkillSpec, load_manifest, new_manifest
 from .oci import ClientOptions, open_target
-from .oci.model import Target
+from .oci.model import Descriptor, Target, parse_manifest
 from .project_dir import LOCK_NAME, MANIFEST_NAME
 from .reference import Reference
-from .versions import caret_spec, classify_spec, parse_semver, pick_tag, satisfies
+from .versions import (
+    Spec,
+    asks_for_prerelease,
+    candidate_tags,
+    caret_spec,
+    classify_spec,
+    parse_semver,
+    require_tag,
+    satisfies,
+)
 
 MAX_PARALLEL = 8
 
@@ -68,6 +80,7 @@ class Project:
     options: ClientOptions = field(default_factory=ClientOptions)
     offline: bool = False
     report: Reporter = _quiet
+    pre: bool = False  # let ranges pick prereleases and draft/testing versions (--pre)
 
     @property
     def manifest_path(self) -> Path:
@@ -160,12 +173,45 @@ def resolve_spec(project: Project, spec: SkillSpec) -> Resolved:
                     hints=[f"`skillcrate versions {base}` lists the published tags"],
                 ) from None
         return Resolved(base, tag, desc.digest, tag)
-    tags = target.tags()
-    from .versions import require_tag
-
-    tag = require_tag(kind, tags, source=str(base))
-    desc = target.resolve(tag)
+    tag, desc = pick_selectable(project, target, kind, target.tags(), source=str(base))
     return Resolved(base, tag, desc.digest, tag)
+
+
+def pick_selectable(
+    project: Project, target: Target, kind: Spec, tags: Sequence[str], *, source: str
+) -> tuple[str, Descriptor]:
+    """The best tag ``kind`` selects whose lifecycle state a range may pick.
+
+    Draft and testing versions need ``--pre`` (or a spec naming a prerelease);
+    archived ones are never picked by a range. Each candidate's manifest is read
+    (and cached) newest first until one qualifies, so usually one request.
+    """
+    pre = project.pre or asks_for_prerelease(kind)
+    skipped: list[str] = []
+    for tag in candidate_tags(kind, tags, include_prerelease=project.pre):
+        desc, data = get_manifest(target, tag, project.cache)
+        status = lifecycle.status_of(parse_manifest(data).get("annotations"))
+        if lifecycle.is_hidden(status, pre=pre):
+            skipped.append(f"{tag} is {status}")
+            continue
+        return tag, desc
+    if skipped:
+        raise NoMatchingVersion(
+            f"no selectable version of {source} matches {kind} ({'; '.join(skipped[:5])})",
+            hints=["--pre lets add/update pick draft and testing versions"]
+            if any("archived" not in s for s in skipped) and not project.pre
+            else [],
+        )
+    require_tag(kind, tags, source=source)  # raises the usual "no tag matches" error
+    raise AssertionError("unreachable")
+
+
+def selectable_tag(project: Project, target: Target, kind: Spec, tags: Sequence[str]) -> str:
+    """Like :func:`pick_selectable`, but "" instead of an error when nothing qualifies."""
+    try:
+        return pick_selectable(project, target, kind, tags, source="")[0]
+    except NoMatchingVersion:
+        return ""
 
 
 # ----------------------------------------------------------------- planning
@@ -491,7 +537,15 @@ def _install_locked(
     result = _apply(project, lock, new_lock, fetched, needs, state, write_lock=not frozen)
     for spec in manifest.skills:
         got = fetched.get(spec.name)
-        if got is not None and got.name != spec.name and spec.name in result.installed:
+        if got is None or spec.name not in result.installed:
+            continue
+        entry = new_lock.get(spec.name)
+        deprecated = lifecycle.deprecation_warning(
+            spec.name, entry.version if entry else "", got.annotations
+        )
+        if deprecated:
+            result.warnings.append(deprecated)
+        if got.name != spec.name:
             result.warnings.append(
                 f"{spec.name}: SKILL.md names the skill {got.name!r}; agents may expect the "
                 f"folder to match (use --name {got.name})"
@@ -575,6 +629,28 @@ def add(
         lock = project.load_lock()
         owned = _owned(inst.read_state(project.root), lock)
         added: dict[str, Resolved] = {}
+
+        def add_one(spec: SkillSpec, resolved: Resolved, fallback: str, req: AddRequest) -> None:
+            name = spec.name
+            if not name:
+                target = project.online_target(resolved.ref, f"fetching {req.ref}")
+                name = fetch_skill(
+                    target, resolved.digest, project.cache, fallback_name=fallback
+                ).name
+            if name in manifest or name in added:
+                have = manifest.get(name)
+                raise ProjectError(
+                    f"{name} is already in {MANIFEST_NAME}"
+                    + (f" (from {have.source})" if have else ""),
+                    hints=[
+                        f"`skillcrate update {name}` moves it within its range; "
+                        "use --name to add it under another name"
+                    ],
+                )
+            check_name_free(project, name, owned)
+            manifest.add(replace(spec, name=name))
+            added[name] = resolved
+
         for req in requests:
             ref = Reference.parse(req.ref)
             source = _saved_source(project, ref, cwd)
@@ -582,33 +658,52 @@ def add(
             version = req.version or ref.digest or ref.tag
             probe = SkillSpec(name=req.name or "probe", source=source, version=version)
             resolved = resolve_spec(project, probe)
-            name = req.name
-            if not name:
-                target = project.online_target(resolved.ref, f"fetching {req.ref}")
-                got = fetch_skill(
-                    target, resolved.digest, project.cache, fallback_name=base.last_segment
-                )
-                name = got.name
-            if name in manifest:
-                raise ProjectError(
-                    f"{name} is already in {MANIFEST_NAME} (from {manifest.get(name).source})",
-                    hints=[
-                        f"`skillcrate update {name}` moves it within its range; "
-                        "use --name to add it under another name"
-                    ],
-                )
-            check_name_free(project, name, owned)
+            if not req.name:
+                members = _collection_members(project, resolved)
+                if members is not None:
+                    collection = str(base.with_tag(resolved.tag).with_digest(None))
+                    for member_base, tag, digest in members:
+                        res = Resolved(member_base, tag, digest, tag or "")
+                        same = member_base == resolved.ref
+                        saved = caret_spec(tag) if tag and parse_semver(tag) else tag or digest
+                        member = SkillSpec(
+                            name="",
+                            source=source if same else member_base.name,
+                            version=saved,
+                            collection=collection,
+                        )
+                        add_one(member, res, member_base.last_segment, req)
+                    continue
             if req.exact and resolved.tag and parse_semver(resolved.tag) is None:
                 raise UsageError(
                     f"--exact needs a version tag, but {req.ref} resolved to "
                     f"the tag {resolved.tag!r}"
                 )
             saved = _saved_version(req, ref, resolved)
-            manifest.add(SkillSpec(name=name, source=source, version=saved))
-            added[name] = resolved
+            spec = SkillSpec(name=req.name or "", source=source, version=saved)
+            add_one(spec, resolved, base.last_segment, req)
         return _install_locked(
             project, manifest=manifest, save_manifest=True, force=added, resolved=added
         )
+
+
+def _collection_members(
+    project: Project, resolved: Resolved
+) -> list[tuple[Reference, str | None, str]] | None:
+    """(repository, listed tag, manifest digest) of each skill when ``resolved`` is a
+    collection; None when it is a single skill."""
+    from .collection import member_source
+    from .formats import detect, select_collection_entry
+
+    target = project.online_target(resolved.ref, f"reading {resolved.ref}")
+    desc, data = get_manifest(target, resolved.digest, project.cache)
+    det = detect(parse_manifest(data), desc.media_type)
+    if not det.is_collection:
+        return None
+    entries = [e for e in det.entries if e.artifact_type in (AS_ARTIFACT, None)]
+    if not entries:
+        select_collection_entry(det, None)  # raises: a collection without skills
+    return [(*member_source(resolved.ref, e), e.digest) for e in entries]
 
 
 def _require_known(manifest: Manifest, names: Sequence[str]) -> None:
@@ -645,7 +740,7 @@ def update(project: Project, names: Sequence[str] = (), *, latest: bool = False)
                 if kind.kind in ("digest", "tag", "latest"):
                     continue  # a digest, a non-version tag or "*": nothing to move
                 target = project.online_target(spec.reference(), f"updating {name}")
-                newest = pick_tag(None, target.tags())
+                newest = selectable_tag(project, target, classify_spec(None), target.tags())
                 if newest and parse_semver(newest) is not None:
                     manifest.set_version(name, moved_spec(kind.text, kind.kind, newest))
         return _install_locked(project, manifest=manifest, save_manifest=latest, force=chosen)
@@ -700,8 +795,8 @@ def outdated(project: Project) -> list[Outdated]:
             return Outdated(spec.name, kind.text, current, kind.text, kind.text, spec.source)
         target = project.online_target(spec.reference(), f"checking {spec.name}")
         tags = target.tags()
-        wanted = pick_tag(kind, tags) or ""
-        newest = pick_tag(None, tags) or ""
+        wanted = selectable_tag(project, target, kind, tags)
+        newest = selectable_tag(project, target, classify_spec(None), tags)
         if kind.kind == "tag":
             newest = wanted
         return Outdated(spec.name, version or "*", current, wanted, newest, spec.source)

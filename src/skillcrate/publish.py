@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ._fs import replace_dir, staging_dir
 from .cache import Cache
-from .errors import ProjectError
+from .errors import NotFound, ProjectError
 from .fetch import FetchedSkill, fetch_skill
 from .formats import Packed
 from .oci.model import Descriptor, Target
@@ -24,6 +24,30 @@ def push_packed(target: Target, packed: Packed, tags: Sequence[str]) -> Descript
         desc = target.push_manifest(packed.manifest, packed.media_type, tag)
     assert desc is not None
     return desc
+
+
+def existing_tags(target: Target) -> list[str]:
+    """The repository's tags; none when it does not exist yet."""
+    try:
+        return target.tags()
+    except NotFound:
+        return []
+
+
+def push_skill(
+    target: Target,
+    packed: Packed,
+    version_tag: str,
+    *,
+    status: str = "published",
+    extra_tags: Sequence[str] = (),
+) -> tuple[Descriptor, list[str]]:
+    """Push with the tags ``status`` calls for (``<ver>-draft``, ``<ver>`` + ``latest``, ...)."""
+    from .lifecycle import push_tags
+
+    tags = push_tags(version_tag, status, existing_tags(target))
+    tags += [t for t in extra_tags if t not in tags]
+    return push_packed(target, packed, tags), tags
 
 
 def copy_tree(src: Path, dest: Path) -> None:

@@ -199,6 +199,9 @@ class Comparator:
 ComparatorSet = tuple[Comparator, ...]
 
 
+_WRITTEN_PRERELEASE = re.compile(r"\d+\.\d+\.\d+-[0-9A-Za-z]")
+
+
 @dataclass(frozen=True)
 class Range:
     """An npm range: alternatives (OR) of comparator sets (AND); an empty set matches any."""
@@ -206,18 +209,25 @@ class Range:
     text: str
     sets: tuple[ComparatorSet, ...]
 
-    def test(self, v: SemVer) -> bool:
-        """Whether ``v`` satisfies the range, applying npm's prerelease rule."""
-        return any(_test_set(cset, v) for cset in self.sets)
+    def test(self, v: SemVer, *, include_prerelease: bool = False) -> bool:
+        """Whether ``v`` satisfies the range, applying npm's prerelease rule
+        (``include_prerelease`` lifts it, like npm's ``--include-prerelease``)."""
+        return any(_test_set(cset, v, include_prerelease) for cset in self.sets)
+
+    @property
+    def mentions_prerelease(self) -> bool:
+        """Whether the range as written names a prerelease (``^1.2.0-rc.1``); the
+        ``-0`` bounds that ``^``/``~`` expand to do not count."""
+        return _WRITTEN_PRERELEASE.search(self.text) is not None
 
     def __str__(self) -> str:
         return " || ".join(" ".join(str(c) for c in cset) or "*" for cset in self.sets)
 
 
-def _test_set(cset: ComparatorSet, v: SemVer) -> bool:
+def _test_set(cset: ComparatorSet, v: SemVer, include_prerelease: bool = False) -> bool:
     if not all(c.test(v) for c in cset):
         return False
-    if not v.prerelease:
+    if not v.prerelease or include_prerelease:
         return True
     return any(c.version.prerelease and c.version.release == v.release for c in cset)
 
@@ -418,37 +428,55 @@ def sort_tags(tags: Iterable[str]) -> list[str]:
     return semver + others
 
 
-def pick_tag(spec: str | Spec | None, tags: Iterable[str]) -> str | None:
-    """The tag ``spec`` selects among ``tags``, or None when none fits.
+def candidate_tags(
+    spec: str | Spec | None, tags: Iterable[str], *, include_prerelease: bool = False
+) -> list[str]:
+    """Every tag ``spec`` may select among ``tags``, best first.
 
-    latest: highest non-prerelease semver tag, else ``latest`` if present;
-    exact: that tag, also matched with/without a ``v`` prefix; tag: itself if
-    present; range: highest satisfying semver tag; digest: None (a digest names
-    no tag -- fetch it by digest).
+    latest: non-prerelease semver tags newest first (any semver tag with
+    ``include_prerelease``), else ``latest`` if present; exact: that tag, also
+    matched with/without a ``v`` prefix; tag: itself if present; range: the
+    satisfying semver tags newest first; digest: none (a digest names no tag).
     """
     s = classify_spec(spec)
     ordered = sort_tags(tags)
     if s.kind == "latest":
-        for tag in ordered:
-            v = parse_semver(tag)
-            if v is not None and not v.is_prerelease:
-                return tag
-        return "latest" if "latest" in ordered else None
+        found = [
+            t
+            for t in ordered
+            if (v := parse_semver(t)) is not None and (include_prerelease or not v.is_prerelease)
+        ]
+        return found or (["latest"] if "latest" in ordered else [])
     if s.kind == "exact":
         if s.text in ordered:
-            return s.text
+            return [s.text]
         wanted = _strip_v(s.text)
-        return next((t for t in ordered if _strip_v(t) == wanted), None)
+        return [t for t in ordered if _strip_v(t) == wanted][:1]
     if s.kind == "tag":
-        return s.text if s.text in ordered else None
+        return [s.text] if s.text in ordered else []
     if s.kind == "range":
         assert s.range is not None
-        for tag in ordered:
-            v = parse_semver(tag)
-            if v is not None and s.range.test(v):
-                return tag
-        return None
-    return None
+        return [
+            t
+            for t in ordered
+            if (v := parse_semver(t)) is not None
+            and s.range.test(v, include_prerelease=include_prerelease)
+        ]
+    return []
+
+
+def pick_tag(spec: str | Spec | None, tags: Iterable[str]) -> str | None:
+    """The best tag ``spec`` selects among ``tags`` (see :func:`candidate_tags`), or None."""
+    found = candidate_tags(spec, tags)
+    return found[0] if found else None
+
+
+def asks_for_prerelease(spec: str | Spec | None) -> bool:
+    """Whether a spec names a prerelease itself (an exact tag, or a range like ``^1.2.0-rc.1``)."""
+    s = classify_spec(spec)
+    if s.kind in ("exact", "tag", "digest"):
+        return True
+    return s.kind == "range" and s.range is not None and s.range.mentions_prerelease
 
 
 def require_tag(spec: str | Spec | None, tags: Iterable[str], *, source: str) -> str:

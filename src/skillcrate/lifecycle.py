@@ -1,0 +1,259 @@
+"""Skill lifecycle, compatible with skillimage/skillctl (formats.md §4).
+
+A skill version moves draft → testing → published → deprecated → archived. The state
+lives in the manifest annotation ``io.skillimage.status``; its tags follow it:
+
+    draft       <ver>-draft
+    testing     <ver>-testing
+    published   <ver> and latest
+    deprecated  <ver>             (the annotation says deprecated)
+    archived    no tags           (reachable by digest only)
+
+Promotion re-pushes the same manifest with a new status annotation (config and layers
+keep their digests; the manifest digest changes) and moves the tags.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import LifecycleError, NotFound, RegistryError
+from .formats import A_STATUS, A_VERSION
+from .oci.model import Descriptor, Target, canonical_json, parse_manifest, verify_bytes
+from .versions import parse_semver
+
+STATES = ("draft", "testing", "published", "deprecated", "archived")
+PUSH_STATES = ("draft", "testing", "published")
+# A free-text reason shown when a deprecated version is installed.
+A_DEPRECATION = "io.skillcrate.deprecation"
+HIDDEN = frozenset({"draft", "testing", "archived"})  # never picked by a range without asking
+
+
+def status_of(annotations: Mapping[str, str] | None) -> str:
+    """A manifest's lifecycle state; one without the annotation counts as published."""
+    status = (annotations or {}).get(A_STATUS, "").strip().lower()
+    return status if status in STATES else "published"
+
+
+def next_state(state: str) -> str | None:
+    i = STATES.index(state)
+    return STATES[i + 1] if i + 1 < len(STATES) else None
+
+
+def check_transition(current: str, wanted: str) -> None:
+    """Refuse anything but the one step forward, naming the allowed next state."""
+    if wanted not in STATES:
+        raise LifecycleError(f"unknown lifecycle state {wanted!r} (one of: {', '.join(STATES)})")
+    allowed = next_state(current)
+    if wanted == allowed:
+        return
+    if wanted == current:
+        raise LifecycleError(f"already {current}")
+    nxt = f"the next state is {allowed}" if allowed else f"{current} is final"
+    raise LifecycleError(
+        f"cannot go from {current} to {wanted}: transitions are "
+        f"{' → '.join(STATES)}, one step at a time; {nxt}"
+    )
+
+
+def tag_for(version: str, state: str) -> str | None:
+    """The version tag a state carries (None: archived has no tag)."""
+    if state in ("draft", "testing"):
+        return f"{version}-{state}"
+    if state in ("published", "deprecated"):
+        return version
+    return None
+
+
+def base_version(tag: str) -> str:
+    """``1.2.0-draft`` / ``1.2.0-testing`` → ``1.2.0``; other tags unchanged."""
+    for state in ("draft", "testing"):
+        if tag.endswith(f"-{state}"):
+            return tag[: -len(state) - 1]
+    return tag
+
+
+def moves_latest(version: str, tags: Sequence[str]) -> bool:
+    """Whether publishing ``version`` should move ``latest``: not older than any release."""
+    v = parse_semver(version)
+    if v is None:
+        return False
+    releases = [p for p in map(parse_semver, tags) if p is not None and not p.is_prerelease]
+    return all(not (v < r) for r in releases)
+
+
+def is_hidden(status: str, *, pre: bool) -> bool:
+    """Whether a range or ``latest`` must skip a version in this state."""
+    return status == "archived" or (status in HIDDEN and not pre)
+
+
+def deprecation_warning(name: str, version: str, annotations: Mapping[str, str]) -> str | None:
+    """The warning to print when installing a deprecated version (None when it is not)."""
+    if status_of(annotations) != "deprecated":
+        return None
+    reason = (annotations.get(A_DEPRECATION) or "").strip()
+    what = f"{name} {version}".strip()
+    return f"{what} is deprecated" + (f": {reason}" if reason else "")
+
+
+# ------------------------------------------------------------------ promote
+@dataclass(frozen=True)
+class Promotion:
+    version: str
+    previous: str
+    status: str
+    old_digest: str
+    digest: str
+    tagged: tuple[str, ...] = ()
+    untagged: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "from": self.previous,
+            "to": self.status,
+            "previousDigest": self.old_digest,
+            "digest": self.digest,
+            "tagged": list(self.tagged),
+            "untagged": list(self.untagged),
+            "notes": list(self.notes),
+        }
+
+
+def _version_of(obj: Mapping[str, Any], reference: str) -> str:
+    ann = obj.get("annotations") or {}
+    version = ann.get(A_VERSION) or ann.get("org.agent.skill.version") or ""
+    if not version and not reference.startswith("sha256:"):
+        version = base_version(reference)
+    if not version:
+        raise LifecycleError(
+            f"cannot tell the version of {reference}: the manifest has no "
+            f"{A_VERSION} annotation; promote it by a version tag"
+        )
+    return version
+
+
+def promoted_manifest(obj: Mapping[str, Any], status: str, message: str | None) -> bytes:
+    """The same manifest with a new status annotation (everything else unchanged)."""
+    new = json.loads(json.dumps(obj))
+    ann = dict(new.get("annotations") or {})
+    ann[A_STATUS] = status
+    if message is not None:
+        ann[A_DEPRECATION] = message
+    new["annotations"] = dict(sorted(ann.items()))
+    return canonical_json(new)
+
+
+def _digest_of(target: Target, tag: str) -> str | None:
+    try:
+        return target.resolve(tag).digest
+    except NotFound:
+        return None
+
+
+def _drop_tags(target: Target, old: str, drop: list[str], notes: list[str]) -> None:
+    """Remove tags; where the registry cannot untag, delete the old manifest if only they
+    point at it (Distribution 2.x deletes tags only together with their manifest)."""
+    pending = []
+    for tag in drop:
+        try:
+            target.untag(tag)
+        except NotFound:
+            continue
+        except RegistryError:
+            pending.append(tag)
+    if not pending:
+        return
+    others = [t for t in target.tags() if t not in pending and _digest_of(target, t) == old]
+    delete = getattr(target, "delete_manifest", None)
+    if others or delete is None:
+        keep = ", ".join(others) or "none"
+        raise LifecycleError(
+            f"{target.describe()} cannot delete the tags {', '.join(pending)} "
+            f"(no OCI tag deletion), and the manifest {old} carries other tags ({keep})",
+            hints=["remove those tags by hand, or use a registry with OCI 1.1 tag deletion"],
+        )
+    try:
+        delete(old)
+    except RegistryError as exc:
+        raise LifecycleError(
+            f"{target.describe()} cannot delete the tags {', '.join(pending)}: {exc}",
+            hints=["enable deletion on the registry (storage.delete.enabled for Distribution)"],
+        ) from exc
+    notes.append(
+        f"this registry cannot delete a tag alone: deleted the old manifest {old} "
+        f"to remove {', '.join(pending)}"
+    )
+
+
+def promote(
+    target: Target, reference: str, status: str, *, message: str | None = None
+) -> Promotion:
+    """Move the skill at ``reference`` (tag or digest) one lifecycle step to ``status``."""
+    desc, data = target.fetch_manifest(reference)
+    verify_bytes(data, desc.digest, "manifest")
+    obj = parse_manifest(data)
+    if "manifests" in obj and "layers" not in obj:
+        raise LifecycleError(f"{reference} is an index (a collection); promote its skills")
+    current = status_of(obj.get("annotations"))
+    check_transition(current, status)
+    if message is not None and status != "deprecated":
+        raise LifecycleError("a deprecation message only goes with --to deprecated")
+    version = _version_of(obj, reference)
+    new_data = promoted_manifest(obj, status, message)
+    tags_before = target.tags()
+    new = target.push_manifest(new_data, desc.media_type, None)
+    tagged: list[str] = []
+    drop: list[str] = []
+    tag = tag_for(version, status)
+    if tag:
+        target.tag(new, tag)
+        tagged.append(tag)
+    latest_was_old = "latest" in tags_before and _digest_of(target, "latest") == desc.digest
+    if status == "published" and moves_latest(version, tags_before):
+        target.tag(new, "latest")
+        tagged.append("latest")
+    elif status == "deprecated" and latest_was_old:
+        target.tag(new, "latest")  # keep latest truthful about the state it points at
+        tagged.append("latest")
+    elif status == "archived":
+        drop = [t for t in (version, "latest") if t in tags_before]
+        if "latest" in drop and not latest_was_old:
+            drop.remove("latest")
+    notes: list[str] = []
+    if drop:
+        _drop_tags(target, desc.digest, drop, notes)
+    return Promotion(
+        version,
+        current,
+        status,
+        desc.digest,
+        new.digest,
+        tuple(tagged),
+        tuple(drop),
+        tuple(notes),
+    )
+
+
+def push_tags(version: str, status: str, existing: Sequence[str]) -> list[str]:
+    """The tags ``push --status`` applies for ``version``."""
+    if status not in PUSH_STATES:
+        raise LifecycleError(
+            f"push can start a skill as {', '.join(PUSH_STATES)}, not {status!r}; "
+            "use `skillcrate promote` for later states"
+        )
+    tag = tag_for(base_version(version), status)
+    assert tag is not None
+    tags = [tag]
+    if status == "published" and moves_latest(version, existing):
+        tags.append("latest")
+    return tags
+
+
+def descriptor_status(target: Target, desc: Descriptor) -> str:
+    _, data = target.fetch_manifest(desc.digest)
+    return status_of(parse_manifest(data).get("annotations"))
