@@ -185,7 +185,7 @@ def inspect(target: Target, reference: str, cache: Cache, *, display: str) -> In
     files: list[dict[str, Any]] = []
     for layer in det.layers:
         _ensure_blob(target, cache, layer)
-        if det.format == "oras-files":
+        if det.format == "oras-files" and layer.annotations.get(formats.A_ORAS_UNPACK) != "true":
             files.append(
                 {
                     "path": layer.annotations.get(formats.A_TITLE, ""),

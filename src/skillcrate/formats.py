@@ -46,6 +46,13 @@ IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
 IMAGE_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+# image layers read: gzip'd, and plain tar (buildah --disable-compression, skopeo --dest-decompress)
+IMAGE_LAYERS = (
+    IMAGE_LAYER,
+    DOCKER_LAYER,
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.docker.image.rootfs.diff.tar",
+)
 RH_LAYER = "application/vnd.redhat.agentskill.layer.v1.tar+gzip"
 RH_CONFIG = "application/vnd.redhat.agentskill.config.v1+json"
 # annotations
@@ -307,7 +314,8 @@ def _describe_foreign(mt: str, artifact_type: str | None, config_mt: str, layers
     if kind:
         return kind
     if config_mt in (IMAGE_CONFIG, DOCKER_CONFIG):
-        return f"a container image with {len(layers)} layers"
+        n = len(layers)
+        return f"a container image with {n} layer{'' if n == 1 else 's'}"
     return f"an artifact of type {artifact_type or config_mt or mt or 'unknown'}"
 
 
@@ -347,7 +355,7 @@ def detect(manifest: Mapping[str, Any], media_type: str = "") -> Detected:
         not artifact_type
         and config_mt in (IMAGE_CONFIG, DOCKER_CONFIG)
         and len(layers) == 1
-        and (layers[0].media_type in (IMAGE_LAYER, DOCKER_LAYER))
+        and layers[0].media_type in IMAGE_LAYERS
     ):
         return Detected("image", tuple(layers), config, annotations, artifact_type)
     if layers and all(layer.annotations.get(A_TITLE) for layer in layers):
@@ -436,6 +444,10 @@ def unpack(
     work.mkdir(parents=True, exist_ok=True)
     if det.format == "oras-files":
         for layer in det.layers:
+            if layer.annotations.get(A_ORAS_UNPACK) == "true":  # a folder among the files
+                with open_blob(layer) as src:
+                    archive.extract(src, work)
+                continue
             title = layer.annotations[A_TITLE]
             target = safe_join(work, title)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -446,5 +458,14 @@ def unpack(
     else:
         with open_blob(det.layers[0]) as src:
             archive.extract(src, work)
-    root = _find_root(work)
+    try:
+        root = _find_root(work)
+    except FormatError:
+        if det.format != "image":
+            raise
+        config_mt = det.config.media_type if det.config else ""
+        what = _describe_foreign("", det.artifact_type, config_mt, list(det.layers))
+        raise FormatError(
+            f"not a skill: {what} and no SKILL.md at its root or in a single top-level folder"
+        ) from None
     return skill_name(root, det, fallback_name), root
