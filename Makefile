@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SYSTEM_TOOLS := docker-registry skopeo htpasswd umoci
 
-.PHONY: demo test lint format bench system-deps clean
+.PHONY: demo test lint format bench system-deps js-deps clean
 
 $(BIN)/skillcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,20 @@ system-deps:
 	  fi; \
 	fi
 
-test: $(VENV)/.test-deps system-deps
+# Sigstore's JS libraries (tests/js) for the cross-check in tests/test_sigstore_js.py, when
+# node and npm exist; reinstalled only when the lock file changes.
+JS_DIR := tests/js
+js-deps:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+	  if [ ! -f $(JS_DIR)/node_modules/.package-lock.json ] || \
+	     [ $(JS_DIR)/package-lock.json -nt $(JS_DIR)/node_modules/.package-lock.json ]; then \
+	    npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error; \
+	  fi; \
+	else \
+	  echo "node/npm missing: the sigstore-js cross-check tests will skip"; \
+	fi
+
+test: $(VENV)/.test-deps system-deps js-deps
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-deps

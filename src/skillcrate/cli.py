@@ -813,7 +813,9 @@ def install(app: App, frozen: bool, offline: bool, hook: str | None, as_json: bo
     """Install exactly what skills.lock.json pins, resolving only new or changed entries.
 
     When nothing changed (same skills.json and lock, installed files untouched)
-    this returns at once without any network access.
+    this returns at once without any network access. --frozen always checks in
+    full: the lock must match skills.json, and signatures are re-verified against
+    the trust policy.
 
     \b
     Examples:
@@ -828,7 +830,7 @@ def install(app: App, frozen: bool, offline: bool, hook: str | None, as_json: bo
         sys.exit(run_hook(hook, app))
     from .fastpath import is_up_to_date
 
-    if not as_json and is_up_to_date(app.project):
+    if not as_json and not frozen and is_up_to_date(app.project):
         app.info("skills are up to date")
         return
     from .project import install as run
@@ -918,31 +920,289 @@ def list_(app: App, as_json: bool) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("ref", required=False)
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="With REF: a public key that must have signed it (repeatable).",
+)
+@click.option("--offline", is_flag=True, help="Only check installed files (skip signature checks).")
 @json_option
 @pass_app
-def verify(app: App, as_json: bool) -> None:
-    """Check offline that installed skills match the lock; name every difference.
+def verify(app: App, ref: str | None, keys: tuple[Path, ...], offline: bool, as_json: bool) -> None:
+    """Check installed skills against the lock, and signatures against the trust policy.
 
-    Exit 1 on any drift (modified, extra or missing file, missing skill or link).
+    Without REF: every installed folder must match its lock tree (offline), and every
+    locked skill whose source has a "trust" rule in skills.json must carry a signature
+    (a Sigstore bundle referrer or a cosign .sig) that verifies with the rule's keys
+    and names the locked digest. With REF and --key: check that one artifact.
+
+    Exit 1 on any drift or failed enforce rule (warn rules are reported, not fatal).
 
     \b
     Examples:
       skillcrate verify
       skillcrate verify --json
+      skillcrate verify localhost:5000/review:1.2.0 --key cosign.pub
     """
+    if ref is not None:
+        _verify_ref(app, ref, keys, as_json)
+        return
+    if keys:
+        raise click.UsageError("--key goes with REF; for the project, keys come from skills.json")
     from .project import verify as run
+    from .project import verify_signatures
 
-    drift = run(_project(app))
+    project = _project(app)
+    drift = run(project)
+    signatures = [] if offline else verify_signatures(project)
+    failed = [s for s in signatures if not s.result.ok and s.result.rule.mode == "enforce"]
     if as_json:
-        app.json([d.to_json() for d in drift])
+        app.json(
+            {
+                "drift": [d.to_json() for d in drift],
+                "signatures": [s.to_json() for s in signatures],
+            }
+        )
     else:
         for d in drift:
             for p in d.paths or [""]:
                 app.out(f"{d.name}: {d.problem}: {p}".rstrip(": "))
+        for s in signatures:
+            r = s.result
+            if r.ok:
+                app.out(f"{s.name}: signed by {r.signed_by} ({r.kind}; policy {r.rule.pattern})")
+            else:
+                level = "FAILED" if r.rule.mode == "enforce" else "warning"
+                app.out(f"{s.name}: {level}: not verified by {r.rule.pattern}: {r.reason()}")
         if not drift:
             app.info("all installed skills match skills.lock.json")
-    if drift:
+    if drift or failed:
         sys.exit(1)
+
+
+def _verify_ref(app: App, ref: str, keys: tuple[Path, ...], as_json: bool) -> None:
+    from .policy import check
+    from .trust import TrustRule
+
+    if not keys:
+        raise click.UsageError("verifying REF needs --key")
+    reference = parse_ref(ref, default_tag="latest")
+    target = app.target(reference)
+    subject = target.resolve(reference.reference)
+    rule = TrustRule(str(reference.with_tag(None)), "enforce", tuple(str(k) for k in keys))
+    result = check(target, subject, rule, Path.cwd())
+    if as_json:
+        app.json({"reference": str(reference), **result.to_json()})
+    elif result.ok:
+        app.out(f"{reference}@{subject.digest}: signed by {result.signed_by} ({result.kind})")
+    else:
+        app.out(f"{reference}@{subject.digest}: not verified: {result.reason()}")
+    if not result.ok:
+        sys.exit(1)
+
+
+# ----------------------------------------------------------------- signing
+PREDICATE_TYPES = {
+    "slsaprovenance": "https://slsa.dev/provenance/v0.2",
+    "slsaprovenance02": "https://slsa.dev/provenance/v0.2",
+    "slsaprovenance1": "https://slsa.dev/provenance/v1",
+    "spdx": "https://spdx.dev/Document",
+    "spdxjson": "https://spdx.dev/Document",
+    "cyclonedx": "https://cyclonedx.org/bom",
+    "vuln": "https://cosign.sigstore.dev/attestation/vuln/v1",
+    "openvex": "https://openvex.dev/ns",
+    "custom": "https://cosign.sigstore.dev/attestation/v1",
+}
+
+
+def _password(*, confirm: bool) -> bytes:
+    """The key password: $SKILLCRATE_PASSWORD, $COSIGN_PASSWORD, else a prompt."""
+    for var in ("SKILLCRATE_PASSWORD", "COSIGN_PASSWORD"):
+        if var in os.environ:
+            return os.environ[var].encode("utf-8")
+    if not sys.stdin.isatty():
+        raise click.UsageError(
+            "the key needs a password: set SKILLCRATE_PASSWORD (or COSIGN_PASSWORD), "
+            "or run in a terminal"
+        )
+    text = click.prompt(
+        "Password for the private key",
+        hide_input=True,
+        confirmation_prompt=confirm,
+        default="",
+        show_default=False,
+    )
+    return text.encode("utf-8")
+
+
+def _private_key(path: Path):  # noqa: ANN202
+    from .signing.keys import load_private_key
+
+    data = path.read_bytes()
+    password = _password(confirm=False) if b"ENCRYPTED" in data else None
+    return load_private_key(data, password, source=str(path))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--output-key-prefix",
+    "prefix",
+    default="cosign",
+    show_default=True,
+    help="Write PREFIX.key and PREFIX.pub.",
+)
+@pass_app
+def keygen(app: App, prefix: str) -> None:
+    """Make an ECDSA P-256 key pair in cosign's format.
+
+    PREFIX.key is encrypted as cosign encrypts keys (scrypt + nacl secretbox), with
+    the password from SKILLCRATE_PASSWORD, COSIGN_PASSWORD or a prompt; PREFIX.pub
+    is the PEM public key to list under "trust" in skills.json. Existing files are
+    never overwritten. cosign reads both files.
+
+    \b
+    Examples:
+      skillcrate keygen
+      SKILLCRATE_PASSWORD=... skillcrate keygen --output-key-prefix keys/acme
+    """
+    from .signing.keys import write_key_pair
+
+    key_path, pub_path = write_key_pair(Path(prefix), _password(confirm=True))
+    app.out(f"wrote {key_path} (private, keep it secret) and {pub_path}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("ref")
+@click.option(
+    "--key",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Private key (cosign.key, or a PKCS#8 PEM).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["bundle", "legacy", "both"]),
+    default="bundle",
+    show_default=True,
+    help="bundle: Sigstore bundle v0.3 referrer; legacy: cosign's sha256-<hex>.sig tag.",
+)
+@json_option
+@pass_app
+def sign(app: App, ref: str, key: Path, fmt: str, as_json: bool) -> None:
+    """Sign the skill at REF (its manifest digest) with a key, as cosign does.
+
+    The tag is resolved first and the digest is what gets signed, so the signature
+    stays true whatever the tag later points at. No transparency log is used:
+    cosign users verify with `cosign verify --key cosign.pub
+    --insecure-ignore-tlog=true REF`.
+
+    \b
+    Examples:
+      skillcrate sign localhost:5000/review:1.2.0 --key cosign.key
+      skillcrate sign ghcr.io/acme/skills/review:1.2.0 --key cosign.key --format both
+    """
+    from .signing.store import sign_manifest
+
+    private = _private_key(key)
+    reference = parse_ref(ref, default_tag="latest")
+    target = app.target(reference)
+    subject = target.resolve(reference.reference)
+    app.info(f"signing {reference.with_tag(None)}@{subject.digest}")
+    pushed = sign_manifest(target, subject, private, reference.name, fmt)  # type: ignore[arg-type]
+    if as_json:
+        app.json(
+            {
+                "digest": subject.digest,
+                "format": fmt,
+                "keyId": private.public_key().key_id(),
+                "signatures": [d.digest for d in pushed],
+            }
+        )
+        return
+    app.out(f"signed {reference.with_tag(None)}@{subject.digest}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("ref")
+@click.option(
+    "--predicate",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The predicate: a JSON object (SLSA provenance, SBOM, scan results).",
+)
+@click.option(
+    "--type",
+    "predicate_type",
+    required=True,
+    help="Predicate type URI, or cosign's shorthand: " + ", ".join(PREDICATE_TYPES) + ".",
+)
+@click.option(
+    "--key",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Private key (cosign.key, or a PKCS#8 PEM).",
+)
+@click.option("--legacy", is_flag=True, help="Also write cosign's sha256-<hex>.att tag.")
+@json_option
+@pass_app
+def attest(
+    app: App,
+    ref: str,
+    predicate: Path,
+    predicate_type: str,
+    key: Path,
+    legacy: bool,
+    as_json: bool,
+) -> None:
+    """Attach a signed in-toto attestation about the skill at REF.
+
+    A Sigstore bundle (DSSE over an in-toto Statement v1) attached as a referrer;
+    with --legacy also a DSSE layer on cosign's sha256-<hex>.att tag.
+
+    \b
+    Examples:
+      skillcrate attest localhost:5000/review:1.2.0 --predicate prov.json \\
+          --type slsaprovenance1 --key cosign.key
+      skillcrate attest localhost:5000/review:1.2.0 --predicate sbom.json --type spdxjson \\
+          --key cosign.key
+    """
+    from .signing.store import attest as run
+
+    uri = PREDICATE_TYPES.get(predicate_type, predicate_type)
+    if "://" not in uri:
+        raise click.BadParameter(
+            f"{predicate_type!r} is neither a URI nor one of {', '.join(PREDICATE_TYPES)}",
+            param_hint="--type",
+        )
+    try:
+        body = json.loads(predicate.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise click.BadParameter(f"{predicate}: not JSON ({e})", param_hint="--predicate") from None
+    if not isinstance(body, dict):
+        raise click.BadParameter(f"{predicate}: must be a JSON object", param_hint="--predicate")
+    private = _private_key(key)
+    reference = parse_ref(ref, default_tag="latest")
+    target = app.target(reference)
+    subject = target.resolve(reference.reference)
+    pushed = [run(target, subject, private, uri, body, subject_name=reference.name)]
+    if legacy:
+        pushed.append(
+            run(target, subject, private, uri, body, legacy=True, subject_name=reference.name)
+        )
+    if as_json:
+        app.json(
+            {
+                "digest": subject.digest,
+                "predicateType": uri,
+                "attestations": [d.digest for d in pushed],
+            }
+        )
+        return
+    app.out(f"attested {reference.with_tag(None)}@{subject.digest} ({uri})")
 
 
 # -------------------------------------------------------------------- cache

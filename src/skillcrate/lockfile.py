@@ -20,6 +20,7 @@ this order, 2-space JSON, trailing newline, no timestamps)::
           },
           "spec": {"source": "ghcr.io/acme/skills/review", "version": "^1.2.0"},
           "tree": "sha256:<digest of the installed file tree>",
+          "signedBy": "keys/acme.pub",
           "additionalInstalledPaths": [".claude/skills/review"]
         }
       ]
@@ -27,7 +28,8 @@ this order, 2-space JSON, trailing newline, no timestamps)::
 
 Optional keys are omitted when empty: ``source.tag`` (digest-pinned),
 ``spec.version`` (no version in skills.json), ``tree`` (unknown, e.g. after a
-migration) and ``additionalInstalledPaths``.  ``source.ref`` is always derived
+migration), ``signedBy`` (the key or identity that satisfied the trust policy;
+absent when no rule applies) and ``additionalInstalledPaths``.  ``source.ref`` is always derived
 from the other source fields.  For an ``oci:`` layout source ``registry`` is
 ``""`` and ``repository`` is the ``oci:PATH`` as written in skills.json.
 
@@ -119,6 +121,7 @@ class LockedSkill:
     tree: str | None = None  # sha256 of the installed file tree
     format: str = DEFAULT_FORMAT
     additional_installed_paths: tuple[str, ...] = ()
+    signed_by: str | None = None  # the key or identity the trust policy verified
 
     def resolved_from(self, source: str, version: str | None) -> bool:
         """Whether this entry was resolved from exactly this skills.json source and version."""
@@ -139,6 +142,8 @@ class LockedSkill:
         }
         if self.tree:
             out["tree"] = self.tree
+        if self.signed_by:
+            out["signedBy"] = self.signed_by
         if self.additional_installed_paths:
             out["additionalInstalledPaths"] = list(self.additional_installed_paths)
         return out
@@ -307,6 +312,7 @@ class _Reader:
                 self._bad((*at, "tree"), label, f'"tree" {problem}')
         spec_source, spec_version = self._spec(at, label, entry, source)
         extra = self._paths(at, label, entry)
+        signed_by = self._str(at, label, entry, "signedBy")
         if source is None or len(self.problems.items) != errors_before:
             return None
         return LockedSkill(
@@ -319,6 +325,7 @@ class _Reader:
             tree=tree,
             format=fmt or DEFAULT_FORMAT,
             additional_installed_paths=extra,
+            signed_by=signed_by or None,
         )
 
     def _source(self, at: JsonPath, label: str, entry: dict[str, Any]) -> LockedSource | None:

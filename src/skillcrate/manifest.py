@@ -40,6 +40,7 @@ from typing import Any
 from ._fs import atomic_write
 from .errors import InvalidReference, ManifestError, UsageError
 from .reference import Reference
+from .trust import TrustRule, parse_trust, rule_problems
 from .versions import classify_spec
 
 DEFAULT_LINKS = (".claude/skills",)
@@ -277,6 +278,14 @@ def _validate(problems: Problems, data: object) -> None:
                     )
                 else:
                     first_index[name] = index
+    if "trust" in data:
+        trust = data["trust"]
+        if not isinstance(trust, dict):
+            problems.add(("trust",), f'"trust" must be an object, not {json_type(trust)}')
+        else:
+            for pattern, rule in trust.items():
+                for sub, message in rule_problems(pattern, rule):
+                    problems.add(("trust", pattern, *sub), f'"trust" {pattern!r}: {message}')
     if "links" in data:
         for i, problem in _paths_problems(data["links"]):
             problems.add(("links",) + (() if i is None else (i,)), f'"links" {problem}')
@@ -316,6 +325,11 @@ class Manifest:
         """Folders to link installed skills into (``[".claude/skills"]`` when absent)."""
         links = self.data.get("links")
         return list(DEFAULT_LINKS) if links is None else list(links)
+
+    @property
+    def trust(self) -> tuple[TrustRule, ...]:
+        """The ``trust`` policy rules (see :mod:`skillcrate.trust`)."""
+        return parse_trust(self.data.get("trust"))
 
     def names(self) -> list[str]:
         return [e["name"] for e in self.data.get("skills", [])]

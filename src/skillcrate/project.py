@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import install as inst
 from . import lifecycle
@@ -34,6 +34,7 @@ from .errors import (
     ProjectError,
     SkillcrateError,
     UsageError,
+    VerificationError,
 )
 from .fastpath import inputs_digest
 from .fetch import FetchedSkill, fetch_skill, get_manifest
@@ -50,6 +51,7 @@ from .oci import ClientOptions, open_target
 from .oci.model import Descriptor, Target, parse_manifest
 from .project_dir import LOCK_NAME, MANIFEST_NAME
 from .reference import Reference
+from .trust import TrustRule, rule_for
 from .versions import (
     Spec,
     asks_for_prerelease,
@@ -60,6 +62,9 @@ from .versions import (
     require_tag,
     satisfies,
 )
+
+if TYPE_CHECKING:
+    from .policy import TrustCheck
 
 MAX_PARALLEL = 8
 
@@ -531,10 +536,14 @@ def _install_locked(
 
     _parallel([*plan.keep, *plan.relock], fetch_kept)
     _parallel(plan.resolve, fetch_new)
+    trust_warnings = _apply_trust(
+        project, manifest, entries, {s.name for s in plan.resolve}, frozen=frozen
+    )
     new_lock = Lockfile(skills=tuple(entries.values()))
     if save_manifest:
         manifest.save()
     result = _apply(project, lock, new_lock, fetched, needs, state, write_lock=not frozen)
+    result.warnings.extend(trust_warnings)
     for spec in manifest.skills:
         got = fetched.get(spec.name)
         if got is None or spec.name not in result.installed:
@@ -551,6 +560,75 @@ def _install_locked(
                 f"folder to match (use --name {got.name})"
             )
     return result
+
+
+def _needs_check(rule: TrustRule, entry: LockedSkill, *, new: bool, frozen: bool) -> bool:
+    """Whether a lock entry must be (re)verified: new, --frozen, or not verified by a key
+    the rule still lists (a keyless identity recorded earlier is trusted like the lock)."""
+    if new or frozen or not entry.signed_by:
+        return True
+    return not rule.keyless and entry.signed_by not in rule.keys
+
+
+def check_trust(project: Project, entry: LockedSkill, rule: TrustRule) -> TrustCheck:
+    """Apply ``rule`` to the manifest ``entry`` pins (network, or an ``oci:`` layout)."""
+    from .policy import check
+
+    target = project.online_target(entry.source.reference(), f"verifying {entry.name}")
+    subject, _ = get_manifest(target, entry.source.digest, project.cache)
+    return check(target, subject, rule, project.root)
+
+
+def _apply_trust(
+    project: Project,
+    manifest: Manifest,
+    entries: dict[str, LockedSkill],
+    new: set[str],
+    *,
+    frozen: bool,
+) -> list[str]:
+    """Verify entries under skills.json's trust policy before anything is written.
+
+    Records ``signedBy`` in ``entries``; raises for an ``enforce`` rule that nothing
+    satisfies; returns warnings for ``warn`` rules.
+    """
+    rules = manifest.trust
+    todo: list[tuple[str, TrustRule]] = []
+    for name, entry in list(entries.items()):
+        rule = rule_for(rules, entry.source.name, entry.spec_source) if rules else None
+        if rule is None:
+            entries[name] = replace(entry, signed_by=None)
+        elif _needs_check(rule, entry, new=name in new, frozen=frozen):
+            todo.append((name, rule))
+    if not todo:
+        return []
+    if project.offline and any(not entries[n].source.is_layout for n, _ in todo):
+        names = ", ".join(n for n, _ in todo)
+        raise VerificationError(
+            f"{names}: the trust policy needs the registry to check signatures (--offline)"
+        )
+
+    def one(item: tuple[str, TrustRule]) -> tuple[str, TrustCheck]:
+        name, rule = item
+        project.report(f"verifying {name} against {rule.pattern}")
+        return name, check_trust(project, entries[name], rule)
+
+    warnings: list[str] = []
+    for name, result in sorted(_parallel(todo, one)):
+        entry = entries[name]
+        if result.ok:
+            entries[name] = replace(entry, signed_by=result.signed_by)
+            continue
+        entries[name] = replace(entry, signed_by=None)
+        if result.rule.mode == "enforce":
+            from .policy import refusal
+
+            raise refusal(name, entry.source.ref, result)
+        warnings.append(
+            f"{name}: not verified by trust policy {result.rule.pattern!r} "
+            f"({result.reason()}); installed anyway (mode warn)"
+        )
+    return warnings
 
 
 def link_paths(spec: SkillSpec, links: Sequence[str]) -> tuple[str, ...]:
@@ -912,6 +990,34 @@ def verify(project: Project) -> list[Drift]:
             if not os.path.lexists(project.root / rel) or not (project.root / rel).exists():
                 drift.append(Drift(entry.name, "link missing", [rel]))
     return drift
+
+
+@dataclass(frozen=True)
+class SignatureReport:
+    name: str
+    source: str
+    result: TrustCheck
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, **self.result.to_json()}
+
+
+def verify_signatures(project: Project) -> list[SignatureReport]:
+    """Every locked skill whose source has a trust rule, checked against the lock's digest."""
+    manifest = project.load_manifest()
+    lock = project.load_lock()
+    rules = manifest.trust
+    todo = []
+    for entry in lock.skills if lock and rules else ():
+        rule = rule_for(rules, entry.source.name, entry.spec_source)
+        if rule is not None:
+            todo.append((entry, rule))
+
+    def one(item: tuple[LockedSkill, TrustRule]) -> SignatureReport:
+        entry, rule = item
+        return SignatureReport(entry.name, entry.source.ref, check_trust(project, entry, rule))
+
+    return _parallel(todo, one)
 
 
 def known_digests(project: Project) -> set[str]:

@@ -1,0 +1,118 @@
+"""The trust policy in skills.json: who may publish what.
+
+::
+
+    "trust": {
+      "ghcr.io/acme/skills/*": {"mode": "enforce", "keys": ["keys/acme.pub"]},
+      "registry.internal/team/*": {
+        "mode": "warn",
+        "keyless": {"issuer": "https://token.actions.githubusercontent.com",
+                    "identityRegexp": "^https://github.com/acme/"}
+      }
+    }
+
+A pattern is a glob over a source's ``registry/repository`` (or its ``oci:PATH``);
+``*`` also crosses ``/``. When several match, the longest pattern wins.
+``enforce`` refuses an unsigned or wrongly signed skill before anything is written;
+``warn`` installs it with a warning; a source no rule matches is not checked.
+Key paths are relative to the project folder.
+
+Pure and stdlib-only: skills.json validation (on the hot path) uses it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MODES = ("enforce", "warn")
+
+
+@dataclass(frozen=True)
+class Keyless:
+    issuer: str
+    identity: str | None = None  # exact subject (SAN)
+    identity_regexp: str | None = None
+
+    def label(self) -> str:
+        who = self.identity or f"~{self.identity_regexp}"
+        return f"{who} ({self.issuer})"
+
+
+@dataclass(frozen=True)
+class TrustRule:
+    pattern: str
+    mode: str
+    keys: tuple[str, ...] = ()
+    keyless: Keyless | None = None
+
+    def matches(self, source: str) -> bool:
+        return fnmatch.fnmatchcase(source, self.pattern)
+
+    def describe(self) -> str:
+        parts = list(self.keys)
+        if self.keyless:
+            parts.append(self.keyless.label())
+        return f"{self.pattern} ({self.mode}: {', '.join(parts)})"
+
+
+def _type(value: object) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def rule_problems(pattern: object, rule: object) -> list[tuple[tuple[Any, ...], str]]:
+    """Every problem of one ``trust`` entry: (path below the entry, message)."""
+    out: list[tuple[tuple[Any, ...], str]] = []
+    if not isinstance(pattern, str) or not pattern.strip():
+        return [((), "a trust pattern must be a non-empty string")]
+    if not isinstance(rule, dict):
+        return [((), f"must be an object, not {_type(rule)}")]
+    mode = rule.get("mode", "enforce")
+    if mode not in MODES:
+        out.append((("mode",), f'"mode" must be one of {", ".join(MODES)}, not {mode!r}'))
+    keys = rule.get("keys", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+        out.append((("keys",), '"keys" must be an array of key file paths'))
+    keyless = rule.get("keyless")
+    if keyless is not None:
+        if not isinstance(keyless, dict):
+            out.append((("keyless",), f'"keyless" must be an object, not {_type(keyless)}'))
+        else:
+            if not isinstance(keyless.get("issuer"), str) or not keyless.get("issuer"):
+                out.append((("keyless", "issuer"), '"keyless" needs an "issuer" URL'))
+            ident, rx = keyless.get("identity"), keyless.get("identityRegexp")
+            if not ident and not rx:
+                out.append((("keyless",), '"keyless" needs "identity" or "identityRegexp"'))
+            if rx is not None:
+                try:
+                    re.compile(str(rx))
+                except re.error as e:
+                    out.append((("keyless", "identityRegexp"), f"invalid regexp: {e}"))
+    if not keys and keyless is None and not out:
+        out.append(((), 'a rule needs "keys" or "keyless"'))
+    return out
+
+
+def parse_trust(data: Mapping[str, Any] | None) -> tuple[TrustRule, ...]:
+    """Rules from an already validated ``trust`` object."""
+    rules = []
+    for pattern, rule in (data or {}).items():
+        kl = rule.get("keyless")
+        keyless = (
+            Keyless(kl["issuer"], kl.get("identity"), kl.get("identityRegexp")) if kl else None
+        )
+        rules.append(
+            TrustRule(pattern, rule.get("mode", "enforce"), tuple(rule.get("keys", [])), keyless)
+        )
+    return tuple(rules)
+
+
+def rule_for(rules: tuple[TrustRule, ...], *sources: str) -> TrustRule | None:
+    """The most specific rule matching any of ``sources`` (longest pattern), or None."""
+    found = [r for r in rules if any(r.matches(s) for s in sources)]
+    return max(found, key=lambda r: len(r.pattern)) if found else None
