@@ -1038,6 +1038,14 @@ def _password(*, confirm: bool) -> bytes:
     return text.encode("utf-8")
 
 
+private_key_option = click.option(
+    "--key",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Private key (cosign.key, or a PKCS#8 PEM).",
+)
+
+
 def _private_key(path: Path):  # noqa: ANN202
     from .signing.keys import load_private_key
 
@@ -1076,12 +1084,7 @@ def keygen(app: App, prefix: str) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("ref")
-@click.option(
-    "--key",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Private key (cosign.key, or a PKCS#8 PEM).",
-)
+@private_key_option
 @click.option(
     "--format",
     "fmt",
@@ -1140,12 +1143,7 @@ def sign(app: App, ref: str, key: Path, fmt: str, as_json: bool) -> None:
     required=True,
     help="Predicate type URI, or cosign's shorthand: " + ", ".join(PREDICATE_TYPES) + ".",
 )
-@click.option(
-    "--key",
-    required=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Private key (cosign.key, or a PKCS#8 PEM).",
-)
+@private_key_option
 @click.option("--legacy", is_flag=True, help="Also write cosign's sha256-<hex>.att tag.")
 @json_option
 @pass_app

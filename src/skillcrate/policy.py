@@ -89,7 +89,14 @@ def check(target: Target, subject: Descriptor, rule: TrustRule, root: Path) -> T
                 hints=["pip install 'skillcrate[sigstore]'"],
             ) from None
         try:
-            identity = verify_keyless(target, subject, rule.keyless, problems=problems)
+            kl = rule.keyless
+            identity = verify_keyless(
+                target,
+                subject,
+                kl,
+                problems=problems,
+                trusted_root=root / kl.trusted_root if kl.trusted_root else None,
+            )
         except VerificationError as e:
             problems.append(str(e))
             identity = None

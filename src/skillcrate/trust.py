@@ -15,7 +15,9 @@ A pattern is a glob over a source's ``registry/repository`` (or its ``oci:PATH``
 ``*`` also crosses ``/``. When several match, the longest pattern wins.
 ``enforce`` refuses an unsigned or wrongly signed skill before anything is written;
 ``warn`` installs it with a warning; a source no rule matches is not checked.
-Key paths are relative to the project folder.
+Key paths, and a keyless rule's ``trustedRoot`` (a Sigstore ``trusted_root.json``;
+default: the production root shipped with sigstore-python, used offline), are
+relative to the project folder.
 
 Pure and stdlib-only: skills.json validation (on the hot path) uses it.
 """
@@ -36,6 +38,7 @@ class Keyless:
     issuer: str
     identity: str | None = None  # exact subject (SAN)
     identity_regexp: str | None = None
+    trusted_root: str | None = None  # a Sigstore trusted_root.json, relative to the project
 
     def label(self) -> str:
         who = self.identity or f"~{self.identity_regexp}"
@@ -88,6 +91,9 @@ def rule_problems(pattern: object, rule: object) -> list[tuple[tuple[Any, ...], 
             ident, rx = keyless.get("identity"), keyless.get("identityRegexp")
             if not ident and not rx:
                 out.append((("keyless",), '"keyless" needs "identity" or "identityRegexp"'))
+            root = keyless.get("trustedRoot")
+            if root is not None and (not isinstance(root, str) or not root):
+                out.append((("keyless", "trustedRoot"), '"trustedRoot" must be a file path'))
             if rx is not None:
                 try:
                     re.compile(str(rx))
@@ -104,7 +110,11 @@ def parse_trust(data: Mapping[str, Any] | None) -> tuple[TrustRule, ...]:
     for pattern, rule in (data or {}).items():
         kl = rule.get("keyless")
         keyless = (
-            Keyless(kl["issuer"], kl.get("identity"), kl.get("identityRegexp")) if kl else None
+            Keyless(
+                kl["issuer"], kl.get("identity"), kl.get("identityRegexp"), kl.get("trustedRoot")
+            )
+            if kl
+            else None
         )
         rules.append(
             TrustRule(pattern, rule.get("mode", "enforce"), tuple(rule.get("keys", [])), keyless)

@@ -25,8 +25,6 @@ from typing import Any, Literal
 from ..errors import DigestMismatch, FormatError, NotFound, UsageError, VerificationError
 from ..formats import A_CREATED, A_TITLE, created_timestamp
 from ..oci.model import (
-    EMPTY_JSON,
-    OCI_EMPTY,
     OCI_MANIFEST,
     Descriptor,
     Target,
@@ -36,6 +34,7 @@ from ..oci.model import (
     sha256_digest,
     verify_bytes,
 )
+from ..referrers import attach_bytes
 from .bundle import (
     BUNDLE_ARTIFACT_TYPE,
     BUNDLE_MEDIA_TYPE,
@@ -98,41 +97,18 @@ def _note(problems: list[str] | None, message: str) -> None:
         problems.append(message)
 
 
-def _subject_json(subject: Descriptor) -> dict[str, Any]:
-    return {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size}
-
-
 # ----------------------------------------------------------------------------- attaching
-
-
-def _push_referrer(target: Target, data: bytes, subject: Descriptor) -> Descriptor:
-    push = getattr(target, "push_referrer", None)
-    if push is None:
-        return target.push_manifest(data, OCI_MANIFEST)
-    return push(data, OCI_MANIFEST, subject)
 
 
 def attach_bundle(target: Target, subject: Descriptor, bundle: bytes) -> Descriptor:
     """Push ``bundle`` as an OCI 1.1 referrer of ``subject``; the referrer's descriptor."""
-    empty = Descriptor.for_bytes(OCI_EMPTY, EMPTY_JSON)
     title = f"sha256-{digest_hex(sha256_digest(bundle))}.sigstore.json"
     layer = Descriptor.for_bytes(BUNDLE_MEDIA_TYPE, bundle, {A_TITLE: title})
     annotations = {A_BUNDLE_CONTENT: "dsse-envelope", A_CREATED: created_timestamp()}
     predicate_type = _unverified_predicate_type(bundle)
     if predicate_type:
         annotations[A_BUNDLE_PREDICATE] = predicate_type
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": BUNDLE_ARTIFACT_TYPE,
-        "config": empty.to_json(),
-        "layers": [layer.to_json()],
-        "subject": _subject_json(subject),
-        "annotations": dict(sorted(annotations.items())),
-    }
-    target.push_blob(empty, EMPTY_JSON)
-    target.push_blob(layer, bundle)
-    return _push_referrer(target, canonical_json(manifest), subject)
+    return attach_bytes(target, subject, BUNDLE_ARTIFACT_TYPE, [(layer, bundle)], annotations)
 
 
 def _unverified_predicate_type(bundle: bytes) -> str | None:
