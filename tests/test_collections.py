@@ -147,3 +147,10 @@ def test_add_collection_refuses_a_name_clash_before_writing(registry, repo_name,
     assert proc.returncode == 1 and "alpha is already in skills.json" in proc.stderr
     assert (proj / "skills.json").read_bytes() == before
     assert not (proj / ".agents/skills/beta").exists()
+
+
+def test_collection_name_is_checked_before_any_network(tmp_path):
+    proc = run_cli(
+        "collection", "push", "Bad_Name", "127.0.0.1:1/kit:1", "--skill", "127.0.0.1:1/a:1"
+    )
+    assert proc.returncode == 2 and "collection name 'Bad_Name'" in proc.stderr

@@ -236,3 +236,11 @@ def test_installing_a_deprecated_version_warns_with_its_message(registry, repo_n
     assert "is deprecated" not in _ok("install", cwd=proj).stderr
     info = json.loads(_ok("inspect", f"{base}:1.0.0", "--json").stdout)
     assert info["status"] == "deprecated"
+
+
+def test_promoting_a_bare_version_points_at_the_staged_tag(tmp_path):
+    folder = make_skill(tmp_path, "staged", version="3.0.0")
+    store = f"oci:{tmp_path / 'store'}"
+    _push(folder, f"{store}:3.0.0", "--status", "draft")
+    proc = run_cli("promote", f"{store}:3.0.0", "--to", "testing")
+    assert proc.returncode == 1 and "hint: a staged version is tagged 3.0.0-draft" in proc.stderr

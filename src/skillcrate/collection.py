@@ -65,12 +65,16 @@ def load_member(target: Target, ref: Reference, cache: Cache) -> Member:
     return Member(tagged.with_digest(desc.digest), name, desc, blobs)
 
 
-def index_bytes(name: str, members: Sequence[Member], *, created: str) -> bytes:
-    """The collection index: members sorted by skill name, deterministic bytes."""
-    if not NAME_RE.match(name):
+def check_name(name: str) -> None:
+    if not NAME_RE.match(name) or len(name) > 64:
         raise UsageError(
             f"collection name {name!r} must be lowercase letters, digits and single hyphens"
         )
+
+
+def index_bytes(name: str, members: Sequence[Member], *, created: str) -> bytes:
+    """The collection index: members sorted by skill name, deterministic bytes."""
+    check_name(name)
     names = [m.name for m in members]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -141,6 +145,7 @@ def push_collection(
     env: dict[str, str] | None = None,
 ) -> PushedCollection:
     """Build and push the collection ``name`` listing ``member_refs`` under ``ref``."""
+    check_name(name)
     if not member_refs:
         raise UsageError("a collection needs at least one --skill")
     if not ref.tag or ref.digest:

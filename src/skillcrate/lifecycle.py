@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import LifecycleError, NotFound, RegistryError
 from .formats import A_STATUS, A_VERSION
-from .oci.model import Descriptor, Target, canonical_json, parse_manifest, verify_bytes
+from .oci.model import Target, canonical_json, parse_manifest, verify_bytes
 from .versions import parse_semver
 
 STATES = ("draft", "testing", "published", "deprecated", "archived")
@@ -194,7 +194,14 @@ def promote(
     target: Target, reference: str, status: str, *, message: str | None = None
 ) -> Promotion:
     """Move the skill at ``reference`` (tag or digest) one lifecycle step to ``status``."""
-    desc, data = target.fetch_manifest(reference)
+    try:
+        desc, data = target.fetch_manifest(reference)
+    except NotFound as exc:
+        staged = [f"{reference}-{s}" for s in ("testing", "draft")]
+        found = [t for t in staged if _digest_of(target, t)]
+        if not found:
+            raise
+        raise NotFound(str(exc), hints=[f"a staged version is tagged {found[0]}"]) from None
     verify_bytes(data, desc.digest, "manifest")
     obj = parse_manifest(data)
     if "manifests" in obj and "layers" not in obj:
@@ -252,8 +259,3 @@ def push_tags(version: str, status: str, existing: Sequence[str]) -> list[str]:
     if status == "published" and moves_latest(version, existing):
         tags.append("latest")
     return tags
-
-
-def descriptor_status(target: Target, desc: Descriptor) -> str:
-    _, data = target.fetch_manifest(desc.digest)
-    return status_of(parse_manifest(data).get("annotations"))
