@@ -130,7 +130,7 @@ def open_referrer(target: Target, entry: Descriptor, subject: Descriptor) -> Ref
         artifact_type=str(artifact_type),
         size=len(data),
         annotations=dict(obj.get("annotations") or {}),
-        layers=tuple(Descriptor.from_json(x) for x in raw_layers),
+        layers=tuple(Descriptor.from_json(x) for x in raw_layers if isinstance(x, dict)),
     )
 
 

@@ -34,7 +34,7 @@ from ..oci.model import (
     sha256_digest,
     verify_bytes,
 )
-from ..referrers import attach_bytes
+from ..referrers import attach_bytes, open_referrer
 from .bundle import (
     BUNDLE_ARTIFACT_TYPE,
     BUNDLE_MEDIA_TYPE,
@@ -220,32 +220,10 @@ def attest(
 # ----------------------------------------------------------------------------- discovery
 
 
-def _read_blob(target: Target, layer: Mapping[str, Any], where: str) -> bytes:
-    desc = Descriptor.from_json(layer)
+def _read_blob(target: Target, desc: Descriptor, where: str) -> bytes:
     if not 0 <= desc.size <= MAX_SIGNATURE_BLOB:
         raise FormatError(f"{where}: layer of {desc.size} bytes (limit {MAX_SIGNATURE_BLOB})")
     return verify_bytes(b"".join(target.iter_blob(desc)), desc.digest, "signature layer")
-
-
-def _open_referrer(
-    target: Target, desc: Descriptor, subject: Descriptor
-) -> tuple[str, list[dict[str, Any]]] | None:
-    """(where, bundle layers) of one listed referrer; None if it is no bundle for subject."""
-    where = f"{target.describe()}@{desc.digest}"
-    _, data = target.fetch_manifest(desc.digest)
-    verify_bytes(data, desc.digest, "referrer manifest")
-    manifest = parse_manifest(data, f"referrer {where}")
-    if (manifest.get("subject") or {}).get("digest") != subject.digest:
-        raise FormatError(f"{where}: listed as a referrer but its subject is not {subject.digest}")
-    layers = [
-        x
-        for x in manifest.get("layers") or []
-        if isinstance(x, dict) and x.get("mediaType") in BUNDLE_MEDIA_TYPES
-    ]
-    is_bundle = manifest.get("artifactType") in BUNDLE_MEDIA_TYPES or (
-        (manifest.get("config") or {}).get("mediaType") in BUNDLE_MEDIA_TYPES
-    )
-    return (where, layers) if layers and is_bundle else None
 
 
 def _bundles(
@@ -258,16 +236,21 @@ def _bundles(
         return []
     found: list[FoundSignature] = []
     for desc in listed:
+        where = f"{target.describe()}@{desc.digest}"
         try:
-            opened = _open_referrer(target, desc, subject)
-            if opened is None:
-                continue
-            where, layers = opened
-            for layer in layers:
-                data = _read_blob(target, layer, where)
-                found.append(
-                    FoundSignature("bundle", data, None, layer["mediaType"], desc.digest, where)
+            referrer = open_referrer(target, desc, subject)
+            if referrer is None:
+                raise FormatError(
+                    f"{where}: listed as a referrer but its subject is not {subject.digest}"
                 )
+            if referrer.artifact_type not in BUNDLE_MEDIA_TYPES:
+                continue
+            for layer in referrer.layers:
+                if layer.media_type in BUNDLE_MEDIA_TYPES:
+                    data = _read_blob(target, layer, where)
+                    found.append(
+                        FoundSignature("bundle", data, None, layer.media_type, desc.digest, where)
+                    )
         except _SKIPPABLE as exc:
             _note(problems, f"skipped referrer {desc.digest}: {exc}")
     return found
@@ -288,7 +271,7 @@ def _legacy_layers(
             continue
         where = f"{target.describe()}:{tag} layer {i + 1}"
         try:
-            data = _read_blob(target, layer, where)
+            data = _read_blob(target, Descriptor.from_json(layer), where)
         except _SKIPPABLE as exc:
             _note(problems, f"skipped {where}: {exc}")
             continue
