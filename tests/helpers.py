@@ -81,3 +81,27 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def push_subject(target, content: bytes = b"skill bytes", tag: str = "1.0.0"):  # noqa: ANN001, ANN201
+    """Push a minimal image manifest (empty config, one layer) to sign or refer to."""
+    from skillcrate.oci.model import (
+        EMPTY_JSON,
+        OCI_EMPTY,
+        OCI_MANIFEST,
+        Descriptor,
+        canonical_json,
+    )
+
+    empty = Descriptor.for_bytes(OCI_EMPTY, EMPTY_JSON)
+    layer = Descriptor.for_bytes("application/vnd.oci.image.layer.v1.tar+gzip", content)
+    target.push_blob(empty, EMPTY_JSON)
+    target.push_blob(layer, content)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": empty.to_json(),
+        "layers": [layer.to_json()],
+    }
+    desc = target.push_manifest(canonical_json(manifest), OCI_MANIFEST, tag)
+    return Descriptor(desc.media_type, desc.digest, desc.size)

@@ -34,12 +34,9 @@ from skillcrate.keyless import (  # noqa: E402
 )
 from skillcrate.oci import open_target  # noqa: E402
 from skillcrate.oci.model import (  # noqa: E402
-    EMPTY_JSON,
-    OCI_EMPTY,
     OCI_MANIFEST,
     Descriptor,
     Target,
-    canonical_json,
 )
 from skillcrate.policy import check  # noqa: E402
 from skillcrate.reference import Reference  # noqa: E402
@@ -47,6 +44,8 @@ from skillcrate.signing.bundle import COSIGN_SIGN_PREDICATE, statement  # noqa: 
 from skillcrate.signing.keys import generate_key_pair  # noqa: E402
 from skillcrate.signing.store import attach_bundle, sign_manifest  # noqa: E402
 from skillcrate.trust import Keyless, TrustRule  # noqa: E402
+
+from helpers import push_subject  # noqa: E402
 
 WORKFLOW = "https://github.com/acme/repo/.github/workflows/release.yml@refs/heads/main"
 GITLAB = "https://gitlab.com"
@@ -97,21 +96,6 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
 @pytest.fixture
 def layout(tmp_path: Path) -> Target:
     return open_target(Reference.parse(f"oci:{tmp_path / 'layout'}"))
-
-
-def push_subject(target: Target, content: bytes = b"skill bytes", tag: str = "1.0.0") -> Descriptor:
-    empty = Descriptor.for_bytes(OCI_EMPTY, EMPTY_JSON)
-    layer = Descriptor.for_bytes("application/vnd.oci.image.layer.v1.tar+gzip", content)
-    target.push_blob(empty, EMPTY_JSON)
-    target.push_blob(layer, content)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": empty.to_json(),
-        "layers": [layer.to_json()],
-    }
-    desc = target.push_manifest(canonical_json(manifest), OCI_MANIFEST, tag)
-    return Descriptor(desc.media_type, desc.digest, desc.size)
 
 
 def sign_statement(digest: str, predicate_type: str = COSIGN_SIGN_PREDICATE) -> bytes:

@@ -57,6 +57,8 @@ from skillcrate.signing.store import (
     verify_with_keys,
 )
 
+from helpers import push_subject
+
 SLSA = "https://slsa.dev/provenance/v1"
 TARGET_KINDS = ["distribution", "referrers-api", "layout"]
 
@@ -90,23 +92,6 @@ def key() -> PrivateKey:
     return generate_key_pair()
 
 
-def _push_subject(
-    target: Target, content: bytes = b"skill bytes", tag: str = "1.0.0"
-) -> Descriptor:
-    empty = Descriptor.for_bytes(OCI_EMPTY, EMPTY_JSON)
-    layer = Descriptor.for_bytes("application/vnd.oci.image.layer.v1.tar+gzip", content)
-    target.push_blob(empty, EMPTY_JSON)
-    target.push_blob(layer, content)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": empty.to_json(),
-        "layers": [layer.to_json()],
-    }
-    desc = target.push_manifest(canonical_json(manifest), OCI_MANIFEST, tag)
-    return Descriptor(desc.media_type, desc.digest, desc.size)
-
-
 def _manifest(target: Target, reference: str) -> dict:
     return parse_manifest(target.fetch_manifest(reference)[1])
 
@@ -119,7 +104,7 @@ def _ref(target: Target) -> str:
 
 
 def test_bundle_round_trip(target: Target, key: PrivateKey) -> None:
-    subject = _push_subject(target)
+    subject = push_subject(target)
     [referrer] = sign_manifest(target, subject, key, _ref(target))
     manifest = _manifest(target, referrer.digest)
     assert manifest["artifactType"] == BUNDLE_ARTIFACT_TYPE
@@ -147,7 +132,7 @@ def test_bundle_storage_per_registry_kind(
     request: pytest.FixtureRequest, target: Target, key: PrivateKey
 ) -> None:
     """No referrers API → a fallback index tag; with it → no such tag."""
-    subject = _push_subject(target)
+    subject = push_subject(target)
     [referrer] = sign_manifest(target, subject, key, _ref(target))
     kind = request.node.callspec.params["target"]
     if kind == "layout":
@@ -163,7 +148,7 @@ def test_bundle_storage_per_registry_kind(
 
 
 def test_legacy_round_trip(target: Target, key: PrivateKey) -> None:
-    subject = _push_subject(target)
+    subject = push_subject(target)
     [sig_manifest] = sign_manifest(target, subject, key, "reg.example/skills/x", fmt="legacy")
     assert legacy_tag(subject.digest) in target.tags()
     manifest = _manifest(target, legacy_tag(subject.digest))
@@ -188,7 +173,7 @@ def test_legacy_round_trip(target: Target, key: PrivateKey) -> None:
 
 
 def test_both_formats(target: Target, key: PrivateKey) -> None:
-    subject = _push_subject(target)
+    subject = push_subject(target)
     assert len(sign_manifest(target, subject, key, _ref(target), fmt="both")) == 2
     assert sorted(f.kind for f in discover_signatures(target, subject)) == ["bundle", "legacy"]
     with pytest.raises(UsageError):
@@ -196,7 +181,7 @@ def test_both_formats(target: Target, key: PrivateKey) -> None:
 
 
 def test_second_legacy_signature_keeps_the_first(target: Target) -> None:
-    subject = _push_subject(target)
+    subject = push_subject(target)
     alice, bob = generate_key_pair(), generate_key_pair()
     sign_manifest(target, subject, alice, _ref(target), fmt="legacy")
     first = _manifest(target, legacy_tag(subject.digest))["layers"]
@@ -212,7 +197,7 @@ def test_second_legacy_signature_keeps_the_first(target: Target) -> None:
 def test_attaching_the_same_legacy_signature_twice_is_a_no_op(
     target: Target, key: PrivateKey
 ) -> None:
-    subject = _push_subject(target)
+    subject = push_subject(target)
     payload = simple_signing_payload(_ref(target), subject.digest)
     signature = sign_payload(key, payload)
     first = attach_legacy(target, subject, payload, signature)
@@ -223,7 +208,7 @@ def test_attaching_the_same_legacy_signature_twice_is_a_no_op(
 
 def test_existing_cosign_layers_and_annotations_are_kept(target: Target, key: PrivateKey) -> None:
     """A ``.sig`` manifest another tool wrote (extra annotations, Docker-style) survives."""
-    subject = _push_subject(target)
+    subject = push_subject(target)
     other = generate_key_pair()
     payload = simple_signing_payload("docker.io/x/y", subject.digest, {"creator": "cosign"})
     annotations = {
@@ -255,8 +240,8 @@ def test_existing_cosign_layers_and_annotations_are_kept(target: Target, key: Pr
 
 
 def test_unsigned_digest(target: Target, key: PrivateKey) -> None:
-    subject = _push_subject(target)
-    signed = _push_subject(target, b"another skill", tag="2.0.0")
+    subject = push_subject(target)
+    signed = push_subject(target, b"another skill", tag="2.0.0")
     sign_manifest(target, signed, key, _ref(target), fmt="both")
     problems: list[str] = []
     assert discover_signatures(target, subject, problems=problems) == []
@@ -265,7 +250,7 @@ def test_unsigned_digest(target: Target, key: PrivateKey) -> None:
 
 
 def test_wrong_key(target: Target, key: PrivateKey) -> None:
-    subject = _push_subject(target)
+    subject = push_subject(target)
     sign_manifest(target, subject, key, _ref(target), fmt="both")
     stranger = generate_key_pair().public_key()
     problems: list[str] = []
@@ -277,7 +262,7 @@ def test_wrong_key(target: Target, key: PrivateKey) -> None:
 
 
 def test_key_source_label_is_reported(target: Target, key: PrivateKey) -> None:
-    subject = _push_subject(target)
+    subject = push_subject(target)
     sign_manifest(target, subject, key, _ref(target))
     pub = load_public_key(key.public_key().pem(), source="keys/team.pub")
     verified = verify_with_keys(target, subject, [pub])
@@ -286,8 +271,8 @@ def test_key_source_label_is_reported(target: Target, key: PrivateKey) -> None:
 
 def test_signatures_replayed_onto_another_digest(target: Target, key: PrivateKey) -> None:
     """Signatures copied from one skill onto another never verify for the other."""
-    signed = _push_subject(target, b"signed skill", tag="1.0.0")
-    victim = _push_subject(target, b"evil skill", tag="1.0.1")
+    signed = push_subject(target, b"signed skill", tag="1.0.0")
+    victim = push_subject(target, b"evil skill", tag="1.0.1")
     stmt = statement(_ref(target), signed.digest, COSIGN_SIGN_PREDICATE, {})
     attach_bundle(target, victim, make_bundle(key, stmt))
     payload = simple_signing_payload(_ref(target), signed.digest)
@@ -300,7 +285,7 @@ def test_signatures_replayed_onto_another_digest(target: Target, key: PrivateKey
 
 
 def test_attestations_are_not_signatures(target: Target, key: PrivateKey) -> None:
-    subject = _push_subject(target)
+    subject = push_subject(target)
     attest(target, subject, key, SLSA, {"buildType": "x"})
     problems: list[str] = []
     assert verify_with_keys(target, subject, [key.public_key()], problems=problems) is None
@@ -309,7 +294,7 @@ def test_attestations_are_not_signatures(target: Target, key: PrivateKey) -> Non
 
 def test_tampered_bundle_blob_is_skipped(tmp_path: Path, key: PrivateKey) -> None:
     target = open_target(Reference.parse(f"oci:{tmp_path / 'layout'}"))
-    subject = _push_subject(target)
+    subject = push_subject(target)
     [referrer] = sign_manifest(target, subject, key, "x")
     layer = _manifest(target, referrer.digest)["layers"][0]
     blob = tmp_path / "layout" / "blobs" / "sha256" / layer["digest"].split(":")[1]
@@ -322,7 +307,7 @@ def test_tampered_bundle_blob_is_skipped(tmp_path: Path, key: PrivateKey) -> Non
 
 def test_tampered_legacy_payload_blob_is_skipped(tmp_path: Path, key: PrivateKey) -> None:
     target = open_target(Reference.parse(f"oci:{tmp_path / 'layout'}"))
-    subject = _push_subject(target)
+    subject = push_subject(target)
     sign_manifest(target, subject, key, "x", fmt="legacy")
     layer = _manifest(target, legacy_tag(subject.digest))["layers"][0]
     blob = tmp_path / "layout" / "blobs" / "sha256" / layer["digest"].split(":")[1]
@@ -350,7 +335,7 @@ def test_index_artifact_type_is_not_trusted(registry: object, repo_name: str) ->
     """Some writers record the config media type as artifactType: open the manifest."""
     target = _distribution(registry, repo_name)
     key = generate_key_pair()
-    subject = _push_subject(target)
+    subject = push_subject(target)
     [referrer] = sign_manifest(target, subject, key, "x")
     entry = referrer.to_json() | {"artifactType": OCI_EMPTY}
     _rewrite_index(target, subject, [entry])
@@ -361,8 +346,8 @@ def test_index_artifact_type_is_not_trusted(registry: object, repo_name: str) ->
 def test_index_entries_about_other_subjects_are_skipped(registry: object, repo_name: str) -> None:
     target = _distribution(registry, repo_name)
     key = generate_key_pair()
-    subject = _push_subject(target)
-    other = _push_subject(target, b"other", tag="other")
+    subject = push_subject(target)
+    other = push_subject(target, b"other", tag="other")
     [foreign] = sign_manifest(target, other, key, "x")
     _rewrite_index(target, subject, [foreign.to_json()])
     problems: list[str] = []
@@ -374,7 +359,7 @@ def test_index_entries_claiming_bundles_that_are_not(registry: object, repo_name
     """A listed manifest whose own artifactType is something else is no signature."""
     target = _distribution(registry, repo_name)
     key = generate_key_pair()
-    subject = _push_subject(target)
+    subject = push_subject(target)
     stmt = statement("x", subject.digest, COSIGN_SIGN_PREDICATE, {})
     bundle = make_bundle(key, stmt)
     layer = Descriptor.for_bytes(BUNDLE_ARTIFACT_TYPE, bundle)
@@ -397,7 +382,7 @@ def test_deleted_referrer_manifest_is_skipped(registry: object, repo_name: str) 
     """The fallback index still lists a deleted referrer: skip it, keep looking."""
     target = _distribution(registry, repo_name)
     key = generate_key_pair()
-    subject = _push_subject(target)
+    subject = push_subject(target)
     [gone] = sign_manifest(target, subject, generate_key_pair(), "x")
     sign_manifest(target, subject, key, "x")
     target.delete_manifest(gone.digest)
@@ -414,7 +399,7 @@ def test_deleted_referrer_manifest_is_skipped(registry: object, repo_name: str) 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["bundle", "att-tag"])
 def test_attestations_round_trip(target: Target, key: PrivateKey, legacy: bool) -> None:
-    subject = _push_subject(target)
+    subject = push_subject(target)
     attest(target, subject, key, SLSA, {"buildType": "x"}, legacy=legacy, subject_name="skill")
     if legacy:
         [layer] = _manifest(target, attestation_tag(subject.digest))["layers"]
