@@ -99,10 +99,6 @@ def index_bytes(name: str, members: Sequence[Member], *, created: str) -> bytes:
     return canonical_json(index)
 
 
-def _same_repository(a: Reference, b: Reference) -> bool:
-    return a.with_tag(None).with_digest(None) == b.with_tag(None).with_digest(None)
-
-
 def copy_member(source: Target, dest: Target, member: Member, cache: Cache) -> None:
     """Copy a member's blobs (verified through the cache) and manifest into ``dest``."""
     for blob in member.blobs:
@@ -156,7 +152,7 @@ def push_collection(
     for member_ref in member_refs:
         source = open_target(member_ref)
         member = load_member(source, member_ref, cache)
-        if not _same_repository(member_ref, ref):
+        if member_ref.with_tag(None) != ref.with_tag(None):
             if not copy:
                 raise UsageError(
                     f"{member_ref} is in another repository than {ref.with_tag(None)}; "
@@ -195,7 +191,7 @@ def member_source(collection: Reference, entry: Descriptor) -> tuple[Reference, 
     the collection's repository, where registries require the entry to be.
     """
     text = entry.annotations.get(A_SKILL_REF) or entry.annotations.get(REF_NAME) or ""
-    base = collection.with_tag(None).with_digest(None)
+    base = collection.with_tag(None)
     host = text.split("/", 1)[0] if "/" in text else ""
     if collection.layout or not ("." in host or ":" in host or host == "localhost"):
         return base, None
@@ -203,4 +199,4 @@ def member_source(collection: Reference, entry: Descriptor) -> tuple[Reference, 
         ref = Reference.parse(text)
     except InvalidReference:
         return base, None
-    return ref.with_tag(None).with_digest(None), ref.tag
+    return ref.with_tag(None), ref.tag

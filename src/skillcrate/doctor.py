@@ -247,7 +247,7 @@ def _check_registries(project: Project) -> list[Check]:
         try:
             cred = lookup(ref.registry)
             who = f"credentials from {cred.source}" if cred else "anonymous"
-            target = project.online_target(ref.with_tag(None).with_digest(None), "doctor")
+            target = project.online_target(ref.with_tag(None), "doctor")
             tags = target.tags()
             out.append(Check("registry", key, "ok", f"reachable ({who}), {len(tags)} tag(s)"))
         except RegistryUnreachable as exc:

@@ -157,7 +157,7 @@ def spec_version(spec: SkillSpec) -> str | None:
 def resolve_spec(project: Project, spec: SkillSpec) -> Resolved:
     """skills.json entry → tag → manifest digest (network; never consults the lock)."""
     ref = spec.reference()
-    base = ref.with_tag(None).with_digest(None)
+    base = ref.with_tag(None)
     version = spec_version(spec)
     target = project.online_target(base, f"resolving {spec.name}")
     kind = classify_spec(version)
@@ -239,9 +239,7 @@ def _lock_satisfies(spec: SkillSpec, locked: LockedSkill) -> bool:
     if locked.resolved_from(spec.source, spec.version):
         return True
     try:
-        same_source = spec.reference().with_tag(None).with_digest(None) == (
-            locked.source.reference().with_tag(None).with_digest(None)
-        )
+        same_source = spec.reference().with_tag(None) == (locked.source.reference().with_tag(None))
     except SkillcrateError:
         return False
     if not same_source:

@@ -91,6 +91,7 @@ class Reference:
         return self.repository.rstrip("/").rsplit("/", 1)[-1]
 
     def with_tag(self, tag: str | None) -> Reference:
+        """This reference with ``tag`` and no digest (``None``: the bare repository)."""
         return replace(self, tag=tag, digest=None)
 
     def with_digest(self, digest: str | None) -> Reference:
