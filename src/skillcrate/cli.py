@@ -528,7 +528,14 @@ def promote(app: App, ref: str, status: str, message: str | None, as_json: bool)
 
 @cli.group(context_settings=CONTEXT)
 def collection() -> None:
-    """Publish several skills under one reference (an OCI image index)."""
+    """Publish several skills under one reference (an OCI image index).
+
+    \b
+    Examples:
+      skillcrate collection push team-kit localhost:5000/team/kit:1.0.0 \\
+          --skill localhost:5000/team/kit:review-1.2.0
+      skillcrate add localhost:5000/team/kit:1.0.0   # adds every skill it lists
+    """
 
 
 @collection.command("push", context_settings=CONTEXT)
