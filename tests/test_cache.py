@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from skillcrate import archive
 from skillcrate.cache import CHUNK_SIZE, Cache, digest_hex
 from skillcrate.errors import DigestMismatch, InvalidReference, NotFound
+from skillcrate.tree import tree_digest_of
 
 
 def sha(data: bytes) -> str:
@@ -63,7 +65,7 @@ def test_layout(cache: Cache) -> None:
     hexpart = digest.split(":")[1]
     assert cache.blob_path(digest) == cache.root / "blobs-v1" / "sha256" / hexpart
     assert cache.manifest_path(digest) == cache.root / "manifests-v1" / "sha256" / hexpart
-    assert cache.unpacked_path(digest) == cache.root / "unpacked-v1" / hexpart
+    assert cache.unpacked_path(digest) == cache.root / "unpacked-v2" / hexpart
     assert cache.tmp_dir == cache.root / "tmp"
 
 
@@ -88,7 +90,7 @@ def test_invalid_digests_are_refused(cache: Cache, bad: str) -> None:
     with pytest.raises(InvalidReference):
         cache.put_blob(bad, b"data")
     with pytest.raises(InvalidReference):
-        cache.unpacked(bad, lambda tmp: None)
+        cache.put_unpacked(bad, "agentskills", lambda tmp: ("x", tmp, [], True))
     with pytest.raises(InvalidReference):
         cache.get_manifest(bad)
     assert not cache.root.exists()
@@ -229,20 +231,40 @@ def test_corrupt_manifest_is_deleted_on_read(cache: Cache) -> None:
 # -- unpacked trees ---------------------------------------------------------------------
 
 
+def builder(files: dict[str, str], calls: list[Path] | None = None, before=None):  # noqa: ANN001, ANN201
+    """A put_unpacked build function writing ``files`` (with their records)."""
+
+    def build(tmp: Path) -> tuple[str, Path, list, bool]:
+        if calls is not None:
+            calls.append(tmp)
+        tmp.mkdir(parents=True)
+        assert tmp.parent.parent == cache_tmp(tmp) and list(tmp.iterdir()) == []
+        records = [
+            archive.write_file(tmp, rel, io.BytesIO(text.encode()), None, False, archive.Budget())
+            for rel, text in files.items()
+        ]
+        if before is not None:
+            before()
+        return "demo", tmp, records, True
+
+    return build
+
+
+def cache_tmp(tmp: Path) -> Path:
+    return tmp.parent.parent
+
+
 def test_unpacked_builds_once(cache: Cache) -> None:
     key = sha(b"layer")
     calls: list[Path] = []
-
-    def build(tmp: Path) -> None:
-        calls.append(tmp)
-        assert tmp.parent == cache.tmp_dir and list(tmp.iterdir()) == []
-        (tmp / "SKILL.md").write_text("hello")
-
+    build = builder({"SKILL.md": "hello"}, calls)
     assert not cache.has_unpacked(key)
-    first = cache.unpacked(key, build)
-    second = cache.unpacked(key, build)
-    assert first == second == cache.unpacked_path(key)
-    assert (first / "SKILL.md").read_text() == "hello"
+    assert cache.get_unpacked(key) is None
+    first = cache.put_unpacked(key, "agentskills", build)
+    second = cache.get_unpacked(key)
+    assert second is not None and first.root == second.root == cache.unpacked_path(key) / "tree"
+    assert (first.root / "SKILL.md").read_text() == "hello"
+    assert first.tree == second.tree == tree_digest_of(first.root)
     assert len(calls) == 1
     assert cache.has_unpacked(key)
     assert tmp_entries(cache) == []
@@ -251,40 +273,60 @@ def test_unpacked_builds_once(cache: Cache) -> None:
 def test_unpacked_failing_build_leaves_nothing(cache: Cache) -> None:
     key = sha(b"layer")
 
-    def build(tmp: Path) -> None:
+    def build(tmp: Path) -> tuple[str, Path, list, bool]:
+        tmp.mkdir()
         (tmp / "half").write_text("x")
         raise RuntimeError("bad archive")
 
     with pytest.raises(RuntimeError):
-        cache.unpacked(key, build)
+        cache.put_unpacked(key, "agentskills", build)
     assert not cache.has_unpacked(key)
     assert tmp_entries(cache) == []
 
 
-def test_unpacked_race_keeps_the_winner(cache: Cache) -> None:
+def test_unpacked_race_keeps_the_winner(cache: Cache, tmp_path: Path) -> None:
     key = sha(b"layer")
+    other = Cache(cache.root)
 
-    def build(tmp: Path) -> None:
-        (tmp / "SKILL.md").write_text("loser")
+    def finish_first() -> None:
         # Another process finishes first while we are still building.
-        winner = cache.unpacked_path(key)
-        winner.mkdir(parents=True)
-        (winner / "SKILL.md").write_text("winner")
+        other.put_unpacked(key, "agentskills", builder({"SKILL.md": "winner"}))
 
-    path = cache.unpacked(key, build)
-    assert (path / "SKILL.md").read_text() == "winner"
+    got = cache.put_unpacked(
+        key, "agentskills", builder({"SKILL.md": "loser"}, before=finish_first)
+    )
+    assert (got.root / "SKILL.md").read_text() == "winner"
     assert tmp_entries(cache) == []
 
 
+def test_a_changed_unpacked_tree_is_dropped(cache: Cache) -> None:
+    key = sha(b"layer")
+    got = cache.put_unpacked(key, "agentskills", builder({"SKILL.md": "hello"}))
+    (got.root / "SKILL.md").write_text("HELLO")  # e.g. a script of some skill edits it
+    assert cache.get_unpacked(key) is None
+    assert not cache.has_unpacked(key)
+
+
 def _unpack_worker(root: str, key: str, start: multiprocessing.synchronize.Event) -> None:
-    def build(tmp: Path) -> None:
-        for i in range(20):
-            (tmp / f"file{i}.md").write_text(f"content {i}\n")
+    def build(tmp: Path) -> tuple[str, Path, list, bool]:
+        tmp.mkdir()
+        records = [
+            archive.write_file(
+                tmp,
+                f"file{i}.md",
+                io.BytesIO(f"content {i}\n".encode()),
+                None,
+                False,
+                archive.Budget(),
+            )
+            for i in range(20)
+        ]
         time.sleep(0.05)
+        return "demo", tmp, records, True
 
     start.wait(10)
-    path = Cache(Path(root)).unpacked(key, build)
-    assert sorted(os.listdir(path)) == sorted(f"file{i}.md" for i in range(20))
+    got = Cache(Path(root)).put_unpacked(key, "agentskills", build)
+    assert sorted(os.listdir(got.root)) == sorted(f"file{i}.md" for i in range(20))
 
 
 def test_concurrent_unpacks(cache: Cache) -> None:
@@ -300,7 +342,7 @@ def test_concurrent_unpacks(cache: Cache) -> None:
     for proc in procs:
         proc.join(60)
     assert [proc.exitcode for proc in procs] == [0] * len(procs)
-    assert os.listdir(cache.root / "unpacked-v1") == [digest_hex(key)]
+    assert os.listdir(cache.root / "unpacked-v2") == [digest_hex(key)]
     assert tmp_entries(cache) == []
 
 
@@ -311,7 +353,7 @@ def populate(cache: Cache) -> dict[str, str]:
     blob, manifest, layer = b"blob bytes", b'{"m": 1}', b"layer"
     cache.put_blob(sha(blob), blob)
     cache.put_manifest(sha(manifest), manifest)
-    cache.unpacked(sha(layer), lambda tmp: (tmp / "SKILL.md").write_text("12345"))
+    cache.put_unpacked(sha(layer), "agentskills", builder({"SKILL.md": "12345"}))
     return {"blob": sha(blob), "manifest": sha(manifest), "unpacked": sha(layer)}
 
 

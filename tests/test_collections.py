@@ -114,7 +114,10 @@ def test_members_from_other_repositories_need_copy(registry, repo_name, tmp_path
     assert pushed["copied"] == ["alpha", "beta"]
     proj = tmp_path / "proj"
     proj.mkdir()
-    _ok("add", f"{base}/kit:1.0.0", cwd=proj)
+    refused = run_cli("add", f"{base}/kit:1.0.0", cwd=proj)
+    assert refused.returncode == 2 and "--allow-external" in refused.stderr  # consent first
+    assert list(proj.iterdir()) == []
+    _ok("add", f"{base}/kit:1.0.0", "--allow-external", cwd=proj)
     specs = json.loads((proj / "skills.json").read_text())["skills"]
     # members keep pointing at their own repositories, with a range like any add
     assert [(s["source"], s["version"]) for s in specs] == [

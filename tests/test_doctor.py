@@ -274,8 +274,12 @@ def test_hook_launcher_in_the_project_via_variable_or_home(
     done = doctor(project)
     assert done.returncode == 0, done.stdout
 
-    cmd = "$SKILLCRATE_TEST_UNSET_VARIABLE/skillcrate"  # only the agent's shell knows it
-    assert cli("-C", str(project), "register", "--agent", "claude", "--command", cmd) == 0
+    cmd = "$SKILLCRATE_TEST_UNSET_VARIABLE/skillcrate"  # not an agent's project variable
+    assert cli("-C", str(project), "register", "--agent", "claude", "--command", cmd) == 2
+
+    # a hand-edited hook with a variable only the agent's shell knows: doctor cannot tell
+    settings = project / ".claude" / "settings.json"
+    settings.write_text(settings.read_text().replace("~/bin/skillcrate", cmd))
     code, checks = doctor_json(project)
     assert code == 0
     (hook,) = [c for c in checks if c["area"] == "hooks"]

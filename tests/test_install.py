@@ -1,4 +1,4 @@
-"""Tests for materialising skills into a project (skillcrate.install)."""
+"""Tests for trees, materialising skills into a project, links, .gitignore and install state."""
 
 from __future__ import annotations
 
@@ -10,29 +10,25 @@ from pathlib import Path
 
 import pytest
 
-from skillcrate import install
-from skillcrate.errors import ProjectError, UnsafePath
+from skillcrate import install, tree
+from skillcrate.boundary import Boundary, skill_rel
+from skillcrate.errors import DigestMismatch, ProjectError, UnsafePath
+from skillcrate.fastpath import artifacts_fresh
 from skillcrate.install import (
     GITIGNORE_END,
     GITIGNORE_START,
-    STATE_FILE,
-    InstallState,
+    materialise,
+    place_link,
+    update_gitignore,
+)
+from skillcrate.state import Artifact, InstallState, read_state, write_state
+from skillcrate.tree import (
+    FileRecord,
     TreeFile,
     diff_tree,
-    is_owned,
-    link_skill,
-    materialise,
-    read_state,
-    record_skill,
-    remove_owned,
-    skill_path,
-    state_is_fresh,
     tree_digest,
     tree_digest_of,
     tree_files,
-    unlink_skill,
-    update_gitignore,
-    write_state,
 )
 
 LOCK = "sha256:" + "1" * 64
@@ -46,6 +42,17 @@ def make_tree(root: Path, files: dict[str, str], executable: tuple[str, ...] = (
         path.write_text(text)
         os.chmod(path, 0o755 if rel in executable else 0o644)
     return root
+
+
+def records_of(folder: Path) -> list[FileRecord]:
+    """Records of a folder as the cache keeps them (hash + lstat)."""
+    out = []
+    for f in tree_files(folder):
+        st = os.lstat(folder / f.path)
+        out.append(
+            FileRecord(f.path, f.sha256, f.executable, f.size, st.st_mtime_ns, st.st_ctime_ns)
+        )
+    return out
 
 
 SKILL = {"SKILL.md": "---\nname: review\n---\nReview code.\n", "scripts/run.sh": "#!/bin/sh\n"}
@@ -63,8 +70,17 @@ def project(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def boundary(project: Path) -> Boundary:
+    return Boundary(project)
+
+
 def staging_leftovers(folder: Path) -> list[str]:
-    return [n for n in os.listdir(folder) if n.endswith(".staging") or ".old-" in n]
+    return [n for n in os.listdir(folder) if n.startswith(".skillcrate-")]
+
+
+def put(boundary: Boundary, source: Path, name: str = "review") -> list[FileRecord]:
+    return materialise(boundary, skill_rel(name), source, records_of(source))
 
 
 # -- tree digest ----------------------------------------------------------------------
@@ -168,161 +184,177 @@ def test_diff_tree_reports_a_symlink_in_place_of_a_file(source: Path) -> None:
 # -- materialise ----------------------------------------------------------------------
 
 
-def test_materialise_copies_the_tree(source: Path, project: Path) -> None:
+def test_materialise_copies_the_tree(source: Path, project: Path, boundary: Boundary) -> None:
     (source / "empty").mkdir()
     os.chmod(source / "SKILL.md", 0o444)  # cache files may be read-only
-    dest = skill_path(project, "review")
-    materialise(source, dest)
+    records = put(boundary, source)
+    dest = project / ".agents/skills/review"
     assert tree_digest_of(dest) == tree_digest_of(source)
+    assert tree.records_tree(records) == tree_digest_of(source)
     assert (dest / "empty").is_dir()
     assert os.access(dest / "scripts/run.sh", os.X_OK)
     assert stat.S_IMODE((dest / "SKILL.md").stat().st_mode) & 0o200  # installed copy writable
     assert (dest / "SKILL.md").stat().st_ino != (source / "SKILL.md").stat().st_ino
     assert staging_leftovers(dest.parent) == []
+    assert tree.scan_stat(str(dest)) == tree.stat_digest(records)
 
 
-def test_editing_an_installed_file_leaves_the_cache_alone(source: Path, project: Path) -> None:
-    dest = skill_path(project, "review")
-    materialise(source, dest)
-    (dest / "SKILL.md").write_text("edited")
+def test_editing_an_installed_file_leaves_the_cache_alone(
+    source: Path, project: Path, boundary: Boundary
+) -> None:
+    put(boundary, source)
+    (project / ".agents/skills/review/SKILL.md").write_text("edited")
     assert (source / "SKILL.md").read_text() == SKILL["SKILL.md"]
 
 
-def test_materialise_replaces_an_existing_tree(tmp_path: Path, source: Path, project: Path) -> None:
-    dest = skill_path(project, "review")
-    make_tree(dest, {"old.md": "old", "SKILL.md": "old"})
-    materialise(source, dest)
+def test_materialise_replaces_an_existing_tree(
+    source: Path, project: Path, boundary: Boundary
+) -> None:
+    dest = make_tree(project / ".agents/skills/review", {"old.md": "old", "SKILL.md": "old"})
+    put(boundary, source)
     assert sorted(f.path for f in tree_files(dest)) == ["SKILL.md", "scripts/run.sh"]
     assert (dest / "SKILL.md").read_text() == SKILL["SKILL.md"]
     assert staging_leftovers(dest.parent) == []
 
 
 def test_failing_materialise_keeps_the_old_tree(
-    source: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+    source: Path, project: Path, boundary: Boundary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dest = skill_path(project, "review")
-    make_tree(dest, {"old.md": "old"})
+    dest = make_tree(project / ".agents/skills/review", {"old.md": "old"})
     before = tree_digest_of(dest)
     real_copy = install._copy_file
     copied: list[str] = []
 
-    def flaky_copy(src: str, dst: Path, executable: bool) -> None:
+    def flaky_copy(src: str, *args: object) -> FileRecord:
         if copied:
             raise OSError(28, "No space left on device")
         copied.append(src)
-        real_copy(src, dst, executable)
+        return real_copy(src, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(install, "_copy_file", flaky_copy)
-    with pytest.raises(OSError, match="No space"):
-        materialise(source, dest)
+    with pytest.raises(Exception, match="No space"):
+        put(boundary, source)
     assert copied  # it failed mid-way, after one file
     assert tree_digest_of(dest) == before
     assert staging_leftovers(dest.parent) == []
 
 
-def test_materialise_refuses_a_symlink_in_the_source(source: Path, project: Path) -> None:
-    dest = skill_path(project, "review")
-    make_tree(dest, {"old.md": "old"})
+def test_materialise_refuses_a_symlink_in_the_source(
+    source: Path, project: Path, boundary: Boundary
+) -> None:
+    dest = make_tree(project / ".agents/skills/review", {"old.md": "old"})
+    records = records_of(source)
     (source / "zz-link").symlink_to("/etc/passwd")
     with pytest.raises(UnsafePath):
-        materialise(source, dest)
+        materialise(boundary, skill_rel("review"), source, records)
     assert (dest / "old.md").read_text() == "old"
     assert staging_leftovers(dest.parent) == []
 
 
-def test_skill_path_refuses_unsafe_names(project: Path) -> None:
-    assert skill_path(project, "review") == project / ".agents" / "skills" / "review"
-    for bad in ["", ".", "..", "../x", "a/b", ".hidden"]:
+def test_materialise_refuses_a_source_that_differs_from_its_records(
+    source: Path, project: Path, boundary: Boundary
+) -> None:
+    records = records_of(source)
+    (source / "SKILL.md").write_text("poisoned and longer than before")
+    with pytest.raises(DigestMismatch):
+        materialise(boundary, skill_rel("review"), source, records)
+    assert not (project / ".agents/skills/review").exists()
+
+
+def test_skill_paths_refuse_unsafe_names(project: Path) -> None:
+    assert skill_rel("review") == ".agents/skills/review"
+    for bad in ["", ".", "..", "../x", "a/b", ".hidden", "Review"]:
         with pytest.raises(UnsafePath):
-            skill_path(project, bad)
+            skill_rel(bad)
 
 
 # -- links ----------------------------------------------------------------------------
 
 
 @pytest.fixture
-def installed(source: Path, project: Path) -> Path:
-    dest = skill_path(project, "review")
-    materialise(source, dest)
-    return dest
+def installed(source: Path, project: Path, boundary: Boundary) -> list[FileRecord]:
+    return put(boundary, source)
 
 
-def test_link_is_relative(project: Path, installed: Path) -> None:
-    link = link_skill(project, ".claude/skills", "review", installed)
-    assert link == project / ".claude" / "skills" / "review"
-    assert link.is_symlink()
-    assert os.readlink(link) == os.path.join("..", "..", ".agents", "skills", "review")
-    assert link.resolve() == installed.resolve()
-    assert (link / "SKILL.md").read_text() == SKILL["SKILL.md"]
+def link(boundary: Boundary, records: list[FileRecord], *, owned: bool = False):  # noqa: ANN201
+    return place_link(
+        boundary,
+        ".claude/skills/review",
+        skill_rel("review"),
+        owned=owned,
+        source=boundary.path(skill_rel("review")),
+        records=records,
+    )
+
+
+def test_link_is_relative(project: Path, boundary: Boundary, installed: list) -> None:
+    text, copy = link(boundary, installed)
+    path = project / ".claude" / "skills" / "review"
+    assert copy is None and text == os.path.join("..", "..", ".agents", "skills", "review")
+    assert path.is_symlink()
+    assert os.readlink(path) == text
+    assert path.resolve() == (project / ".agents/skills/review").resolve()
+    assert (path / "SKILL.md").read_text() == SKILL["SKILL.md"]
     # Idempotent, and still relative when the project moves.
-    assert link_skill(project, ".claude/skills", "review", installed) == link
+    assert link(boundary, installed) == (text, None)
     moved = project.with_name("moved")
     project.rename(moved)
     assert (moved / ".claude/skills/review/SKILL.md").is_file()
 
 
-def test_link_replaces_an_owned_symlink(tmp_path: Path, project: Path, installed: Path) -> None:
-    link = project / ".claude/skills/review"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(tmp_path)
+def test_link_replaces_an_owned_symlink(
+    tmp_path: Path, project: Path, boundary: Boundary, installed: list
+) -> None:
+    path = project / ".claude/skills/review"
+    path.parent.mkdir(parents=True)
+    path.symlink_to(tmp_path)
     with pytest.raises(ProjectError, match="not created by skillcrate"):
-        link_skill(project, ".claude/skills", "review", installed)
-    link_skill(project, ".claude/skills", "review", installed, owned={".claude/skills/review"})
-    assert link.resolve() == installed.resolve()
+        link(boundary, installed)
+    link(boundary, installed, owned=True)
+    assert path.resolve() == (project / ".agents/skills/review").resolve()
 
 
-def test_link_refuses_a_foreign_folder(project: Path, installed: Path) -> None:
+def test_link_refuses_a_foreign_folder(project: Path, boundary: Boundary, installed: list) -> None:
     foreign = make_tree(project / ".claude/skills/review", {"SKILL.md": "mine"})
     with pytest.raises(ProjectError, match=r"\.claude/skills/review"):
-        link_skill(project, ".claude/skills", "review", installed)
+        link(boundary, installed)
     assert (foreign / "SKILL.md").read_text() == "mine"
     assert not foreign.is_symlink()
 
 
-def test_link_replaces_an_owned_folder(project: Path, installed: Path) -> None:
+def test_link_replaces_an_owned_folder(project: Path, boundary: Boundary, installed: list) -> None:
     make_tree(project / ".claude/skills/review", {"SKILL.md": "old copy"})
-    link = link_skill(
-        project, ".claude/skills", "review", installed, owned=[".claude/skills/review/"]
-    )
-    assert link.is_symlink()
-    assert staging_leftovers(link.parent) == []
+    link(boundary, installed, owned=True)
+    assert (project / ".claude/skills/review").is_symlink()
+    assert staging_leftovers(project / ".claude/skills") == []
 
 
 def test_link_falls_back_to_a_copy(
-    project: Path, installed: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, boundary: Boundary, installed: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_symlinks(*args: object, **kwargs: object) -> None:
         raise OSError(1, "symlinks not permitted")
 
     monkeypatch.setattr(os, "symlink", no_symlinks)
-    link = link_skill(project, ".claude/skills", "review", installed)
-    assert link.is_dir() and not link.is_symlink()
-    assert tree_digest_of(link) == tree_digest_of(installed)
-    assert [n for n in os.listdir(link.parent) if n != "review"] == []
+    text, copy = link(boundary, installed)
+    path = project / ".claude/skills/review"
+    assert text is None and copy is not None
+    assert path.is_dir() and not path.is_symlink()
+    assert tree_digest_of(path) == tree_digest_of(project / ".agents/skills/review")
+    assert [n for n in os.listdir(path.parent) if n != "review"] == []
     # A second run recognises its own identical copy and refreshes it.
-    assert link_skill(project, ".claude/skills", "review", installed) == link
+    assert link(boundary, installed)[1] is not None
 
 
-def test_unlink_skill_removes_only_ours(project: Path, installed: Path) -> None:
-    link_skill(project, ".claude/skills", "review", installed)
-    assert unlink_skill(project, ".claude/skills", "review")
-    assert not os.path.lexists(project / ".claude/skills/review")
-    assert not unlink_skill(project, ".claude/skills", "review")
-
-    foreign = make_tree(project / ".claude/skills/review", {"SKILL.md": "mine"})
-    assert not unlink_skill(project, ".claude/skills", "review")
-    assert foreign.is_dir()
-    assert unlink_skill(project, ".claude/skills", "review", owned={".claude/skills/review"})
-    assert not foreign.exists()
-
-
-def test_remove_owned_never_touches_unowned_paths(project: Path, installed: Path) -> None:
-    assert not remove_owned(project, ".agents/skills/review", owned=set())
-    assert installed.is_dir()
-    assert remove_owned(project, ".agents/skills/review", owned={".agents/skills/review"})
-    assert not installed.exists()
-    with pytest.raises(UnsafePath):
-        remove_owned(project, "../outside", owned={"../outside"})
+def test_links_and_folders_never_go_through_a_symlinked_folder(
+    tmp_path: Path, project: Path, boundary: Boundary, source: Path, installed: list
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (project / ".claude").symlink_to(outside)
+    with pytest.raises(UnsafePath, match="symbolic link"):
+        link(boundary, installed)
+    assert list(outside.iterdir()) == []
 
 
 # -- .gitignore ---------------------------------------------------------------------
@@ -333,22 +365,24 @@ def block(*lines: str, eol: str = "\n") -> str:
     return "".join(line + eol for line in body)
 
 
-STATE_LINE = "/.agents/skills/.skillcrate-state.json"
+TEMP_LINE = ".skillcrate-*"
 
 
-def test_gitignore_block_is_created_and_idempotent(project: Path, installed: Path) -> None:
-    link_skill(project, ".claude/skills", "review", installed)
+def test_gitignore_block_is_created_and_idempotent(
+    project: Path, boundary: Boundary, installed: list
+) -> None:
+    link(boundary, installed)
     paths = [
         ".claude/skills/review",
         ".agents/skills/review",
         ".agents/skills/review",
         ".agents/skills",
     ]
-    assert update_gitignore(project, paths)
+    assert update_gitignore(boundary, paths)
     text = (project / ".gitignore").read_text()
-    assert text == block(STATE_LINE, "/.agents/skills/review/", "/.claude/skills/review")
+    assert text == block(TEMP_LINE, "/.agents/skills/review/", "/.claude/skills/review")
     mtime = (project / ".gitignore").stat().st_mtime_ns
-    assert not update_gitignore(project, reversed(paths))
+    assert not update_gitignore(boundary, reversed(paths))
     assert (project / ".gitignore").stat().st_mtime_ns == mtime
 
 
@@ -362,201 +396,238 @@ def test_gitignore_block_is_created_and_idempotent(project: Path, installed: Pat
     ],
 )
 def test_gitignore_preserves_the_rest_and_round_trips(
-    project: Path, installed: Path, before: str
+    project: Path, boundary: Boundary, installed: list, before: str
 ) -> None:
     path = project / ".gitignore"
     path.write_bytes(before.encode())
-    assert update_gitignore(project, [".agents/skills/review"])
+    assert update_gitignore(boundary, [".agents/skills/review"])
     after = path.read_bytes().decode()
     assert after.startswith(before)
     assert "/.agents/skills/review/" in after
     eol = "\r\n" if "\r\n" in before else "\n"
     assert GITIGNORE_START + eol in after
-    assert not update_gitignore(project, [".agents/skills/review"])
-    assert update_gitignore(project, [])
+    assert not update_gitignore(boundary, [".agents/skills/review"])
+    assert update_gitignore(boundary, [])
     if before:
         assert path.read_bytes() == before.encode()
     else:
         assert not path.exists()
 
 
-def test_gitignore_block_in_the_middle_is_replaced_in_place(project: Path) -> None:
+def test_gitignore_block_in_the_middle_is_replaced_in_place(
+    project: Path, boundary: Boundary
+) -> None:
     path = project / ".gitignore"
     path.write_text("top\n" + block("/.agents/skills/old/") + "bottom\n# trailing comment")
-    assert update_gitignore(project, [".agents/skills/new/"])
+    assert update_gitignore(boundary, [".agents/skills/new/"])
     assert path.read_text() == (
-        "top\n" + block(STATE_LINE, "/.agents/skills/new/") + "bottom\n# trailing comment"
+        "top\n" + block(TEMP_LINE, "/.agents/skills/new/") + "bottom\n# trailing comment"
     )
-    assert update_gitignore(project, [])
+    assert update_gitignore(boundary, [])
     assert path.read_text() == "top\nbottom\n# trailing comment"
 
 
-def test_gitignore_without_paths_and_without_file_does_nothing(project: Path) -> None:
-    assert not update_gitignore(project, [])
+def test_gitignore_without_paths_and_without_file_does_nothing(
+    project: Path, boundary: Boundary
+) -> None:
+    assert not update_gitignore(boundary, [])
     assert not (project / ".gitignore").exists()
 
 
-def test_gitignore_refuses_a_broken_block(project: Path) -> None:
+def test_gitignore_refuses_a_broken_block(project: Path, boundary: Boundary) -> None:
     (project / ".gitignore").write_text(GITIGNORE_START + "\n/x\n")
     with pytest.raises(ProjectError, match="end marker"):
-        update_gitignore(project, [".agents/skills/review"])
+        update_gitignore(boundary, [".agents/skills/review"])
+
+
+def test_gitignore_patterns_are_literal(project: Path, boundary: Boundary) -> None:
+    assert update_gitignore(boundary, ["docs/*/x", "a/[b]?"])
+    text = (project / ".gitignore").read_text()
+    assert "/docs/\\*/x\n" in text and "/a/\\[b]\\?\n" in text
 
 
 # -- install state ------------------------------------------------------------------
 
 
-def install_project(project: Path, installed: Path) -> InstallState:
-    link = link_skill(project, ".claude/skills", "review", installed)
-    skill = record_skill(installed, project=project, links=[link])
-    state = InstallState(lock=LOCK, skills={"review": skill}, owned=list(skill.paths))
-    write_state(project, state)
+def install_project(project: Path, boundary: Boundary, records: list) -> InstallState:
+    text, _ = link(boundary, records)
+    rel = skill_rel("review")
+    artifacts = {
+        rel: Artifact.for_folder(rel, "review", records),
+        ".claude/skills/review": Artifact(".claude/skills/review", "review", link=text),
+    }
+    write_state(project, LOCK, artifacts, {rel: records})
+    state = read_state(project, records=True)
+    assert state is not None
     return state
 
 
-def test_state_round_trip(project: Path, installed: Path) -> None:
-    state = install_project(project, installed)
-    assert state.skills["review"].paths == [".agents/skills/review", ".claude/skills/review"]
-    assert state.skills["review"].links == {
-        ".claude/skills/review": os.path.join("..", "..", ".agents", "skills", "review")
-    }
-    assert state.skills["review"].tree == tree_digest_of(installed)
-    loaded = read_state(project)
-    assert loaded == state
-    assert is_owned(loaded, ".agents/skills/review")
-    assert is_owned(loaded, "./.claude/skills/review/")
-    assert not is_owned(loaded, ".agents/skills/other")
-    assert not is_owned(None, ".agents/skills/review")
+def test_state_round_trip(project: Path, boundary: Boundary, installed: list) -> None:
+    state = install_project(project, boundary, installed)
+    assert state.owned == {".agents/skills/review", ".claude/skills/review"}
+    assert state.artifacts[".claude/skills/review"].link == os.path.join(
+        "..", "..", ".agents", "skills", "review"
+    )
+    assert state.artifacts[".agents/skills/review"].tree == tree_digest_of(
+        project / ".agents/skills/review"
+    )
+    assert state.records_for(".agents/skills/review") == installed
+    assert not (project / ".agents/skills/.skillcrate-state.json").exists()  # outside
 
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"not json", b"[]", b'{"version": 2, "lock": "x", "skills": {}}', b'{"version": 1}'],
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"version": 1, "lock": "x", "skills": {}}',
+        b'{"version": 2}',
+        b"[" * 100_000,
+    ],
 )
 def test_read_state_never_raises(project: Path, content: bytes) -> None:
+    from skillcrate.state import INSTALL_FILE, project_dir
+
     assert read_state(project) is None
-    path = project / STATE_FILE
+    path = project_dir(project) / INSTALL_FILE
     path.parent.mkdir(parents=True)
     path.write_bytes(content)
     assert read_state(project) is None
 
 
-def test_state_is_fresh_right_after_install(project: Path, installed: Path) -> None:
-    install_project(project, installed)
-    state = read_state(project)
-    assert state is not None
-    assert state_is_fresh(project, state, LOCK)
+def test_records_that_do_not_hash_to_the_tree_are_ignored(
+    project: Path, boundary: Boundary, installed: list
+) -> None:
+    state = install_project(project, boundary, installed)
+    forged = [FileRecord("SKILL.md", "0" * 64, False, 1, 1, 1)]
+    state.records[".agents/skills/review"] = forged
+    assert state.records_for(".agents/skills/review") is None
+
+
+def test_state_is_fresh_right_after_install(
+    project: Path, boundary: Boundary, installed: list
+) -> None:
+    state = install_project(project, boundary, installed)
+    assert artifacts_fresh(project, state)
 
 
 def test_state_freshness_uses_only_stat(
-    project: Path, installed: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, boundary: Boundary, installed: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    state = install_project(project, installed)
+    state = install_project(project, boundary, installed)
 
     def forbidden(*args: object, **kwargs: object) -> None:
-        raise AssertionError("state_is_fresh must not read file contents")
+        raise AssertionError("freshness must not read file contents")
 
     monkeypatch.setattr(builtins, "open", forbidden)
-    monkeypatch.setattr(install, "_hash_file", forbidden)
-    assert state_is_fresh(project, state, LOCK)
+    monkeypatch.setattr(tree, "hash_file", forbidden)
+    assert artifacts_fresh(project, state)
 
 
-def test_fresh_detects_a_changed_lock(project: Path, installed: Path) -> None:
-    state = install_project(project, installed)
-    assert not state_is_fresh(project, state, "sha256:" + "2" * 64)
+def test_fresh_detects_a_size_change(project: Path, boundary: Boundary, installed: list) -> None:
+    state = install_project(project, boundary, installed)
+    (project / ".agents/skills/review/SKILL.md").write_text("different length")
+    assert not artifacts_fresh(project, state)
 
 
-def test_fresh_detects_a_size_change(project: Path, installed: Path) -> None:
-    state = install_project(project, installed)
-    (installed / "SKILL.md").write_text("different length")
-    assert not state_is_fresh(project, state, LOCK)
+def test_fresh_detects_a_same_size_edit(project: Path, boundary: Boundary, installed: list) -> None:
+    state = install_project(project, boundary, installed)
+    path = project / ".agents/skills/review/SKILL.md"
+    path.write_text(path.read_text().upper())  # same size, new mtime
+    assert not artifacts_fresh(project, state)
 
 
-def test_fresh_detects_a_same_size_edit(project: Path, installed: Path) -> None:
-    state = install_project(project, installed)
-    text = (installed / "SKILL.md").read_text()
-    (installed / "SKILL.md").write_text(text.upper())  # same size, new mtime
-    assert not state_is_fresh(project, state, LOCK)
+def test_fresh_detects_an_mtime_change(project: Path, boundary: Boundary, installed: list) -> None:
+    state = install_project(project, boundary, installed)
+    os.utime(project / ".agents/skills/review/SKILL.md", ns=(1, 1))
+    assert not artifacts_fresh(project, state)
 
 
-def test_fresh_detects_an_mtime_change(project: Path, installed: Path) -> None:
-    state = install_project(project, installed)
-    os.utime(installed / "SKILL.md", ns=(1, 1))
-    assert not state_is_fresh(project, state, LOCK)
+def test_fresh_detects_an_edit_with_the_mtime_put_back(
+    project: Path, boundary: Boundary, installed: list
+) -> None:
+    state = install_project(project, boundary, installed)
+    path = project / ".agents/skills/review/SKILL.md"
+    st = path.stat()
+    path.write_text(path.read_text().upper())
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # ctime still moved
+    assert not artifacts_fresh(project, state)
 
 
-def test_fresh_detects_an_exec_bit_change(project: Path, installed: Path) -> None:
-    state = install_project(project, installed)
-    st = (installed / "scripts/run.sh").stat()
-    os.chmod(installed / "scripts/run.sh", 0o644)
-    os.utime(installed / "scripts/run.sh", ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert not state_is_fresh(project, state, LOCK)
+def test_fresh_detects_an_exec_bit_change(
+    project: Path, boundary: Boundary, installed: list
+) -> None:
+    state = install_project(project, boundary, installed)
+    script = project / ".agents/skills/review/scripts/run.sh"
+    st = script.stat()
+    os.chmod(script, 0o644)
+    os.utime(script, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert not artifacts_fresh(project, state)
 
 
-def test_fresh_detects_a_deleted_file(project: Path, installed: Path) -> None:
-    state = install_project(project, installed)
-    (installed / "scripts/run.sh").unlink()
-    assert not state_is_fresh(project, state, LOCK)
+def test_fresh_detects_a_deleted_file(project: Path, boundary: Boundary, installed: list) -> None:
+    state = install_project(project, boundary, installed)
+    (project / ".agents/skills/review/scripts/run.sh").unlink()
+    assert not artifacts_fresh(project, state)
 
 
-def test_fresh_detects_an_extra_file(project: Path, installed: Path) -> None:
-    state = install_project(project, installed)
-    (installed / "scripts" / "new.sh").write_text("")
-    assert not state_is_fresh(project, state, LOCK)
+def test_fresh_detects_an_extra_file(project: Path, boundary: Boundary, installed: list) -> None:
+    state = install_project(project, boundary, installed)
+    (project / ".agents/skills/review/scripts/new.sh").write_text("")
+    assert not artifacts_fresh(project, state)
 
 
-def test_fresh_detects_a_deleted_skill_folder(project: Path, installed: Path) -> None:
-    state = install_project(project, installed)
-    os.rename(installed, installed.with_name("elsewhere"))
-    assert not state_is_fresh(project, state, LOCK)
+def test_fresh_detects_a_deleted_skill_folder(
+    project: Path, boundary: Boundary, installed: list
+) -> None:
+    state = install_project(project, boundary, installed)
+    folder = project / ".agents/skills/review"
+    os.rename(folder, folder.with_name("elsewhere"))
+    assert not artifacts_fresh(project, state)
+
+
+def test_fresh_detects_a_symlinked_install_folder(
+    tmp_path: Path, project: Path, boundary: Boundary, installed: list
+) -> None:
+    state = install_project(project, boundary, installed)
+    real = tmp_path / "real-agents"
+    os.rename(project / ".agents", real)
+    (project / ".agents").symlink_to(real)  # same files, reached through a link
+    assert not artifacts_fresh(project, state)
 
 
 def test_fresh_detects_a_broken_or_moved_link(
-    tmp_path: Path, project: Path, installed: Path
+    tmp_path: Path, project: Path, boundary: Boundary, installed: list
 ) -> None:
-    state = install_project(project, installed)
-    link = project / ".claude/skills/review"
-    link.unlink()
-    assert not state_is_fresh(project, state, LOCK)
-    link.symlink_to(tmp_path)
-    assert not state_is_fresh(project, state, LOCK)
-    link.unlink()
-    link.symlink_to(os.path.join("..", "..", ".agents", "skills", "review"))
-    assert state_is_fresh(project, state, LOCK)
+    state = install_project(project, boundary, installed)
+    path = project / ".claude/skills/review"
+    path.unlink()
+    assert not artifacts_fresh(project, state)
+    path.symlink_to(tmp_path)
+    assert not artifacts_fresh(project, state)
+    path.unlink()
+    path.symlink_to(os.path.join("..", "..", ".agents", "skills", "review"))
+    assert artifacts_fresh(project, state)
 
 
-def test_fresh_checks_copied_links(
-    project: Path, installed: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def no_symlinks(*args: object, **kwargs: object) -> None:
-        raise OSError(1, "symlinks not permitted")
-
-    monkeypatch.setattr(os, "symlink", no_symlinks)
-    state = install_project(project, installed)
-    assert ".claude/skills/review" in state.skills["review"].copies
-    assert read_state(project) == state
-    assert state_is_fresh(project, state, LOCK)
-    (project / ".claude/skills/review/extra.md").write_text("x")
-    assert not state_is_fresh(project, state, LOCK)
-
-
-def test_fresh_is_cheap_for_many_skills(tmp_path: Path, project: Path) -> None:
-    skills = {}
+def test_fresh_is_cheap_for_many_skills(tmp_path: Path, project: Path, boundary: Boundary) -> None:
+    artifacts, records = {}, {}
     for i in range(20):
         src = make_tree(tmp_path / f"src{i}", {f"f{j}.md": f"{i}-{j}" for j in range(10)})
-        dest = skill_path(project, f"skill{i}")
-        materialise(src, dest)
-        skills[f"skill{i}"] = record_skill(dest, project=project)
-    state = InstallState(lock=LOCK, skills=skills, owned=[s.paths[0] for s in skills.values()])
-    write_state(project, state)
+        rel = skill_rel(f"skill{i}")
+        recs = materialise(boundary, rel, src, records_of(src))
+        artifacts[rel] = Artifact.for_folder(rel, f"skill{i}", recs)
+        records[rel] = recs
+    write_state(project, LOCK, artifacts, records)
     loaded = read_state(project)
-    assert loaded is not None and state_is_fresh(project, loaded, LOCK)
+    assert loaded is not None and artifacts_fresh(project, loaded)
     (project / ".agents/skills/skill7/f3.md").write_text("changed!")
-    assert not state_is_fresh(project, loaded, LOCK)
+    assert not artifacts_fresh(project, loaded)
 
 
-def test_tree_file_record_matches_tree_files(installed: Path) -> None:
-    skill = record_skill(installed)
-    assert skill.paths == []
-    assert {
-        rel: TreeFile(rel, r.executable, r.size, r.sha256) for rel, r in skill.files.items()
-    } == {f.path: f for f in tree_files(installed)}
+def test_file_records_match_tree_files(source: Path) -> None:
+    assert {r.path: r.tree_file() for r in records_of(source)} == {
+        f.path: f for f in tree_files(source)
+    }
+    assert all(isinstance(r.tree_file(), TreeFile) for r in records_of(source))

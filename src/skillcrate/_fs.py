@@ -1,110 +1,137 @@
-"""Filesystem primitives every write in skillcrate goes through."""
+"""Atomic writes outside projects (cache, state, layouts the user named, key files).
+
+Writes inside a project go through :mod:`skillcrate.boundary` instead. Modes are passed
+to ``os.open``/``os.mkdir`` so the OS applies the umask: the process-wide umask is never
+read or changed (that would race with other threads creating files).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
-import tempfile
-import uuid
+import secrets
+import stat
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from .errors import UnsafePath
+from .errors import FilesystemError, UnsafePath
+
+NEW_FILE_FLAGS = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+"""A new file, never through a symlink (``O_EXCL | O_NOFOLLOW``)."""
+
+
+def temp_path(path: Path) -> Path:
+    """A fresh temp name beside ``path`` (same folder, so a rename is atomic)."""
+    return path.with_name(f".skillcrate-tmp-{path.name}-{secrets.token_hex(4)}")
 
 
 def atomic_write(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``.
 
-    A reader sees either the old file or the new one, never a partial write.
+    A reader sees either the old file or the new one, never a partial write. The file
+    gets ``mode``, else the mode of the file it replaces, else 0666 minus the umask.
+    OS errors become FilesystemError naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        elif path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    keep = None
+    if mode is None:
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            keep = None if stat.S_ISLNK(st.st_mode) else st.st_mode & 0o7777
+
+    def write(fd: int) -> None:
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    _replace_with(path, write, mode if mode is not None else keep)
 
 
 def atomic_copy(src: Path, dest: Path) -> None:
-    """Copy the file ``src`` to ``dest`` through a temp file beside it and ``os.replace``."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    """Copy the file ``src`` to ``dest`` (mode 0644) through a temp file and ``os.replace``."""
+
+    def write(fd: int) -> None:
+        with open(src, "rb") as fh:
+            copy_fd(fh.fileno(), fd)
+
+    _replace_with(Path(dest), write, 0o644)
+
+
+def _replace_with(path: Path, write: Callable[[int], None], mode: int | None) -> None:
+    """Create a temp file beside ``path``, ``write(fd)`` into it, fsync, rename onto ``path``."""
     try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as fh:
-            shutil.copyfileobj(fh, out, 1024 * 1024)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_path(path)
+        fd = os.open(tmp, NEW_FILE_FLAGS, 0o666 if mode is None else mode)
+        try:
+            try:
+                write(fd)
+                if mode is not None:
+                    os.fchmod(fd, mode)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        message = f"cannot write {path}: {exc.strerror or exc}"
+        raise FilesystemError(message, errno=exc.errno) from exc
 
 
-def staging_dir(dest: Path) -> Path:
-    """A fresh empty folder beside ``dest`` (same filesystem, so a rename is atomic)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".staging", dir=dest.parent))
+def copy_fd(src: int, dst: int) -> None:
+    """Copy everything from ``src`` to ``dst`` in the kernel where possible.
 
-
-def replace_dir(staging: Path, dest: Path) -> None:
-    """Swap the finished folder ``staging`` in at ``dest``.
-
-    The old ``dest`` (if any) is renamed aside first and removed only after the
-    new one is in place, so a crash leaves either the old tree or the new one.
+    ``copy_file_range`` (same or, on Linux ≥ 5.3, different file systems), then
+    ``sendfile``, then a read/write loop: what ``shutil.copyfile`` does on Linux.
     """
-    dest = Path(dest)
-    old: Path | None = None
-    if dest.is_symlink() or dest.is_file():
-        dest.unlink()
-    elif dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex[:8]}")
-        os.rename(dest, old)
-    try:
-        os.rename(staging, dest)
-    except BaseException:
-        if old is not None:
-            os.rename(old, dest)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def remove_tree(path: Path) -> None:
-    """Remove a folder, file or symlink if present (never follows a symlink)."""
-    path = Path(path)
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
+    size = os.fstat(src).st_size
+    for name in ("copy_file_range", "sendfile"):
+        fn = getattr(os, name, None)
+        if fn is None:
+            continue
+        try:
+            done = 0
+            while True:
+                n = (
+                    fn(src, dst, 1 << 30, done, done)
+                    if name == "copy_file_range"
+                    else fn(dst, src, done, 1 << 30)
+                )
+                if n == 0:
+                    break
+                done += n
+            if done >= size:
+                return
+        except OSError:
+            pass
+        os.lseek(dst, 0, os.SEEK_SET)
+        os.ftruncate(dst, 0)
+    os.lseek(src, 0, os.SEEK_SET)
+    while chunk := os.read(src, 1 << 20):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view) :]
 
 
 def safe_member_path(member: str) -> PurePosixPath:
-    """Validate a relative archive path: no absolute paths, no ``..``, no empty parts."""
-    if not member or member.startswith("/") or member.startswith("\\") or "\x00" in member:
+    """Validate a relative archive path: no absolute paths, no ``..``, no empty parts.
+
+    A ``\\`` is an ordinary character of a POSIX file name and is kept as it is.
+    """
+    if not member or member.startswith("/") or "\x00" in member:
         raise UnsafePath(f"unsafe path in archive: {member!r} (absolute or empty)")
-    if len(member) >= 2 and member[1] == ":":
-        raise UnsafePath(f"unsafe path in archive: {member!r} (drive letter)")
-    parts = [p for p in member.replace("\\", "/").split("/") if p not in ("", ".")]
+    parts = [p for p in member.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         raise UnsafePath(f"unsafe path in archive: {member!r} (contains '..')")
     if not parts:

@@ -59,6 +59,7 @@ from typing import Any
 
 from ._fs import atomic_write
 from .errors import ProjectError, UsageError
+from .text import inert, one_line
 
 AGENTS: tuple[str, ...] = ("claude", "cursor", "copilot", "codex", "gemini")
 
@@ -72,6 +73,14 @@ _MAX_MESSAGE = 300
 
 # `<something ending in skillcrate>[version or .exe suffix] install --hook`
 _OUR_COMMAND = re.compile(r"skillcrate[^\s'\"]*['\"]?\s+install\s+--hook(?![\w-])")
+
+# A plain launcher: words of safe characters, the first optionally starting with an
+# agent's project-folder variable. No quoting, globbing, expansion or chaining.
+PROJECT_VARS = ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR")
+_VAR = "(?:" + "|".join(rf'"\${v}"|"\${{{v}}}"|\${v}|\${{{v}}}' for v in PROJECT_VARS) + ")"
+_SAFE_WORD = r"[A-Za-z0-9_./@+=:,%~-]+"
+_LAUNCHER_WORD = re.compile(rf"^(?:{_VAR}{_SAFE_WORD}|{_SAFE_WORD})$")
+_STRICT_HOOK = re.compile(r"^(?P<launcher>\S.*?) install --hook (?P<agent>[a-z]+)$")
 
 JsonObject = dict[str, Any]
 
@@ -285,23 +294,56 @@ def is_skillcrate_hook(command: str) -> bool:
     return bool(_OUR_COMMAND.search(command))
 
 
+def launcher_problem(launcher: str) -> str | None:
+    """Why ``launcher`` is not a plain skillcrate launcher, or None.
+
+    Plain means words of letters, digits and ``._/@+=:,%~-`` separated by single spaces
+    (the first may start with ``$CLAUDE_PROJECT_DIR``-style variables, quoted or not),
+    the last word ending in ``skillcrate``: ``skillcrate``, ``uvx skillcrate``,
+    ``.venv/bin/skillcrate``, ``"$CLAUDE_PROJECT_DIR"/.venv/bin/skillcrate``,
+    ``uvx --from skillcrate==0.2.0 skillcrate``, ``python -m skillcrate``. Anything a shell
+    would interpret (``;``, ``|``, ``&``, ``$()``, backticks, redirections, quotes) is refused:
+    the hook file is committed, and it must run skillcrate and nothing else.
+    """
+    words = launcher.split(" ")
+    if not launcher or any(not w for w in words):
+        return "expected words separated by single spaces"
+    for i, word in enumerate(words):
+        if not _LAUNCHER_WORD.match(word) or (i and word.startswith(("$", '"'))):
+            return f"{word!r} is not a plain word (no shell syntax allowed)"
+    if not re.search(r"skillcrate(?:[-.=][A-Za-z0-9._-]*)?$", words[-1]):
+        return "the last word must be the skillcrate program"
+    return None
+
+
 def hook_command(agent: str, launcher: str = "skillcrate") -> str:
     """The shell command a session hook runs: ``<launcher> install --hook <agent>``.
 
-    ``launcher`` is written as given (shell syntax allowed, e.g. ``uvx skillcrate``); it is
-    never resolved to this machine's binary, so the hook file can be committed.
+    ``launcher`` must be plain (:func:`launcher_problem`); it is written as given and never
+    resolved to this machine's binary, so the hook file can be committed.
     """
     _spec(agent)
     launcher = launcher.strip()
-    if not launcher or "\n" in launcher or "\r" in launcher:
-        raise UsageError(f"invalid --command {launcher!r}: expected one line of shell")
-    command = f"{launcher} install --hook {agent}"
-    if not is_skillcrate_hook(command):
+    problem = launcher_problem(launcher)
+    if problem:
         raise UsageError(
-            f"invalid --command {launcher!r}: it must end in 'skillcrate'",
-            hints=["e.g. --command 'uvx skillcrate' or --command .venv/bin/skillcrate"],
+            f"invalid --command {launcher!r}: {problem}",
+            hints=[
+                "e.g. --command 'uvx skillcrate' or --command .venv/bin/skillcrate "
+                "(a plain launcher, no shell syntax)"
+            ],
         )
+    command = f"{launcher} install --hook {agent}"
+    assert is_skillcrate_hook(command)
     return command
+
+
+def plain_hook(command: str) -> tuple[str, str] | None:
+    """(launcher, agent) if ``command`` is exactly ``<plain launcher> install --hook <agent>``."""
+    m = _STRICT_HOOK.match(command)
+    if not m or m.group("agent") not in AGENTS or launcher_problem(m.group("launcher")):
+        return None
+    return m.group("launcher"), m.group("agent")
 
 
 def _spec(agent: str) -> _HookSpec:
@@ -382,6 +424,8 @@ def _load(path: Path, spec: _HookSpec) -> tuple[JsonObject, str] | None:
         return {}, text
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise ProjectError(f"{path}: JSON nested too deeply; the file was not changed") from None
     except json.JSONDecodeError as exc:
         example = json.dumps(spec.build_entry(hook_command(spec.agent)))
         raise ProjectError(
@@ -711,8 +755,8 @@ def hook_project_dir(agent: str, env: Mapping[str, str], stdin: Mapping, cwd: Pa
 
 
 def _one_line(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+    """Inert, one line, cut short: hook output reaches a model and the user's terminal."""
+    return one_line(" ".join(text.split()), _MAX_MESSAGE)
 
 
 def _context(installed: Sequence[str], message: str | None) -> str:
@@ -724,7 +768,7 @@ def _context(installed: Sequence[str], message: str | None) -> str:
             + "."
         )
     if message and message.strip():
-        parts.append(message.strip())
+        parts.append(inert(message.strip()))
     return "\n".join(parts)
 
 

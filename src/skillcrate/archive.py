@@ -25,8 +25,11 @@ from typing import BinaryIO
 from ._fs import safe_join, safe_member_path
 from .errors import FormatError, UnsafePath, ValidationError
 from .ignore import IgnoreRules
+from .tree import FileRecord, check_tree_path
 
 MAX_EXTRACT = 256 * 1024 * 1024
+MAX_ENTRIES = 100_000
+_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -162,10 +165,69 @@ def list_members(fileobj: BinaryIO) -> Iterator[tuple[str, int, int]]:
                 yield m.name, m.size, m.mode
 
 
-def extract(fileobj: BinaryIO, dest: Path, *, limit: int = MAX_EXTRACT) -> None:
-    """Safely extract a tar/tar.gz stream into ``dest`` (normalised modes, no links)."""
+class Budget:
+    """What one extraction may still write: bytes (``limit``) and entries."""
+
+    def __init__(self, limit: int = MAX_EXTRACT, entries: int = MAX_ENTRIES) -> None:
+        self.limit = limit
+        self.left = limit
+        self.entries = entries
+
+    def take(self, size: int, name: str) -> None:
+        self.entries -= 1
+        if self.entries < 0:
+            raise FormatError(f"archive has more than {MAX_ENTRIES} entries")
+        self.left -= size
+        if self.left < 0:
+            raise FormatError(f"archive expands past the {self.limit // (1024 * 1024)} MiB limit")
+
+
+def write_file(
+    dest: Path, name: str, src: BinaryIO, size: int | None, executable: bool, budget: Budget
+) -> FileRecord:
+    """Write one archive member below ``dest`` (hashing as it goes); its record.
+
+    ``name`` is relative to ``dest``; ``size`` is what the archive declares (None: read
+    to the end, still within the budget).
+    """
+    rel = str(safe_member_path(name))
+    check_tree_path(rel, name)
+    target = safe_join(dest, name)
+    budget.take(size or 0, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(target):
+        raise UnsafePath(f"archive contains {name!r} twice")
+    hasher = hashlib.sha256()
+    written = 0
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        while chunk := src.read(_CHUNK):
+            written += len(chunk)
+            if size is None:
+                budget.take(len(chunk), name)
+            hasher.update(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+        os.fchmod(fd, 0o755 if executable else 0o644)
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return FileRecord(rel, hasher.hexdigest(), executable, written, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def extract(
+    fileobj: BinaryIO, dest: Path, *, limit: int = MAX_EXTRACT, budget: Budget | None = None
+) -> list[FileRecord]:
+    """Safely extract a tar/tar.gz stream into ``dest``; the records of the files written.
+
+    Modes are normalised (0755 folders and executables, 0644 files); links, devices,
+    FIFOs, absolute or ``..`` paths and duplicate names are refused, and so is an archive
+    that expands past the budget (256 MiB, 100,000 entries by default).
+    """
+    budget = budget or Budget(limit)
     dest.mkdir(parents=True, exist_ok=True)
-    total = 0
+    records: list[FileRecord] = []
     try:
         tar = tarfile.open(fileobj=fileobj, mode="r|*")
     except tarfile.TarError as exc:
@@ -182,28 +244,18 @@ def extract(fileobj: BinaryIO, dest: Path, *, limit: int = MAX_EXTRACT) -> None:
                     raise UnsafePath(f"refusing unsupported member type in archive: {name!r}")
                 if name in (".", "./"):
                     continue
-                safe_member_path(name)
-                target = safe_join(dest, name)
                 if m.isdir():
+                    budget.take(0, name)
+                    target = safe_join(dest, name)
                     target.mkdir(parents=True, exist_ok=True)
                     os.chmod(target, 0o755)
                     continue
-                total += m.size
-                if total > limit:
-                    raise FormatError(
-                        f"archive expands past the {limit // (1024 * 1024)} MiB limit"
-                    )
-                target.parent.mkdir(parents=True, exist_ok=True)
                 src = tar.extractfile(m)
                 if src is None:
                     raise FormatError(f"cannot read {name!r} from archive")
-                if target.exists() or target.is_symlink():
-                    raise UnsafePath(f"archive contains {name!r} twice")
-                with open(target, "wb") as out:
-                    while chunk := src.read(64 * 1024):
-                        out.write(chunk)
-                os.chmod(target, 0o755 if m.mode & 0o111 else 0o644)
+                records.append(write_file(dest, name, src, m.size, bool(m.mode & 0o111), budget))
         except (tarfile.TarError, EOFError, OSError) as exc:
             if isinstance(exc, FormatError):
                 raise
             raise FormatError(f"content layer is a damaged archive: {exc}") from exc
+    return records

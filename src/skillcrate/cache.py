@@ -6,7 +6,8 @@ Layout under the root (``$SKILLCRATE_CACHE_DIR``, else the platform cache folder
     .gitignore                      ``*``: never committed by accident
     blobs-v1/sha256/<hex>           verified blob bytes, read-only (0444)
     manifests-v1/sha256/<hex>       raw manifest bytes, verified again on every read
-    unpacked-v1/<hex>/              an unpacked skill tree, keyed by a digest the caller picks
+    unpacked-v2/<hex>/tree/         an unpacked skill tree, keyed by its manifest digest
+    unpacked-v2/<hex>/meta.json     its name, format, tree digest and file records
     tmp/                            in-progress writes, renamed into place when complete
 
 Every entry appears with one ``os.replace``/``os.rename`` from ``tmp/`` (same
@@ -14,11 +15,18 @@ filesystem), so readers never see a partial entry and two processes writing the
 same digest at once both succeed with one valid result. Only this module builds
 paths inside the cache, and only from digests that match ``sha256:<64 lowercase
 hex>``; anything else raises :class:`~skillcrate.errors.InvalidReference`.
+
+The cache is shared with every other project and program of the user, so what is read
+back from it is checked: manifests are re-hashed on every read; a blob is hashed while
+it is extracted (unless this process just verified it); an unpacked tree is used only
+while a ``lstat`` pass still matches the records made when it was extracted
+(:func:`skillcrate.tree.scan_stat`), otherwise it is re-derived from its blob.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -31,8 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from . import _json
 from ._fs import atomic_write
-from .errors import DigestMismatch, InvalidReference, NotFound
+from .digests import VerifyingReader
+from .digests import digest_hex as _digest_hex
+from .errors import DigestMismatch, FormatError, InvalidReference, NotFound
+from .tree import FileRecord, records_tree, scan_stat, stat_digest, tree_files
 
 __all__ = [
     "CHUNK_SIZE",
@@ -48,7 +60,6 @@ CHUNK_SIZE = 64 * 1024
 STALE_TMP_SECONDS = 3600
 """``prune`` removes ``tmp/`` entries older than this (an interrupted write)."""
 
-_DIGEST_RE = re.compile(r"sha256:([0-9a-f]{64})")
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
 
 _CACHEDIR_TAG = (
@@ -59,18 +70,26 @@ _CACHEDIR_TAG = (
 
 _BLOBS = ("blobs-v1", "sha256")
 _MANIFESTS = ("manifests-v1", "sha256")
-_UNPACKED = "unpacked-v1"
+_UNPACKED = "unpacked-v2"
+_OLD_UNPACKED = ("unpacked-v1",)
 _TMP = "tmp"
 
 
 def digest_hex(digest: str) -> str:
     """Return the hex part of ``sha256:<64 lowercase hex>``; raise InvalidReference otherwise."""
-    match = _DIGEST_RE.fullmatch(digest) if isinstance(digest, str) else None
-    if match is None:
-        raise InvalidReference(
-            f"invalid digest {digest!r}: expected 'sha256:' and 64 lowercase hex characters"
-        )
-    return match.group(1)
+    return _digest_hex(digest, error=InvalidReference)
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    """An unpacked skill in the cache: its tree folder and what was recorded at extraction."""
+
+    root: Path  # the skill's files (do not modify)
+    name: str
+    format: str
+    tree: str
+    records: tuple[FileRecord, ...]
+    own_name: bool = True  # the name came from SKILL.md (not from a fallback)
 
 
 @dataclass(frozen=True)
@@ -108,6 +127,8 @@ class Cache:
                 root = Path(platformdirs.user_cache_dir("skillcrate"))
         self.root = Path(root).expanduser().absolute()
         self._initialised = False
+        self._verified: set[str] = set()  # blobs this process hashed as they arrived
+        self._derived: set[str] = set()  # unpacked entries this process built from blobs
 
     @classmethod
     def default(cls) -> Cache:
@@ -133,7 +154,7 @@ class Cache:
         return self.root.joinpath(*_MANIFESTS, digest_hex(digest))
 
     def unpacked_path(self, key: str) -> Path:
-        """Where the unpacked tree keyed by the digest ``key`` lives."""
+        """Where the unpacked entry keyed by the digest ``key`` lives (``tree/``, ``meta.json``)."""
         return self.root / _UNPACKED / digest_hex(key)
 
     # -- blobs ------------------------------------------------------------------
@@ -142,6 +163,11 @@ class Cache:
         """Whether the blob ``digest`` is in the cache."""
         return self.blob_path(digest).is_file()
 
+    def remove_blob(self, digest: str) -> None:
+        """Delete the cached blob ``digest`` (it no longer matches its digest)."""
+        _unlink_quietly(self.blob_path(digest))
+        self._verified.discard(digest)
+
     def open_blob(self, digest: str) -> BinaryIO:
         """Open the cached blob ``digest`` for reading; raise NotFound when absent."""
         path = self.blob_path(digest)
@@ -149,6 +175,18 @@ class Cache:
             return open(path, "rb")  # the caller closes it
         except FileNotFoundError:
             raise NotFound(f"blob {digest} is not in the cache ({path})") from None
+
+    def open_verified(self, digest: str, size: int) -> BinaryIO:
+        """Open the blob so that reading it to the end proves its size and digest.
+
+        A blob this process streamed in (and hashed then) is opened plainly; any other
+        one is wrapped in a :class:`~skillcrate.digests.VerifyingReader` whose
+        ``finish()`` the reader calls once done.
+        """
+        fh = self.open_blob(digest)
+        if digest in self._verified:
+            return fh
+        return VerifyingReader(fh, digest, size, "cached blob")  # type: ignore[return-value]
 
     def put_blob(
         self,
@@ -200,6 +238,8 @@ class Cache:
         except BaseException:
             _unlink_quietly(tmp)
             raise
+        if kind == "blob":
+            self._verified.add(digest)
         return dest
 
     # -- manifests --------------------------------------------------------------
@@ -227,36 +267,101 @@ class Cache:
     # -- unpacked trees ---------------------------------------------------------
 
     def has_unpacked(self, key: str) -> bool:
-        """Whether the unpacked tree keyed by ``key`` is present."""
-        return self.unpacked_path(key).is_dir()
+        """Whether an unpacked entry keyed by ``key`` is present (not checked)."""
+        return (self.unpacked_path(key) / "meta.json").is_file()
 
-    def unpacked(self, key: str, build: Callable[[Path], None]) -> Path:
-        """Return the unpacked tree for ``key``, calling ``build(tmp)`` to create it if absent.
+    def get_unpacked(self, key: str) -> Unpacked | None:
+        """The unpacked entry for ``key`` if present and unchanged since extraction.
 
-        ``build`` fills an empty temp folder under ``tmp/``, which is then renamed
-        into place. If ``build`` raises, the temp folder is removed. If another
-        process finished first, ours is discarded and theirs returned.
+        Unchanged means its meta parses, its records hash to its tree digest, and a
+        ``lstat`` pass over the tree matches the records. A damaged entry is removed
+        (it is re-derived from its verified blob by the caller) and None returned.
+        """
+        entry = self.unpacked_path(key)
+        try:
+            raw = (entry / "meta.json").read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError:
+            return None
+        try:
+            meta = _json.loads(raw, str(entry / "meta.json"))
+            unpacked = _unpacked_from_meta(entry, meta)
+        except (FormatError, ValueError, KeyError, TypeError):
+            unpacked = None
+        if unpacked is not None and scan_stat(str(unpacked.root)) == meta.get("stat"):
+            return unpacked
+        _remove_any(entry)
+        return None
+
+    def drop_unpacked(self, key: str) -> None:
+        """Remove the unpacked entry for ``key`` (to re-derive it from its blob)."""
+        _remove_any(self.unpacked_path(key))
+
+    def put_unpacked(
+        self,
+        key: str,
+        fmt: str,
+        build: Callable[[Path], tuple[str, Path, list[FileRecord], bool]],
+        *,
+        replace: bool = False,
+    ) -> Unpacked:
+        """Build the unpacked entry for ``key``; ``build(tmp)`` extracts into the empty ``tmp``.
+
+        ``build`` returns (skill name, skill root inside ``tmp``, records of the files
+        below that root, whether the name came from SKILL.md). The root is renamed to
+        ``tree/`` beside a ``meta.json``, and the entry renamed into place, so readers
+        never see a partial one. If another process
+        finished first, theirs is used when it holds the same tree; with ``replace``, an
+        entry holding another tree (damaged, or planted) is replaced by ours.
         """
         dest = self.unpacked_path(key)
-        if dest.is_dir():
-            return dest
         self._ensure_root()
         dest.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"unpack-{dest.name[:16]}-", dir=self.tmp_dir))
         try:
-            build(work)
+            name, root, records, own_name = build(work / "x")
+            os.rename(root, work / "tree")
+            if (work / "x").exists():
+                _rmtree(work / "x")
+            meta = {
+                "name": name,
+                "ownName": own_name,
+                "format": fmt,
+                "tree": records_tree(records),
+                "stat": stat_digest(records),
+                "files": [r.to_json() for r in records],
+            }
+            atomic_write(work / "meta.json", json.dumps(meta, separators=(",", ":")) + "\n")
             os.chmod(work, 0o755)
             try:
                 os.rename(work, dest)
             except OSError:
-                if not dest.is_dir():
+                if not dest.exists():
                     raise
-                _rmtree(work)  # another process won the race: use theirs
+                theirs = self.get_unpacked(key)  # removes a damaged entry
+                if theirs is None:
+                    os.rename(work, dest)
+                elif theirs.tree == meta["tree"] or not replace:
+                    _rmtree(work)  # another process won the race with the same tree: use it
+                else:  # an intact-looking entry with another tree: planted, replace it
+                    aside = Path(tempfile.mkdtemp(prefix="old-", dir=self.tmp_dir))
+                    os.rename(dest, aside / "entry")
+                    os.rename(work, dest)
+                    _rmtree(aside)
         except BaseException:
             if work.exists():
                 _rmtree(work)
             raise
-        return dest
+        got = self.get_unpacked(key)
+        if got is None:
+            raise DigestMismatch(f"unpacked tree {dest} changed while it was being stored")
+        self._derived.add(key)
+        return got
+
+    def derived(self, key: str) -> bool:
+        """Whether this process built the unpacked entry ``key`` from its verified blob."""
+        return key in self._derived
 
     # -- maintenance ------------------------------------------------------------
 
@@ -267,7 +372,7 @@ class Cache:
             hexpart = path.name
             if not _HEX_RE.fullmatch(hexpart):
                 continue
-            size = _tree_size(path) if kind == "unpacked" else _lsize(path)
+            size = _tree_size(path / "tree") if kind == "unpacked" else _lsize(path)
             found.append(CacheEntry(kind, f"sha256:{hexpart}", size, path))
         found.sort(key=lambda e: (e.kind, e.digest))
         return found
@@ -275,14 +380,13 @@ class Cache:
     def verify(self, *, remove: bool = False) -> list[CacheProblem]:
         """Re-hash every blob and manifest; report (and with ``remove``, delete) bad entries.
 
-        Files with names that are not a sha256 hex digest are reported as
-        unexpected. Unpacked trees are keyed by the caller and are not re-hashed.
+        Files with names that are not a sha256 hex digest are reported as unexpected.
+        Unpacked trees are re-hashed against the tree digest recorded when they were
+        extracted.
         """
         problems: list[CacheProblem] = []
         for kind, path in self._iter_entries():
-            if kind == "unpacked":
-                continue
-            message = _check_entry(kind, path)
+            message = _check_unpacked(path) if kind == "unpacked" else _check_entry(kind, path)
             if message is None:
                 continue
             digest = f"sha256:{path.name}" if _HEX_RE.fullmatch(path.name) else ""
@@ -300,7 +404,7 @@ class Cache:
         ``SKILLCRATE_CACHE_DIR`` never wipes unrelated files.
         """
         freed = 0
-        for name in (_BLOBS[0], _MANIFESTS[0], _UNPACKED, _TMP):
+        for name in (_BLOBS[0], _MANIFESTS[0], _UNPACKED, *_OLD_UNPACKED, _TMP):
             path = self.root / name
             if path.exists() or path.is_symlink():
                 freed += _tree_size(path)
@@ -314,8 +418,12 @@ class Cache:
             digest = f"sha256:{path.name}" if _HEX_RE.fullmatch(path.name) else None
             if digest is not None and digest in keep:
                 continue
-            freed += _tree_size(path) if kind == "unpacked" else _lsize(path)
+            freed += _tree_size(path / "tree") if kind == "unpacked" else _lsize(path)
             _remove_any(path)
+        for old in _OLD_UNPACKED:
+            if (self.root / old).exists():
+                freed += _tree_size(self.root / old)
+                _remove_any(self.root / old)
         cutoff = (time.time() if now is None else now) - STALE_TMP_SECONDS
         for path in _listdir(self.tmp_dir):
             try:
@@ -409,6 +517,41 @@ def _check_entry(kind: str, path: Path) -> str | None:
         return f"{label} sha256:{path.name}: unreadable ({exc.strerror or exc})"
     if hasher.hexdigest() != path.name:
         return f"{label} sha256:{path.name}: content has digest sha256:{hasher.hexdigest()}"
+    return None
+
+
+def _unpacked_from_meta(entry: Path, meta: object) -> Unpacked | None:
+    if not isinstance(meta, dict):
+        return None
+    records = tuple(FileRecord.from_json(r) for r in meta["files"])
+    tree = meta["tree"]
+    if not isinstance(tree, str) or records_tree(records) != tree:
+        return None
+    name, fmt = meta["name"], meta["format"]
+    if not isinstance(name, str) or not isinstance(fmt, str):
+        return None
+    return Unpacked(entry / "tree", name, fmt, tree, records, meta.get("ownName") is True)
+
+
+def _check_unpacked(path: Path) -> str | None:
+    """A one-line problem for an unpacked entry, or None when its files hash to its tree."""
+    if not _HEX_RE.fullmatch(path.name):
+        return f"unexpected unpacked entry {path}: name is not a sha256 digest"
+    try:
+        meta = _json.loads((path / "meta.json").read_bytes(), str(path / "meta.json"))
+        unpacked = _unpacked_from_meta(path, meta)
+    except (OSError, FormatError, ValueError, KeyError, TypeError) as exc:
+        return f"unpacked sha256:{path.name}: unreadable record ({exc})"
+    if unpacked is None:
+        return f"unpacked sha256:{path.name}: its record is inconsistent"
+    from .tree import tree_digest
+
+    try:
+        actual = tree_digest(tree_files(unpacked.root))
+    except Exception as exc:  # noqa: BLE001 - UnsafePath, NotFound, OSError: all damage
+        return f"unpacked sha256:{path.name}: {exc}"
+    if actual != unpacked.tree:
+        return f"unpacked sha256:{path.name}: files have tree {actual}, recorded {unpacked.tree}"
     return None
 
 

@@ -57,22 +57,30 @@ class App:
             self._project = find_project(self.project_opt)
         return self._project
 
-    # output --------------------------------------------------------------
+    # output: everything passes through text.inert (registry and project text is hostile)
     def out(self, text: str = "") -> None:
-        click.echo(text)
+        from .text import inert
+
+        click.echo(inert(text))
 
     def info(self, text: str) -> None:
         """Human progress and notes: stderr, hidden by -q."""
         if not self.quiet:
-            click.echo(text, err=True)
+            from .text import inert
+
+            click.echo(inert(text), err=True)
 
     def progress(self, text: str) -> None:
         """Progress on long work: stderr, only when it is a terminal."""
         if not self.quiet and sys.stderr.isatty():
-            click.echo(text, err=True)
+            from .text import inert
+
+            click.echo(inert(text), err=True)
 
     def json(self, data: Any) -> None:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        from .text import json_inert
+
+        click.echo(json_inert(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 pass_app = click.make_pass_decorator(App)
@@ -391,9 +399,9 @@ def pull(
 
     reference = parse_ref(ref, default_tag="latest")
     app.progress(f"pulling {reference} ...")
-    result, dest = pull_to(
-        app.target(reference), reference, app.cache(), output, name=name, force=force
-    )
+    target = app.target(reference)
+    reference = _checked_by_policy(app, target, reference)
+    result, dest = pull_to(target, reference, app.cache(), output, name=name, force=force)
     if as_json:
         app.json(
             {
@@ -405,6 +413,33 @@ def pull(
         )
     else:
         app.out(f"pulled {result.name} ({result.format}) {result.digest} -> {dest}")
+
+
+def _checked_by_policy(app: App, target, reference):  # noqa: ANN001, ANN202
+    """Apply the project's trust rule (if any) to what ``reference`` names; pinned by digest.
+
+    Refuses (enforce) or warns (warn) before anything is written, as install does.
+    """
+    from .manifest import load_manifest
+    from .project_dir import MANIFEST_NAME
+    from .trust import rule_for
+
+    path = app.project / MANIFEST_NAME
+    if not path.is_file():
+        return reference
+    rules = load_manifest(path).trust
+    rule = rule_for(rules, reference.name) if rules else None
+    if rule is None:
+        return reference
+    from .policy import check, refusal
+
+    subject = target.resolve(reference.reference)
+    result = check(target, subject, rule, app.project)
+    if not result.ok:
+        if rule.mode == "enforce":
+            raise refusal(reference.last_segment, f"{reference}@{subject.digest}", result)
+        app.info(f"warning: {reference} is not verified by {rule.pattern!r}: {result.reason()}")
+    return reference.with_digest(subject.digest)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -439,9 +474,11 @@ def inspect(app: App, ref: str, as_json: bool) -> None:
         app.out(f"status     {status}")
     app.out(f"size       {info.size} bytes")
     if info.annotations:
+        from .text import one_line
+
         app.out("annotations:")
         for k, v in sorted(info.annotations.items()):
-            app.out(f"  {k}: {v}")
+            app.out(f"  {one_line(str(k))}: {one_line(str(v))}")
     if info.config:
         app.out("config:")
         app.out("  " + json.dumps(info.config, ensure_ascii=False))
@@ -451,9 +488,11 @@ def inspect(app: App, ref: str, as_json: bool) -> None:
             n = e["annotations"].get("io.agentskills.skill.ref") or e["digest"]
             app.out(f"  {n}  {e['digest']}")
     if info.files:
+        from .text import one_line
+
         app.out("files:")
         for f in info.files:
-            app.out(f"  {f['mode']} {f['size']:>8}  {f['path']}")
+            app.out(f"  {f['mode']} {f['size']:>8}  {one_line(str(f['path']))}")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -686,7 +725,14 @@ def discover(app: App, ref: str, artifact_type: str | None, as_json: bool) -> No
 PRE_HELP = "Let ranges pick prereleases and draft/testing versions."
 
 
-def _project(app: App, *, offline: bool = False, pre: bool = False):  # noqa: ANN202
+def _project(
+    app: App,
+    *,
+    offline: bool = False,
+    pre: bool = False,
+    link_dirs: tuple[str, ...] = (),
+    allow_external: bool = False,
+):  # noqa: ANN202
     from .project import Project
 
     return Project(
@@ -696,7 +742,20 @@ def _project(app: App, *, offline: bool = False, pre: bool = False):  # noqa: AN
         offline=offline,
         report=app.progress,
         pre=pre,
+        allow_link_dirs=link_dirs,
+        allow_external=allow_external,
     )
+
+
+def link_dir_option(f: Callable) -> Callable:
+    return click.option(
+        "--allow-link-dir",
+        "link_dirs",
+        multiple=True,
+        metavar="DIR",
+        help="Also allow this link folder from skills.json (repeatable; by default only "
+        ".<agent>/skills folders are). allow_link_dirs in config.toml makes it permanent.",
+    )(f)
 
 
 def _print_result(app: App, result, as_json: bool, *, verb: str = "installed") -> None:  # noqa: ANN001
@@ -750,6 +809,12 @@ def init(app: App) -> None:
 @click.option("--name", help="Name in skills.json and .agents/skills (default: SKILL.md's name).")
 @click.option("--exact", is_flag=True, help="Save the exact version instead of ^X.Y.Z.")
 @click.option("--pre", is_flag=True, help=PRE_HELP)
+@click.option(
+    "--allow-external",
+    is_flag=True,
+    help="Also add collection members stored in other repositories than the collection.",
+)
+@link_dir_option
 @json_option
 @pass_app
 def add(
@@ -759,6 +824,8 @@ def add(
     name: str | None,
     exact: bool,
     pre: bool,
+    allow_external: bool,
+    link_dirs: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Add skills to skills.json, lock them and install them.
@@ -779,14 +846,16 @@ def add(
     if version and len(refs) > 1:
         raise click.UsageError("--version can only be used with a single reference")
     reqs = [AddRequest(ref, version=version, name=name, exact=exact) for ref in refs]
-    _print_result(app, run(_project(app, pre=pre), reqs), as_json)
+    project = _project(app, pre=pre, link_dirs=link_dirs, allow_external=allow_external)
+    _print_result(app, run(project, reqs), as_json)
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("names", nargs=-1, required=True)
+@link_dir_option
 @json_option
 @pass_app
-def remove(app: App, names: tuple[str, ...], as_json: bool) -> None:
+def remove(app: App, names: tuple[str, ...], link_dirs: tuple[str, ...], as_json: bool) -> None:
     """Remove skills: skills.json entry, lock entry, installed folder and links.
 
     Never deletes a folder skillcrate did not create.
@@ -798,7 +867,7 @@ def remove(app: App, names: tuple[str, ...], as_json: bool) -> None:
     """
     from .project import remove as run
 
-    _print_result(app, run(_project(app), list(names)), as_json)
+    _print_result(app, run(_project(app, link_dirs=link_dirs), list(names)), as_json)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -814,9 +883,17 @@ def remove(app: App, names: tuple[str, ...], as_json: bool) -> None:
     type=click.Choice(["claude", "cursor", "copilot", "codex", "gemini"]),
     help="Run as an agent's session-start hook: JSON for the agent on stdout, always exit 0.",
 )
+@link_dir_option
 @json_option
 @pass_app
-def install(app: App, frozen: bool, offline: bool, hook: str | None, as_json: bool) -> None:
+def install(
+    app: App,
+    frozen: bool,
+    offline: bool,
+    hook: str | None,
+    link_dirs: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Install exactly what skills.lock.json pins, resolving only new or changed entries.
 
     When nothing changed (same skills.json and lock, installed files untouched)
@@ -842,16 +919,25 @@ def install(app: App, frozen: bool, offline: bool, hook: str | None, as_json: bo
         return
     from .project import install as run
 
-    _print_result(app, run(_project(app, offline=offline), frozen=frozen), as_json)
+    project = _project(app, offline=offline, link_dirs=link_dirs)
+    _print_result(app, run(project, frozen=frozen), as_json)
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("names", nargs=-1)
 @click.option("--latest", is_flag=True, help="Also move ranges to the newest version.")
 @click.option("--pre", is_flag=True, help=PRE_HELP)
+@link_dir_option
 @json_option
 @pass_app
-def update(app: App, names: tuple[str, ...], latest: bool, pre: bool, as_json: bool) -> None:
+def update(
+    app: App,
+    names: tuple[str, ...],
+    latest: bool,
+    pre: bool,
+    link_dirs: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Re-resolve skills within their ranges and rewrite the lock.
 
     \b
@@ -862,7 +948,7 @@ def update(app: App, names: tuple[str, ...], latest: bool, pre: bool, as_json: b
     """
     from .project import update as run
 
-    project = _project(app, pre=pre)
+    project = _project(app, pre=pre, link_dirs=link_dirs)
     _print_result(app, run(project, list(names), latest=latest), as_json, verb="updated")
 
 
@@ -1420,14 +1506,16 @@ def doctor(app: App, as_json: bool) -> None:
 
 
 def _render_error(exc: SkillcrateError, verbose: int) -> None:
-    click.echo(f"error: {exc.message}", err=True)
+    from .text import inert
+
+    click.echo(f"error: {inert(exc.message)}", err=True)
     if verbose:
         cause = exc.__cause__
         while cause is not None:
-            click.echo(f"  caused by: {cause}", err=True)
+            click.echo(f"  caused by: {inert(str(cause))}", err=True)
             cause = cause.__cause__
     for hint in exc.hints():
-        click.echo(f"hint: {hint}", err=True)
+        click.echo(f"hint: {inert(hint)}", err=True)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -1452,6 +1540,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(130)
     except BrokenPipeError:
         os._exit(1)
+    except OSError as exc:  # read-only project, full disk: name the path and the cause
+        from .text import inert
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {inert(where)}{exc.strerror or exc}", err=True)
+        sys.exit(1)
     except Exception as exc:  # an internal error: still one line, -v for the traceback
         if verbose:
             raise

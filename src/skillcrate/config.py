@@ -18,7 +18,6 @@ Environment overrides: ``SKILLCRATE_PLAIN_HTTP=host1,host2`` and
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,29 @@ class RegistrySettings:
     ca_bundle: str | None = None
 
 
+def state_dir() -> Path:
+    """skillcrate's own per-user state: install records, trust records, project locks.
+
+    Fixed per user (platformdirs' ``user_state_dir`` layout, computed here with the
+    stdlib because the no-op path reads it): ``$XDG_STATE_HOME/skillcrate`` (default
+    ``~/.local/state/skillcrate``) on Linux and other Unixes,
+    ``~/Library/Application Support/skillcrate/state`` on macOS,
+    ``%LOCALAPPDATA%\\skillcrate\\state`` on Windows. Nothing in a project or in the
+    cache folder can stand in for it, so ownership and trust decisions never come from
+    files a project or another program could plant.
+    """
+    import sys
+
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "skillcrate" / "state"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "skillcrate" / "state"
+    xdg = os.environ.get("XDG_STATE_HOME", "").strip()
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "state"
+    return base / "skillcrate"
+
+
 def config_dir() -> Path:
     env = os.environ.get("SKILLCRATE_CONFIG_DIR")
     if env:
@@ -42,6 +64,8 @@ def config_dir() -> Path:
 
 
 def load_config(path: Path | None = None) -> dict:
+    import tomllib
+
     path = path or config_dir() / "config.toml"
     try:
         with open(path, "rb") as fh:
@@ -50,6 +74,17 @@ def load_config(path: Path | None = None) -> dict:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SkillcrateError(f"{path}: cannot read configuration: {exc}") from exc
+
+
+def allowed_link_dirs(config: dict | None = None) -> list[str]:
+    """Link folders the user allows besides ``.<agent>/skills`` (``allow_link_dirs``)."""
+    cfg = load_config() if config is None else config
+    value = cfg.get("allow_link_dirs") or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SkillcrateError(
+            f"{config_dir() / 'config.toml'}: allow_link_dirs must be a list of paths"
+        )
+    return list(value)
 
 
 def _env_hosts(name: str) -> set[str]:

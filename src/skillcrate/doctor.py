@@ -20,6 +20,7 @@ from . import agents
 from .errors import AuthError, NotFound, RegistryUnreachable, SkillcrateError
 from .oci.credentials import lookup
 from .project import Project, frozen_problems, verify
+from .text import one_line
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,16 @@ def _expand(word: str, root: Path) -> str | None:
     return os.path.expanduser(word)
 
 
+def _plain_shape(command: str) -> bool:
+    """Whether the hook is ``<plain launcher> install --hook <agent>`` and nothing more.
+
+    Any ``$VAR``/``${VAR}``/``"$VAR"`` at the start of the launcher counts as an agent's
+    project variable here (doctor may not know it); everything else must be plain.
+    """
+    shaped = re.sub(r'^"?\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"?', "$CLAUDE_PROJECT_DIR", command)
+    return agents.plain_hook(shaped) is not None
+
+
 def _launcher_resolvable(command: str, root: Path) -> tuple[bool | None, str]:
     """Whether the hook's program exists: True, False, or None when it cannot be told.
 
@@ -170,6 +181,17 @@ def _check_hooks(root: Path) -> list[Check]:
                         f"run `skillcrate register --agent {agent}`",
                     )
                 )
+            continue
+        if not _plain_shape(commands[0]):
+            out.append(
+                Check(
+                    "hooks",
+                    agent,
+                    "fail",
+                    f"{path}: the hook runs more than skillcrate: {one_line(commands[0], 200)!r}",
+                    f"remove that entry, then run `skillcrate register --agent {agent}`",
+                )
+            )
             continue
         ok, where = _launcher_resolvable(commands[0], root)
         if ok:

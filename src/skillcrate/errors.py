@@ -15,6 +15,7 @@ as ``error: <message>`` plus ``hint:`` lines, and maps them to exit codes::
     ├── RegistryError               exit 1  (HTTP failure: method, url, status)
     │   ├── AuthError               exit 1  (401/403 after answering the challenge)
     │   └── RegistryUnreachable     exit 1  (connection refused, DNS, timeout)
+    ├── FilesystemError             exit 1  (an OS error on a named path: read-only, ENOSPC)
     ├── ProjectError                exit 1  (skills.json / lock / install state)
     │   ├── ManifestError           exit 1  (malformed skills.json: file and line)
     │   ├── LockfileError           exit 1  (malformed skills.lock.json)
@@ -95,6 +96,14 @@ class AuthError(RegistryError):
 
 class RegistryUnreachable(RegistryError):
     pass
+
+
+class FilesystemError(SkillcrateError):
+    """An operating-system error on a path skillcrate reads or writes (named in the message)."""
+
+    def __init__(self, message: str, *, errno: int | None = None, hints: list[str] | None = None):
+        super().__init__(message, hints=hints)
+        self.errno = errno
 
 
 class ProjectError(SkillcrateError):

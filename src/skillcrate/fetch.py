@@ -7,7 +7,6 @@ trees are keyed by manifest digest (``unpacked-v1/<hex>/`` holds the skill's fil
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +14,13 @@ from typing import Any
 
 from . import archive, formats
 from .cache import Cache
-from .errors import FormatError, NotFound
+from .errors import DigestMismatch, FormatError, NotFound, ValidationError
 from .oci.model import Descriptor, Target, parse_manifest, verify_bytes
+from .tree import FileRecord
+
+MAX_BLOB = archive.MAX_EXTRACT + 16 * 1024 * 1024
+"""A content layer larger than this is refused before download (gzip cannot shrink below
+its input by enough to matter; the extraction cap applies to what it expands to)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class FetchedSkill:
     digest: str  # manifest digest
     format: str
     annotations: Mapping[str, str] = field(default_factory=dict)
+    tree: str = ""  # tree digest of ``root`` (from the records made at extraction)
+    records: tuple[FileRecord, ...] = ()
 
 
 def get_manifest(
@@ -83,6 +89,10 @@ def _ensure_blob(target: Target | None, cache: Cache, desc: Descriptor) -> None:
         return
     if target is None:
         raise NotFound(f"blob {desc.digest} is not in the cache (offline)")
+    if not 0 <= desc.size <= MAX_BLOB:
+        raise FormatError(
+            f"blob {desc.digest} declares {desc.size} bytes (limit {MAX_BLOB // (1024 * 1024)} MiB)"
+        )
     cache.put_blob(desc.digest, target.iter_blob(desc), desc.size)
 
 
@@ -93,30 +103,68 @@ def fetch_skill(
     *,
     fallback_name: str,
     name: str | None = None,
+    expect_tree: str | None = None,
+    from_blob: bool = False,
 ) -> FetchedSkill:
     """Resolve ``reference`` (tag or digest), download and verify, unpack into the cache.
 
-    ``target`` None means offline: everything must already be cached by digest.
+    ``target`` None means offline: everything must already be cached by digest. A cached
+    unpacked tree is used only while it matches its records; with ``expect_tree`` (the
+    lock's tree), a cached tree with another digest is re-derived from its blob once
+    before the difference counts. ``from_blob`` always derives the tree from the
+    (verified) blob: what a new lock entry records must not come from the cache alone.
+    A cached blob that no longer matches its digest is downloaded again.
     """
     desc, _obj, det = detect_skill(target, reference, cache, name=name)
-    for layer in det.layers:
-        _ensure_blob(target, cache, layer)
+    fresh_enough = not from_blob or cache.derived(desc.digest)
+    unpacked = cache.get_unpacked(desc.digest) if fresh_enough else None
+    if unpacked is not None and expect_tree and unpacked.tree != expect_tree:
+        unpacked = None  # re-derive: the cache may have been tampered with
+    if unpacked is None:
 
-    result: dict[str, str] = {}
+        def build(tmp: Path) -> tuple[str, Path, list[FileRecord], bool]:
+            name, root, records = formats.unpack(
+                det,
+                lambda d: cache.open_verified(d.digest, d.size),
+                tmp,
+                fallback_name=fallback_name,
+            )
+            return name, root, records, _named_by_skill_md(root, name)
 
-    def build(tmp: Path) -> None:
-        work = tmp / ".work"
-        skill_name, root = formats.unpack(
-            det, lambda d: cache.open_blob(d.digest), work, fallback_name=fallback_name
-        )
-        result["name"] = skill_name
-        for child in root.iterdir():
-            child.rename(tmp / child.name)
-        shutil.rmtree(work)
+        for attempt in (1, 2):
+            for layer in det.layers:
+                _ensure_blob(target, cache, layer)
+            try:
+                unpacked = cache.put_unpacked(desc.digest, det.format, build, replace=True)
+                break
+            except DigestMismatch:
+                if attempt == 2 or target is None:
+                    raise
+                for layer in det.layers:  # a damaged cached blob: fetch it again
+                    cache.remove_blob(layer.digest)
+        assert unpacked is not None
+    skill_name = unpacked.name
+    if not unpacked.own_name:
+        skill_name = formats.skill_name(unpacked.root, det, fallback_name)
+    return FetchedSkill(
+        skill_name,
+        unpacked.root,
+        desc.digest,
+        det.format,
+        dict(det.annotations),
+        unpacked.tree,
+        unpacked.records,
+    )
 
-    root = cache.unpacked(desc.digest, build)
-    skill_name = result.get("name") or formats.skill_name(root, det, fallback_name)
-    return FetchedSkill(skill_name, root, desc.digest, det.format, dict(det.annotations))
+
+def _named_by_skill_md(root: Path, name: str) -> bool:
+    """Whether ``name`` came from SKILL.md (else it depends on the fallback name)."""
+    from .skill import read_skill
+
+    try:
+        return read_skill(root).name == name
+    except ValidationError:
+        return False
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from .oci.model import (
     sha256_digest,
 )
 from .skill import NAME_RE, SkillInfo, read_skill, validate
+from .tree import FileRecord
 
 # agentskills (OCI Artifacts spec for Agent Skills v0.1)
 AS_ARTIFACT = "application/vnd.agentskills.skill.v1"
@@ -433,31 +434,29 @@ def unpack(
     dest: Path,
     *,
     fallback_name: str,
-) -> tuple[str, Path]:
-    """Extract a detected skill into the empty folder ``dest``; return (name, skill root).
+) -> tuple[str, Path, list[FileRecord]]:
+    """Extract a detected skill into the empty folder ``dest``.
 
-    ``open_blob`` must return verified content (e.g. from the digest-checked cache).
+    Returns the skill name, the skill root (``dest/content`` or the single folder in it
+    that holds SKILL.md) and the records of the files below that root. ``open_blob`` must
+    return verified content (a :class:`~skillcrate.digests.VerifyingReader` is finished
+    here, after the whole layer was read).
     """
-    from ._fs import safe_join
-
     work = dest / "content"
     work.mkdir(parents=True, exist_ok=True)
-    if det.format == "oras-files":
-        for layer in det.layers:
-            if layer.annotations.get(A_ORAS_UNPACK) == "true":  # a folder among the files
-                with open_blob(layer) as src:
-                    archive.extract(src, work)
-                continue
-            title = layer.annotations[A_TITLE]
-            target = safe_join(work, title)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open_blob(layer) as src, open(target, "wb") as out:
-                while chunk := src.read(64 * 1024):
-                    out.write(chunk)
-            os.chmod(target, 0o644)
-    else:
-        with open_blob(det.layers[0]) as src:
-            archive.extract(src, work)
+    budget = archive.Budget()
+    records: list[FileRecord] = []
+    for layer in det.layers:
+        src = open_blob(layer)
+        with src:
+            if det.format != "oras-files" or layer.annotations.get(A_ORAS_UNPACK) == "true":
+                records += archive.extract(src, work, budget=budget)
+            else:
+                title = layer.annotations[A_TITLE]
+                records.append(archive.write_file(work, title, src, layer.size, False, budget))
+            finish = getattr(src, "finish", None)
+            if finish is not None:
+                finish()
     try:
         root = _find_root(work)
     except FormatError:
@@ -468,4 +467,13 @@ def unpack(
         raise FormatError(
             f"not a skill: {what} and no SKILL.md at its root or in a single top-level folder"
         ) from None
-    return skill_name(root, det, fallback_name), root
+    if root != work:
+        prefix = root.name + "/"
+        records = [
+            FileRecord(
+                r.path[len(prefix) :], r.sha256, r.executable, r.size, r.mtime_ns, r.ctime_ns
+            )
+            for r in records
+            if r.path.startswith(prefix)
+        ]
+    return skill_name(root, det, fallback_name), root, records

@@ -14,12 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+MAX_STDIN = 1024 * 1024
+
 
 def _read_stdin() -> str:
     try:
         if sys.stdin is None or sys.stdin.isatty():
             return ""
-        return sys.stdin.read()
+        return sys.stdin.read(MAX_STDIN)  # an agent's session JSON is small; never unbounded
     except (OSError, ValueError):
         return ""
 
@@ -81,11 +83,15 @@ def _run(agent: str, app: Any) -> None:
         with contextlib.redirect_stdout(sys.stderr):
             result = install(project)
     except SkillcrateError as exc:
-        print(f"skillcrate: error: {exc.message}", file=sys.stderr)
+        from .text import inert
+
+        print(f"skillcrate: error: {inert(exc.message)}", file=sys.stderr)
         _emit(render_hook_output(agent, installed=[], error=exc.message.splitlines()[0]))
         return
+    from .text import inert
+
     for w in result.warnings:
-        print(f"skillcrate: warning: {w}", file=sys.stderr)
+        print(f"skillcrate: warning: {inert(w)}", file=sys.stderr)
     message = None  # installed names are already part of the agent's context
     if result.removed:
         message = "skillcrate removed these skills: " + ", ".join(result.removed) + "."

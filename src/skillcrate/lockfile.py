@@ -50,7 +50,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ._fs import atomic_write
+from .boundary import Boundary
 from .errors import InvalidReference, LockfileError
 from .manifest import JsonPath, Problems, json_type, name_problem, relative_path_problem
 from .project_dir import LOCK_NAME
@@ -197,6 +197,8 @@ class Lockfile:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise LockfileError(f"{display}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+        except RecursionError:
+            raise LockfileError(f"{display}: JSON nested too deeply") from None
         return _Reader(Problems(display, text)).read(data)
 
 
@@ -442,7 +444,8 @@ def load_lockfile(path: Path) -> Lockfile | None:
 
 
 def save_lockfile(path: Path, lock: Lockfile) -> bool:
-    """Write ``lock`` atomically; skip (and return False) when the bytes are already there."""
+    """Write ``lock`` atomically (through the project boundary of its folder); False (no
+    write) when the bytes are already there."""
     path = Path(path)
     data = lock.to_json().encode("utf-8")
     try:
@@ -450,7 +453,7 @@ def save_lockfile(path: Path, lock: Lockfile) -> bool:
             return False
     except OSError:
         pass
-    atomic_write(path, data)
+    Boundary(path.parent).write_file(path.name, data)
     return True
 
 

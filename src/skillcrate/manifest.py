@@ -37,7 +37,7 @@ from json.decoder import scanstring
 from pathlib import Path
 from typing import Any
 
-from ._fs import atomic_write
+from .boundary import Boundary, path_problem
 from .errors import InvalidReference, ManifestError, UsageError
 from .reference import Reference
 from .trust import TrustRule, parse_trust, rule_problems
@@ -81,21 +81,10 @@ def name_problem(name: object) -> str | None:
 
 
 def relative_path_problem(path: object) -> str | None:
-    """Why ``path`` is not a safe relative POSIX folder path, or None."""
+    """Why ``path`` is not a safe relative POSIX folder path, or None (the boundary's rule)."""
     if not isinstance(path, str):
         return f"must be a string, not {json_type(path)}"
-    if not path or "\x00" in path:
-        return "must be a non-empty path"
-    if path.startswith("/") or (len(path) >= 2 and path[1] == ":"):
-        return f"{path!r} must be relative to the project"
-    if "\\" in path:
-        return f"{path!r} must use '/' separators"
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        return f"{path!r} must not contain '..'"
-    if not parts:
-        return f"{path!r} must name a folder inside the project"
-    return None
+    return path_problem(path)
 
 
 _WS_RE = re.compile(r"[ \t\n\r]*")
@@ -415,7 +404,7 @@ class Manifest:
                 return False
         except OSError:
             pass
-        atomic_write(self.path, data)
+        Boundary(self.path.parent).write_file(self.path.name, data)
         return True
 
     def input_hash(self) -> str:
@@ -453,6 +442,8 @@ def parse_manifest(text: str, path: Path) -> Manifest:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ManifestError(f"{display}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+    except RecursionError:
+        raise ManifestError(f"{display}: JSON nested too deeply") from None
     problems = Problems(display, text)
     _validate(problems, data)
     problems.raise_if_any(ManifestError)

@@ -1,17 +1,21 @@
 """A project's skills: add, remove, install, update, outdated, list, verify.
 
-Every operation that changes the project holds the project lock (a file lock
-kept in the cache folder, keyed by the project's path, so the project itself
-never gains lock files) for its whole read-modify-write, so
-concurrent runs (many agent sessions starting at once, eight ``add``s in
-parallel) serialise instead of losing each other's changes.
+Every operation that changes the project holds the project lock (a file lock in
+skillcrate's per-user state folder, keyed by the project's real path, so the project
+itself never gains lock files) for its whole read-modify-write, so concurrent runs
+(many agent sessions starting at once, eight ``add``s in parallel) serialise instead of
+losing each other's changes.
 
-``install`` works in two phases, like uv and pdm: it first *plans* (which lock
-entries stay pinned, which are resolved anew, which are pruned) and *fetches*
-every artifact into the verified cache, touching nothing in the project; only
-then does it *apply*: swap each skill folder in atomically, make links, prune,
-and write the lock, the install state and the ``.gitignore`` block last. A
-failure while fetching therefore leaves the previous ``.agents/skills/`` intact.
+``install`` works in phases, like uv and pdm: it first *plans* (which lock entries stay
+pinned, which are resolved anew, which are pruned) and *prepares* every artifact into
+the verified cache, touching nothing in the project; it checks the trust policy and
+that every path it must write is free; only then does it *apply*: swap each skill
+folder in atomically, make links, prune, and write the lock, the install state and the
+``.gitignore`` block last. A failure before applying leaves the project as it was.
+
+What skillcrate may replace or delete comes only from its own install state outside the
+project (:mod:`skillcrate.state`), never from the lock; where it may write is confined
+by :mod:`skillcrate.boundary`.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import install as inst
-from . import lifecycle
+from . import lifecycle, verified
+from .boundary import SKILLS_DIR, Boundary, skill_rel
 from .cache import Cache
 from .errors import (
     FrozenLockfileError,
@@ -51,7 +57,9 @@ from .oci import ClientOptions, open_target
 from .oci.model import Descriptor, Target, parse_manifest
 from .project_dir import LOCK_NAME, MANIFEST_NAME
 from .reference import Reference
-from .trust import TrustRule, rule_for
+from .state import Artifact, InstallState, read_state, write_state
+from .tree import FileRecord, scan_stat, tree_digest_of
+from .trust import TrustRule, rule_for, rules_for
 from .versions import (
     Spec,
     asks_for_prerelease,
@@ -86,6 +94,8 @@ class Project:
     offline: bool = False
     report: Reporter = _quiet
     pre: bool = False  # let ranges pick prereleases and draft/testing versions (--pre)
+    allow_link_dirs: tuple[str, ...] = ()  # link folders the user allowed (command line)
+    allow_external: bool = False  # add collection members stored in other repositories
 
     @property
     def manifest_path(self) -> Path:
@@ -95,14 +105,25 @@ class Project:
     def lock_path(self) -> Path:
         return self.root / LOCK_NAME
 
-    def lock(self):  # noqa: ANN201 - filelock.FileLock
-        """The project's inter-process lock (held for every mutation)."""
-        import hashlib
+    @cached_property
+    def boundary(self) -> Boundary:
+        """Where this project may be written (see :mod:`skillcrate.boundary`)."""
+        from .config import allowed_link_dirs
 
+        return Boundary(self.root, link_dirs=(*self.allow_link_dirs, *allowed_link_dirs()))
+
+    def lock(self):  # noqa: ANN201 - filelock.FileLock
+        """The project's inter-process lock (held for every mutation).
+
+        It lives in the per-user state folder, keyed by the project's real path, so
+        every skillcrate process of the user agrees on it whatever its cache folder.
+        """
         from filelock import FileLock
 
-        key = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:32]
-        path = self.cache.root / "locks" / f"project-{key}.lock"
+        from .config import state_dir
+        from .state import project_key
+
+        path = state_dir() / "locks" / f"project-{project_key(self.root)}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         return FileLock(str(path), timeout=600)
 
@@ -234,16 +255,20 @@ class Plan:
         return bool(self.resolve or self.prune or self.relock)
 
 
-def _lock_satisfies(spec: SkillSpec, locked: LockedSkill) -> bool:
-    """Whether a lock entry still fits its (possibly edited) skills.json entry."""
-    if locked.resolved_from(spec.source, spec.version):
-        return True
+def same_source(spec: SkillSpec, locked: LockedSkill) -> bool:
+    """Whether the lock fetches from the repository skills.json names (canonically)."""
     try:
-        same_source = spec.reference().with_tag(None) == (locked.source.reference().with_tag(None))
+        return spec.reference().policy_name == locked.source.reference().policy_name
     except SkillcrateError:
         return False
-    if not same_source:
+
+
+def _lock_satisfies(spec: SkillSpec, locked: LockedSkill) -> bool:
+    """Whether a lock entry still fits its (possibly edited) skills.json entry."""
+    if not same_source(spec, locked):
         return False
+    if locked.resolved_from(spec.source, spec.version):
+        return True
     version = spec_version(spec)
     kind = classify_spec(version)
     if kind.kind == "digest":
@@ -262,7 +287,7 @@ def plan_install(manifest: Manifest, lock: Lockfile | None, *, force: Iterable[s
         locked = lock.get(spec.name) if lock else None
         if locked is None or spec.name in forced or not _lock_satisfies(spec, locked):
             plan.resolve.append(spec)
-        elif locked.resolved_from(spec.source, spec.version):
+        elif locked.resolved_from(spec.source, spec.version) and same_source(spec, locked):
             plan.keep.append((spec, locked))
         else:
             plan.relock.append((spec, locked))
@@ -282,6 +307,11 @@ def frozen_problems(manifest: Manifest, lock: Lockfile | None) -> list[str]:
         locked = lock.get(spec.name)
         if locked is None:
             out.append(f"+ {spec.name}: in {MANIFEST_NAME} but not in {LOCK_NAME}")
+        elif not same_source(spec, locked):
+            out.append(
+                f"~ {spec.name}: {MANIFEST_NAME} names {spec.reference().with_tag(None)}, "
+                f"but {LOCK_NAME} fetches from {locked.source.name}"
+            )
         elif not locked.resolved_from(spec.source, spec.version):
             want = f"{spec.source} {spec.version or '*'}"
             have = f"{locked.spec_source} {locked.spec_version or '*'} (locked {locked.version})"
@@ -303,6 +333,7 @@ def _fetch_locked(project: Project, locked: LockedSkill) -> FetchedSkill:
             project.cache,
             fallback_name=locked.name,
             name=locked.name,
+            expect_tree=locked.tree,
         )
     except NotFound as exc:
         if project.offline:
@@ -311,19 +342,13 @@ def _fetch_locked(project: Project, locked: LockedSkill) -> FetchedSkill:
                 hints=["run `skillcrate install` once with the registry reachable"],
             ) from exc
         raise
-    if locked.tree:
-        actual = _tree_of(fetched.root)
-        if actual != locked.tree:
-            raise ProjectError(
-                f"{locked.name}: content of {locked.source.ref} has tree {actual}, "
-                f"but {LOCK_NAME} pins {locked.tree}",
-                hints=["`skillcrate cache verify --remove` drops damaged cache entries"],
-            )
+    if locked.tree and fetched.tree != locked.tree:
+        raise ProjectError(
+            f"{locked.name}: content of {locked.source.ref} has tree {fetched.tree}, "
+            f"but {LOCK_NAME} pins {locked.tree}",
+            hints=["`skillcrate cache verify --remove` drops damaged cache entries"],
+        )
     return fetched
-
-
-def _tree_of(root: Path) -> str:
-    return inst.tree_digest(inst.tree_files(root))
 
 
 def _lock_entry(
@@ -332,18 +357,19 @@ def _lock_entry(
     name = spec.name
     return LockedSkill(
         name=name,
-        path=f"{inst.SKILLS_DIR}/{name}",
+        path=skill_rel(name),
         version=resolved.version,
         source=resolved.source,
         spec_source=spec.source,
         spec_version=spec.version,
-        tree=_tree_of(fetched.root),
+        tree=fetched.tree,
         format=fetched.format,
         additional_installed_paths=link_paths(spec, links),
     )
 
 
 def _parallel(items: Sequence, fn: Callable) -> list:  # noqa: ANN001
+    """``fn`` over ``items`` on up to 8 threads; results in order (workers share nothing)."""
     if len(items) <= 1:
         return [fn(i) for i in items]
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items))) as pool:
@@ -358,11 +384,6 @@ class InstallResult:
     unchanged: list[str] = field(default_factory=list)
     lock_written: bool = False
     warnings: list[str] = field(default_factory=list)
-    noop: bool = False
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.installed or self.removed or self.lock_written)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -374,97 +395,134 @@ class InstallResult:
         }
 
 
-def _owned(state: inst.InstallState | None, lock: Lockfile | None) -> set[str]:
-    owned = set(state.owned if state else [])
-    for s in lock.skills if lock else ():
-        owned.add(s.path)
-        owned.update(s.additional_installed_paths)
-    return owned
+@dataclass(frozen=True)
+class Prepared:
+    """One skill ready to apply: its lock entry, and either fresh content or its records."""
+
+    entry: LockedSkill
+    fetched: FetchedSkill | None  # set when the folder must be (re)built
+    records: tuple[FileRecord, ...] = ()  # the installed files, when it need not be
+
+    @property
+    def rebuild(self) -> bool:
+        return self.fetched is not None
 
 
-def _needs_materialise(
-    project: Project, entry: LockedSkill, state: inst.InstallState | None
-) -> bool:
-    dest = project.root / entry.path
-    if not dest.is_dir() or dest.is_symlink():
-        return True
-    rec = state.skills.get(entry.name) if state else None
-    if rec is None or rec.tree != entry.tree:
-        return True
-    return not _tree_intact(dest, rec)
+def installed_records(
+    project: Project, entry: LockedSkill, state: InstallState | None
+) -> list[FileRecord] | None:
+    """The records of ``entry``'s installed folder if it holds exactly the lock's tree.
+
+    Proven from skillcrate's own state: the recorded tree must be the lock's, the
+    records must hash to it, and the folder must still ``lstat`` as recorded (else its
+    files are hashed once and compared). None means it must be (re)built.
+    """
+    rel = skill_rel(entry.name)
+    st = project.boundary.lstat(rel)  # UnsafePath when .agents or .agents/skills is a link
+    if st is None or not _is_dir(st) or state is None or not entry.tree:
+        return None
+    art = state.artifacts.get(rel)
+    recs = state.records_for(rel)
+    if art is None or art.tree != entry.tree or recs is None:
+        return None
+    folder = project.boundary.path(rel)
+    if scan_stat(str(folder)) == art.stat:
+        return recs
+    return inst.copy_records(folder, recs)
 
 
-def _tree_intact(dest: Path, rec: inst.SkillState) -> bool:
-    return inst.diff_tree(dest, rec.tree_files()).clean
+def _is_dir(st: os.stat_result) -> bool:
+    import stat as stat_mod
+
+    return stat_mod.S_ISDIR(st.st_mode)
 
 
-def check_name_free(project: Project, name: str, owned: set[str]) -> None:
-    """Refuse a skill folder that exists but was not made by skillcrate."""
-    rel = f"{inst.SKILLS_DIR}/{name}"
-    path = project.root / rel
-    if os.path.lexists(path) and rel not in owned:
-        raise ProjectError(
-            f"{rel} already exists and was not installed by skillcrate; "
-            f"choose another name with --name or move that folder",
-        )
+def _preflight(project: Project, prepared: Iterable[Prepared], owned: set[str]) -> None:
+    """Refuse before anything is written: a folder to build that is someone else's, or a
+    link folder the boundary does not allow."""
+    b = project.boundary
+    for p in prepared:
+        rel = skill_rel(p.entry.name)
+        if p.rebuild:
+            st = b.lstat(rel)
+            if st is not None and rel not in owned and not _identical(b, rel, p.entry.tree):
+                raise ProjectError(
+                    f"{rel} already exists and was not installed by skillcrate; "
+                    "choose another name with --name or move that folder",
+                )
+        for link in p.entry.additional_installed_paths:
+            b.check_artifact(link)
+            b.lstat(link)  # UnsafePath when the link folder (or a parent) is a symlink
+
+
+def _identical(b: Boundary, rel: str, tree: str | None) -> bool:
+    """An existing folder holding exactly the tree to install (replacing it loses nothing)."""
+    if not tree:
+        return False
+    st = b.lstat(rel)
+    if st is None or not _is_dir(st):
+        return False
+    try:
+        return tree_digest_of(b.path(rel)) == tree
+    except (SkillcrateError, OSError):
+        return False
 
 
 def _apply(
     project: Project,
     old_lock: Lockfile | None,
-    new_lock: Lockfile,
-    fetched: dict[str, FetchedSkill],
-    needs: dict[str, bool],
-    state: inst.InstallState | None,
+    prepared: dict[str, Prepared],
+    state: InstallState | None,
+    link_dirs: Sequence[str],
     *,
     write_lock: bool,
 ) -> InstallResult:
-    """Make the project match ``new_lock``; ``needs`` says which folders to (re)build."""
+    """Make the project match the prepared entries; prune what skillcrate made before."""
+    b = project.boundary
     result = InstallResult()
-    owned = _owned(state, old_lock)
-    new_names = set(new_lock.names())
-    skills_state: dict[str, inst.SkillState] = {}
+    owned = state.owned if state else set()
+    for folder in (SKILLS_DIR, *link_dirs):
+        b.clean_temp(folder)
+    new_lock = Lockfile(skills=tuple(p.entry for p in prepared.values()))
+    artifacts: dict[str, Artifact] = {}
+    records: dict[str, list[FileRecord]] = {}
     # 1. skill folders (each swapped in atomically) and their links
     for entry in new_lock.skills:
-        dest = project.root / entry.path
-        if needs[entry.name]:
-            check_name_free(project, entry.name, owned)
-            inst.materialise(fetched[entry.name].root, dest)
+        p = prepared[entry.name]
+        rel = skill_rel(entry.name)
+        if p.fetched is not None:
+            recs = inst.materialise(b, rel, p.fetched.root, p.fetched.records)
             result.installed.append(entry.name)
         else:
+            recs = list(p.records)
             result.unchanged.append(entry.name)
-        owned.add(entry.path)
-        links = []
-        for rel in entry.additional_installed_paths:
-            link_dir, _, lname = rel.rpartition("/")
-            links.append(inst.link_skill(project.root, link_dir, lname, dest, owned=owned))
-            owned.add(rel)
-        skills_state[entry.name] = inst.record_skill(dest, project=project.root, links=links)
-    # 2. links that entries no longer have, and removed skills
-    for old in old_lock.skills if old_lock else ():
-        keep = set()
-        new_entry = new_lock.get(old.name)
-        if new_entry is not None:
-            keep = {new_entry.path, *new_entry.additional_installed_paths}
-        for rel in (old.path, *old.additional_installed_paths):
-            if rel not in keep and inst.remove_owned(project.root, rel, owned):
-                owned.discard(rel)
-        if old.name not in new_names:
-            result.removed.append(old.name)
+        artifacts[rel] = Artifact.for_folder(rel, entry.name, recs)
+        records[rel] = recs
+        for link in entry.additional_installed_paths:
+            text, copy = inst.place_link(
+                b, link, rel, owned=link in owned, source=b.path(rel), records=recs
+            )
+            if text is not None:
+                artifacts[link] = Artifact(link, entry.name, link=text)
+            else:
+                assert copy is not None
+                artifacts[link] = Artifact.for_folder(link, entry.name, copy)
+                records[link] = copy
+    # 2. what skillcrate made before and the new lock no longer has
+    gone = set()
+    for rel in sorted(owned - artifacts.keys()):
+        if b.remove(rel):
+            gone.add(state.artifacts[rel].skill if state else rel)
+    new_names = set(new_lock.names())
+    old_names = set(old_lock.names()) if old_lock else set()
+    result.removed = sorted(n for n in (gone | old_names) - new_names)
     # 3. lock, state, .gitignore (last, like installer's RECORD)
     if write_lock:
-        result.lock_written = save_lockfile(project.lock_path, new_lock)
+        result.lock_written = save_lockfile(b.root / LOCK_NAME, new_lock)
     manifest_bytes = project.manifest_path.read_bytes() if project.manifest_path.exists() else b""
     lock_bytes = project.lock_path.read_bytes() if project.lock_path.exists() else b""
-    current_owned = sorted(p for p in owned if os.path.lexists(project.root / p))
-    inst.write_state(
-        project.root,
-        inst.InstallState(
-            lock=inputs_digest(manifest_bytes, lock_bytes), skills=skills_state, owned=current_owned
-        ),
-    )
-    ignored = [p for s in new_lock.skills for p in (s.path, *s.additional_installed_paths)]
-    inst.update_gitignore(project.root, [inst.STATE_FILE, *ignored])
+    write_state(b.root, inputs_digest(manifest_bytes, lock_bytes), artifacts, records)
+    inst.update_gitignore(b, artifacts, keep_block=True)
     return result
 
 
@@ -479,6 +537,13 @@ def install(
     """Make ``.agents/skills`` match the lock, resolving only what the lock cannot answer."""
     with project.lock():
         return _install_locked(project, frozen=frozen, force=force, manifest=manifest)
+
+
+def _link_dirs(project: Project, manifest: Manifest) -> list[str]:
+    """Every link folder skills.json names, each checked against the boundary's rules."""
+    b = project.boundary
+    folders = [*manifest.links, *(d for s in manifest.skills for d in s.additional_base_paths)]
+    return sorted({b.check_link_dir(d) for d in folders})
 
 
 def _install_locked(
@@ -499,26 +564,25 @@ def _install_locked(
                 f"{MANIFEST_NAME} and {LOCK_NAME} disagree (--frozen):\n  " + "\n  ".join(problems),
                 hints=["run `skillcrate install` and commit the updated lock"],
             )
+    link_dirs = _link_dirs(project, manifest)
     plan = plan_install(manifest, lock, force=force)
-    entries: dict[str, LockedSkill] = {}
-    fetched: dict[str, FetchedSkill] = {}
-    needs: dict[str, bool] = {}  # decided once per skill: does its folder need (re)building?
-    state = inst.read_state(project.root)
+    state = read_state(project.boundary.root, records=True)
 
-    def fetch_kept(item: tuple[SkillSpec, LockedSkill]) -> None:
+    def prepare_kept(item: tuple[SkillSpec, LockedSkill]) -> Prepared:
         spec, locked = item
-        locked = _with_links(locked, spec, manifest)
-        entry = replace(locked, spec_version=spec.version, spec_source=spec.source)
-        need = _needs_materialise(project, entry, state)
-        if need:
-            project.report(f"fetching {spec.name} {locked.version or locked.source.digest[:19]}")
-            fetched[spec.name] = got = _fetch_locked(project, locked)
-            if not locked.tree:  # e.g. migrated from a skills-oci lock
-                entry = replace(entry, tree=_tree_of(got.root), format=got.format)
-                need = _needs_materialise(project, entry, state)
-        entries[spec.name], needs[spec.name] = entry, need
+        entry = replace(
+            _with_links(locked, spec, manifest), spec_version=spec.version, spec_source=spec.source
+        )
+        records = installed_records(project, entry, state)
+        if records is not None:
+            return Prepared(entry, None, tuple(records))
+        project.report(f"fetching {spec.name} {locked.version or locked.source.digest[:19]}")
+        fetched = _fetch_locked(project, entry)
+        if not entry.tree:  # e.g. migrated from a skills-oci lock
+            entry = replace(entry, tree=fetched.tree, format=fetched.format)
+        return Prepared(entry, fetched)
 
-    def fetch_new(spec: SkillSpec) -> None:
+    def prepare_new(spec: SkillSpec) -> Prepared:
         res = (resolved or {}).get(spec.name)
         if res is None:
             project.report(f"resolving {spec.name} {spec_version(spec) or '*'}")
@@ -526,30 +590,32 @@ def _install_locked(
         project.report(f"fetching {spec.name} {res.version or res.digest[:19]}")
         target = project.online_target(res.ref, f"fetching {spec.name}")
         got = fetch_skill(
-            target, res.digest, project.cache, fallback_name=spec.name, name=spec.name
+            target,
+            res.digest,
+            project.cache,
+            fallback_name=spec.name,
+            name=spec.name,
+            from_blob=True,  # what the new lock entry records comes from the verified blob
         )
-        fetched[spec.name] = got
-        entries[spec.name] = entry = _lock_entry(spec, res, got, manifest.links)
-        needs[spec.name] = _needs_materialise(project, entry, state)
+        entry = _lock_entry(spec, res, got, manifest.links)
+        records = installed_records(project, entry, state)
+        return Prepared(entry, None if records is not None else got, tuple(records or ()))
 
-    _parallel([*plan.keep, *plan.relock], fetch_kept)
-    _parallel(plan.resolve, fetch_new)
-    trust_warnings = _apply_trust(
-        project, manifest, entries, {s.name for s in plan.resolve}, frozen=frozen
-    )
-    new_lock = Lockfile(skills=tuple(entries.values()))
+    kept = _parallel([*plan.keep, *plan.relock], prepare_kept)
+    new = _parallel(plan.resolve, prepare_new)
+    prepared = {p.entry.name: p for p in (*kept, *new)}
+    trust_warnings = _apply_trust(project, manifest, prepared, frozen=frozen)
+    _preflight(project, prepared.values(), state.owned if state else set())
     if save_manifest:
         manifest.save()
-    result = _apply(project, lock, new_lock, fetched, needs, state, write_lock=not frozen)
+    result = _apply(project, lock, prepared, state, link_dirs, write_lock=not frozen)
     result.warnings.extend(trust_warnings)
     for spec in manifest.skills:
-        got = fetched.get(spec.name)
+        p = prepared.get(spec.name)
+        got = p.fetched if p else None
         if got is None or spec.name not in result.installed:
             continue
-        entry = new_lock.get(spec.name)
-        deprecated = lifecycle.deprecation_warning(
-            spec.name, entry.version if entry else "", got.annotations
-        )
+        deprecated = lifecycle.deprecation_warning(spec.name, p.entry.version, got.annotations)
         if deprecated:
             result.warnings.append(deprecated)
         if got.name != spec.name:
@@ -560,14 +626,7 @@ def _install_locked(
     return result
 
 
-def _needs_check(rule: TrustRule, entry: LockedSkill, *, new: bool, frozen: bool) -> bool:
-    """Whether a lock entry must be (re)verified: new, --frozen, or not verified by a key
-    the rule still lists (a keyless identity recorded earlier is trusted like the lock)."""
-    if new or frozen or not entry.signed_by:
-        return True
-    return not rule.keyless and entry.signed_by not in rule.keys
-
-
+# -------------------------------------------------------------------- trust
 def check_trust(project: Project, entry: LockedSkill, rule: TrustRule) -> TrustCheck:
     """Apply ``rule`` to the manifest ``entry`` pins (network, or an ``oci:`` layout)."""
     from .policy import check
@@ -577,69 +636,88 @@ def check_trust(project: Project, entry: LockedSkill, rule: TrustRule) -> TrustC
     return check(target, subject, rule, project.root)
 
 
+def entry_rules(manifest: Manifest, entry: LockedSkill) -> list[TrustRule]:
+    """The trust rules an entry must pass: its own source's and its collection's."""
+    if not manifest.trust:
+        return []
+    spec = manifest.get(entry.name)
+    collection = spec.collection if spec else None
+    return rules_for(manifest.trust, entry.source.name, collection)
+
+
 def _apply_trust(
     project: Project,
     manifest: Manifest,
-    entries: dict[str, LockedSkill],
-    new: set[str],
+    prepared: dict[str, Prepared],
     *,
     frozen: bool,
 ) -> list[str]:
     """Verify entries under skills.json's trust policy before anything is written.
 
-    Records ``signedBy`` in ``entries``; raises for an ``enforce`` rule that nothing
-    satisfies; returns warnings for ``warn`` rules.
+    A digest is taken as verified only when skillcrate's own records (:mod:`verified`)
+    say it passed exactly this rule before (never because the lock says ``signedBy``);
+    ``--frozen`` re-verifies everything. Records ``signedBy`` in the entries; raises for
+    an ``enforce`` rule that nothing satisfies; returns warnings for ``warn`` rules.
     """
-    rules = manifest.trust
-    todo: list[tuple[str, TrustRule]] = []
-    for name, entry in list(entries.items()):
-        rule = rule_for(rules, entry.source.name, entry.spec_source) if rules else None
-        if rule is None:
-            entries[name] = replace(entry, signed_by=None)
-        elif _needs_check(rule, entry, new=name in new, frozen=frozen):
-            todo.append((name, rule))
-    if not todo:
-        return []
-    if project.offline and any(not entries[n].source.is_layout for n, _ in todo):
-        names = ", ".join(n for n, _ in todo)
+    labels: dict[str, list[str]] = {}
+    todo: list[tuple[str, TrustRule, str]] = []
+    for name, p in prepared.items():
+        labels[name] = []
+        for rule in entry_rules(manifest, p.entry):
+            fp = verified.rule_fingerprint(rule, project.root)
+            rec = None if frozen else verified.lookup(p.entry.source.digest, fp)
+            if rec is not None:
+                labels[name].append(rec["signedBy"])
+            else:
+                todo.append((name, rule, fp))
+    if todo and project.offline and any(not prepared[n].entry.source.is_layout for n, _, _ in todo):
+        names = ", ".join(sorted({n for n, _, _ in todo}))
         raise VerificationError(
             f"{names}: the trust policy needs the registry to check signatures (--offline)"
         )
 
-    def one(item: tuple[str, TrustRule]) -> tuple[str, TrustCheck]:
-        name, rule = item
+    def one(item: tuple[str, TrustRule, str]) -> tuple[str, TrustRule, str, TrustCheck]:
+        name, rule, fp = item
         project.report(f"verifying {name} against {rule.pattern}")
-        return name, check_trust(project, entries[name], rule)
+        return name, rule, fp, check_trust(project, prepared[name].entry, rule)
 
     warnings: list[str] = []
-    for name, result in sorted(_parallel(todo, one)):
-        entry = entries[name]
+    failed: set[str] = set()
+    for name, rule, fp, result in sorted(_parallel(todo, one), key=lambda r: (r[0], r[1].pattern)):
+        entry = prepared[name].entry
         if result.ok:
-            entries[name] = replace(entry, signed_by=result.signed_by)
+            assert result.signed_by is not None
+            verified.remember(entry.source.digest, fp, result.signed_by, result.kind, result.key_id)
+            labels[name].append(result.signed_by)
             continue
-        entries[name] = replace(entry, signed_by=None)
-        if result.rule.mode == "enforce":
+        failed.add(name)
+        if rule.mode == "enforce":
             from .policy import refusal
 
             raise refusal(name, entry.source.ref, result)
         warnings.append(
-            f"{name}: not verified by trust policy {result.rule.pattern!r} "
+            f"{name}: not verified by trust policy {rule.pattern!r} "
             f"({result.reason()}); installed anyway (mode warn)"
         )
+    for name, p in list(prepared.items()):
+        signed = None if name in failed or not labels[name] else " + ".join(labels[name])
+        prepared[name] = replace(p, entry=replace(p.entry, signed_by=signed))
     return warnings
 
 
 def link_paths(spec: SkillSpec, links: Sequence[str]) -> tuple[str, ...]:
     """Where a skill is linked: each link folder (top-level and per-skill) + its name."""
+    from .boundary import check_relpath
+
     folders = (*links, *spec.additional_base_paths)
-    return tuple(sorted({f"{d.rstrip('/')}/{spec.name}" for d in folders}))
+    return tuple(sorted({f"{check_relpath(d, 'link folder')}/{spec.name}" for d in folders}))
 
 
 def _with_links(locked: LockedSkill, spec: SkillSpec, manifest: Manifest) -> LockedSkill:
     return replace(
         locked,
         additional_installed_paths=link_paths(spec, manifest.links),
-        path=f"{inst.SKILLS_DIR}/{spec.name}",
+        path=skill_rel(spec.name),
     )
 
 
@@ -653,7 +731,7 @@ def init(project: Project) -> bool:
             created = True
         else:
             project.load_manifest()  # refuse to continue on a malformed file
-        inst.update_gitignore(project.root, [inst.STATE_FILE])
+        inst.update_gitignore(project.boundary, [], keep_block=True)
         return created
 
 
@@ -702,8 +780,6 @@ def add(
             manifest = project.load_manifest()
         else:
             manifest = new_manifest(project.manifest_path)
-        lock = project.load_lock()
-        owned = _owned(inst.read_state(project.root), lock)
         added: dict[str, Resolved] = {}
 
         def add_one(spec: SkillSpec, resolved: Resolved, fallback: str, req: AddRequest) -> None:
@@ -723,7 +799,6 @@ def add(
                         "use --name to add it under another name"
                     ],
                 )
-            check_name_free(project, name, owned)
             manifest.add(replace(spec, name=name))
             added[name] = resolved
 
@@ -738,6 +813,7 @@ def add(
                 members = _collection_members(project, resolved)
                 if members is not None:
                     collection = str(base.with_tag(resolved.tag).with_digest(None))
+                    _check_collection(project, manifest, resolved, members)
                     for member_base, tag, digest in members:
                         res = Resolved(member_base, tag, digest, tag or "")
                         same = member_base == resolved.ref
@@ -760,6 +836,40 @@ def add(
             add_one(spec, resolved, base.last_segment, req)
         return _install_locked(
             project, manifest=manifest, save_manifest=True, force=added, resolved=added
+        )
+
+
+def _check_collection(
+    project: Project,
+    manifest: Manifest,
+    resolved: Resolved,
+    members: Sequence[tuple[Reference, str | None, str]],
+) -> None:
+    """A collection's own trust rule applies to its index; members elsewhere need consent.
+
+    Each member is later checked under both its own rule and the collection's
+    (:func:`entry_rules`), like any entry with a ``collection``.
+    """
+    rule = rule_for(manifest.trust, resolved.ref.name) if manifest.trust else None
+    if rule is not None:
+        from .policy import check, refusal
+
+        target = project.online_target(resolved.ref, f"verifying {resolved.ref}")
+        subject, _ = get_manifest(target, resolved.digest, project.cache)
+        result = check(target, subject, rule, project.root)
+        if not result.ok:
+            if rule.mode == "enforce":
+                raise refusal("collection", f"{resolved.ref}@{resolved.digest}", result)
+            project.report(f"warning: collection {resolved.ref} not verified: {result.reason()}")
+    outside = sorted({str(m) for m, _, _ in members if m.policy_name != resolved.ref.policy_name})
+    if outside and not project.allow_external:
+        raise UsageError(
+            f"the collection {resolved.ref} lists skills from other repositories: "
+            f"{', '.join(outside)}",
+            hints=[
+                "pass --allow-external to add them (each is still checked under its own "
+                "trust rule and the collection's)"
+            ],
         )
 
 
@@ -910,7 +1020,7 @@ def list_skills(project: Project) -> list[Listed]:
         return []
     out = []
     for s in lock.skills:
-        folder = project.root / s.path
+        folder = project.root / skill_rel(s.name)
         description = ""
         try:
             from .skill import read_skill
@@ -926,8 +1036,8 @@ def list_skills(project: Project) -> list[Listed]:
                 s.version,
                 s.source.digest,
                 " ".join(description.split()),
-                s.path,
-                folder.is_dir(),
+                skill_rel(s.name),
+                folder.is_dir() and not folder.is_symlink(),
                 s.source.name,
             )
         )
@@ -945,35 +1055,48 @@ class Drift:
 
 
 def _expected_files(
-    project: Project, entry: LockedSkill, state: inst.InstallState | None
-) -> list[inst.TreeFile] | None:
-    rec = state.skills.get(entry.name) if state else None
-    if rec is not None and rec.tree == entry.tree:
-        return rec.tree_files()
-    cached = project.cache.unpacked_path(entry.source.digest)
-    if cached.is_dir():
-        files = inst.tree_files(cached)
-        if inst.tree_digest(files) == entry.tree:
-            return files
+    project: Project, entry: LockedSkill, state: InstallState | None
+) -> list[FileRecord] | None:
+    """The files ``entry`` should have: from skillcrate's state or the cache, only when
+    they hash to the lock's tree."""
+    rel = skill_rel(entry.name)
+    art = state.artifacts.get(rel) if state else None
+    if state is not None and art is not None and art.tree == entry.tree:
+        recs = state.records_for(rel)
+        if recs is not None:
+            return recs
+    cached = project.cache.get_unpacked(entry.source.digest)
+    if cached is not None and cached.tree == entry.tree:
+        return list(cached.records)
     return None
 
 
 def verify(project: Project) -> list[Drift]:
     """Offline check: every installed folder matches its lock ``tree``; names each difference."""
-    project.load_manifest()
+    from .errors import UnsafePath
+    from .tree import diff_tree
+
+    manifest = project.load_manifest()
     lock = project.load_lock()
     if lock is None:
         return [Drift("-", f"{LOCK_NAME} is missing")]
-    state = inst.read_state(project.root)
+    state = read_state(project.boundary.root, records=True)
+    b = project.boundary
     drift: list[Drift] = []
     for entry in lock.skills:
-        folder = project.root / entry.path
-        if not folder.is_dir():
-            drift.append(Drift(entry.name, "not installed", [entry.path]))
+        rel = skill_rel(entry.name)
+        try:
+            st = b.lstat(rel)
+        except UnsafePath as exc:
+            drift.append(Drift(entry.name, f"unsafe: {exc.message}", [rel]))
             continue
+        if st is None or not _is_dir(st):
+            drift.append(Drift(entry.name, "not installed", [rel]))
+            continue
+        folder = b.path(rel)
         expected = _expected_files(project, entry, state)
         if expected is not None:
-            diff = inst.diff_tree(folder, expected)
+            diff = diff_tree(folder, [r.tree_file() for r in expected])
             for kind, paths in (
                 ("modified", diff.modified),
                 ("extra", diff.extra),
@@ -981,12 +1104,23 @@ def verify(project: Project) -> list[Drift]:
                 ("mode changed", diff.mode_changed),
             ):
                 if paths:
-                    drift.append(Drift(entry.name, kind, [f"{entry.path}/{p}" for p in paths]))
-        elif entry.tree and _tree_of(folder) != entry.tree:
-            drift.append(Drift(entry.name, "modified (tree digest differs)", [entry.path]))
-        for rel in entry.additional_installed_paths:
-            if not os.path.lexists(project.root / rel) or not (project.root / rel).exists():
-                drift.append(Drift(entry.name, "link missing", [rel]))
+                    drift.append(Drift(entry.name, kind, [f"{rel}/{p}" for p in paths]))
+        elif entry.tree:
+            try:
+                actual = tree_digest_of(folder)
+            except SkillcrateError:
+                actual = ""
+            if actual != entry.tree:
+                drift.append(Drift(entry.name, "modified (tree digest differs)", [rel]))
+        spec = manifest.get(entry.name)
+        links = link_paths(spec, manifest.links) if spec else entry.additional_installed_paths
+        for link in links:
+            try:
+                present = b.lstat(link) is not None and b.path(link).is_dir()
+            except SkillcrateError:
+                present = False
+            if not present:
+                drift.append(Drift(entry.name, "link missing", [link]))
     return drift
 
 
@@ -1007,8 +1141,7 @@ def verify_signatures(project: Project) -> list[SignatureReport]:
     rules = manifest.trust
     todo = []
     for entry in lock.skills if lock and rules else ():
-        rule = rule_for(rules, entry.source.name, entry.spec_source)
-        if rule is not None:
+        for rule in entry_rules(manifest, entry):
             todo.append((entry, rule))
 
     def one(item: tuple[LockedSkill, TrustRule]) -> SignatureReport:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MANIFEST_NAME = "skills.json"  # the one place these file names are spelled
-LOCK_NAME = "skills.lock.json"
+from .fastpath import LOCK_NAME, MANIFEST_NAME
+
+__all__ = ["LOCK_NAME", "MANIFEST_NAME", "find_project"]
 
 
 def find_project(explicit: Path | None = None, start: Path | None = None) -> Path:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._fs import replace_dir, staging_dir
+from ._fs import temp_path
 from .cache import Cache
 from .errors import NotFound, ProjectError
 from .fetch import FetchedSkill, fetch_skill
@@ -76,12 +77,24 @@ def pull_to(
     dest = Path(output) if output else Path.cwd() / fetched.name
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not force:
         raise ProjectError(f"{dest} already exists and is not empty (use --force to replace it)")
-    staging = staging_dir(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = temp_path(dest)
+    aside = None
     try:
-        staging.rmdir()
         copy_tree(fetched.root, staging)
-        replace_dir(staging, dest)
+        if dest.is_symlink() or dest.is_file():
+            dest.unlink()
+        elif dest.exists():
+            aside = temp_path(dest)
+            os.rename(dest, aside)
+        os.rename(staging, dest)
+    except BaseException:
+        if aside is not None and not dest.exists():
+            os.rename(aside, dest)
+        raise
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
     return fetched, dest

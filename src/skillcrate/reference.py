@@ -24,26 +24,117 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from . import digests
 from .errors import InvalidReference
+from .names import TAG_RE
 
 DEFAULT_REGISTRY = "docker.io"
-_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
-_SHA256_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+DOCKER_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io")
 _REPO_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_HOST_RE = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[^\s/:@\[\]]+)(?::[0-9]+)?$")
 _LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1")
+_CANONICAL_LOOPBACK = "127.0.0.1"
 
 
 def is_digest(text: str) -> bool:
-    return bool(_SHA256_RE.match(text))
+    return digests.is_digest(text)
 
 
 def check_digest(text: str) -> str:
-    if not _DIGEST_RE.match(text):
-        raise InvalidReference(f"invalid digest {text!r}: expected sha256:<64 hex characters>")
-    if text.startswith("sha256:") and not _SHA256_RE.match(text):
-        raise InvalidReference(f"invalid digest {text!r}: expected sha256:<64 hex characters>")
-    return text
+    return digests.check_digest(text, error=InvalidReference)
+
+
+def _split_port(host: str) -> tuple[str, str]:
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1], host[end + 2 :] if end >= 0 and host[
+            end + 1 : end + 2
+        ] == ":" else ""
+    name, sep, port = host.rpartition(":")
+    return (name, port) if sep and port.isdigit() else (host, "")
+
+
+def clean_host(host: str) -> str:
+    """A registry host as contacted: lowercase, IDNA, no trailing dot, port without zeros.
+
+    ``GHCR.IO`` → ``ghcr.io``, ``127.0.0.1:05000`` → ``127.0.0.1:5000``; Docker Hub's
+    aliases become ``docker.io``. Loopback spellings are kept (credentials are stored
+    per spelling); :func:`canonical_host` folds those too.
+    """
+    name, port = _split_port(host.strip())
+    name = name.lower().rstrip(".")
+    if name and not name.startswith("["):
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+    if name in DOCKER_ALIASES and not port:
+        name = DEFAULT_REGISTRY
+    return f"{name}:{int(port)}" if port else name
+
+
+def canonical_host(host: str) -> str:
+    """The identity of a registry host for trust decisions: every spelling of one host alike.
+
+    On top of :func:`clean_host`: default ports (80, 443) dropped, IP literals in any
+    form (``127.1``, ``0x7f.0.0.1``, ``[::1]``) written the standard way, and
+    ``localhost``/``::1`` read as ``127.0.0.1``.
+    """
+    import ipaddress
+    import socket
+
+    name, port = _split_port(clean_host(host))
+    if port in ("80", "443"):
+        port = ""
+    bare = name[1:-1] if name.startswith("[") else name
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(bare)
+    except ValueError:
+        try:
+            ip = ipaddress.ip_address(socket.inet_ntoa(socket.inet_aton(bare)))
+        except (OSError, ValueError):
+            ip = None  # type: ignore[assignment]
+    if bare == "localhost" or (
+        ip is not None and ip.version == 6 and ip == ipaddress.ip_address("::1")
+    ):
+        name = _CANONICAL_LOOPBACK
+    elif ip is not None:
+        ip4 = getattr(ip, "ipv4_mapped", None) or ip
+        name = str(ip4) if ip4.version == 4 else f"[{ip4.compressed}]"
+    return f"{name}:{port}" if port else name
+
+
+def canonical_name(text: str) -> str:
+    """The trust identity of a source or pattern: ``host/repository`` or ``oci:PATH``.
+
+    Works on glob patterns too (``ghcr.io/acme/*``): a host part holding glob characters
+    is only lowercased. Paths of ``oci:`` layouts are normalised (``./a//b`` → ``a/b``).
+    """
+    import posixpath
+
+    text = text.strip()
+    if text.startswith("oci:"):
+        path = text[4:] or "."
+        norm = posixpath.normpath(path)
+        return f"oci:{norm}"
+    text = text.split("@", 1)[0]
+    head, slash, last = text.rpartition("/")
+    if slash and ":" in last:  # a tag: the identity is the repository
+        text = f"{head}/{last.split(':', 1)[0]}"
+    first, sep, rest = text.partition("/")
+    hostish = sep and (
+        "." in first or ":" in first or first in ("localhost",) or first.startswith("[")
+    )
+    if not hostish:
+        repo = text.lower().split(":", 1)[0]
+        if "/" not in repo and not any(c in repo for c in "*?["):
+            repo = f"library/{repo}"
+        return f"{DEFAULT_REGISTRY}/{repo}"
+    globbed = "*" in first or "?" in first or "[" in first.lstrip("[")
+    host = first.lower() if globbed else canonical_host(first)
+    if host in DOCKER_ALIASES:
+        host = DEFAULT_REGISTRY
+    return f"{host}/{rest.lower()}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +178,11 @@ class Reference:
         return f"{self.registry}/{self.repository}"
 
     @property
+    def policy_name(self) -> str:
+        """:func:`canonical_name` of this reference: what trust rules are matched against."""
+        return canonical_name(self.name)
+
+    @property
     def last_segment(self) -> str:
         return self.repository.rstrip("/").rsplit("/", 1)[-1]
 
@@ -117,7 +213,7 @@ def _parse_layout(text: str) -> Reference:
     if ":" in rest:
         head, maybe_tag = rest.rsplit(":", 1)
         if maybe_tag and "/" not in maybe_tag and "\\" not in maybe_tag and head:
-            if not _TAG_RE.match(maybe_tag):
+            if not TAG_RE.match(maybe_tag):
                 raise InvalidReference(f"invalid tag {maybe_tag!r} in {text!r}")
             rest, tag = head, maybe_tag
     if not rest:
@@ -140,18 +236,18 @@ def _parse_registry(text: str) -> Reference:
     colon = text.rfind(":")
     if colon > last_slash:
         text, tag = text[:colon], text[colon + 1 :]
-        if not _TAG_RE.match(tag):
+        if not TAG_RE.match(tag):
             raise InvalidReference(f"invalid tag {tag!r} in {original!r}")
     parts = text.split("/")
     first = parts[0]
     if len(parts) > 1 and (
-        "." in first or ":" in first or first == "localhost" or first.startswith("[")
+        "." in first or ":" in first or first.lower() == "localhost" or first.startswith("[")
     ):
-        registry, repo_parts = first, parts[1:]
+        if not _HOST_RE.match(first):
+            raise InvalidReference(f"invalid reference {original!r}: bad registry host {first!r}")
+        registry, repo_parts = clean_host(first), parts[1:]
     else:
         registry, repo_parts = DEFAULT_REGISTRY, parts
-    if registry in ("index.docker.io", "registry-1.docker.io"):
-        registry = DEFAULT_REGISTRY
     if registry == DEFAULT_REGISTRY and len(repo_parts) == 1:
         repo_parts = ["library", *repo_parts]
     for comp in repo_parts:

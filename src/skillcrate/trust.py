@@ -12,7 +12,11 @@
     }
 
 A pattern is a glob over a source's ``registry/repository`` (or its ``oci:PATH``);
-``*`` also crosses ``/``. When several match, the longest pattern wins.
+``*`` also crosses ``/``. When several match, the longest pattern wins. Patterns and
+sources are both compared in their canonical form
+(:func:`skillcrate.reference.canonical_name`): hosts lowercased and IDNA-encoded, default
+ports dropped, loopback spellings (``localhost``, ``127.1``, ``[::1]``) and Docker Hub's
+aliases folded, so a rule cannot be side-stepped by spelling a host differently.
 ``enforce`` refuses an unsigned or wrongly signed skill before anything is written;
 ``warn`` installs it with a warning; a source no rule matches is not checked.
 Key paths, and a keyless rule's ``trustedRoot`` (a Sigstore ``trusted_root.json``;
@@ -29,6 +33,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from .reference import canonical_name
 
 MODES = ("enforce", "warn")
 
@@ -53,7 +59,8 @@ class TrustRule:
     keyless: Keyless | None = None
 
     def matches(self, source: str) -> bool:
-        return fnmatch.fnmatchcase(source, self.pattern)
+        """Whether the source (a reference name) falls under this rule, canonically."""
+        return fnmatch.fnmatchcase(canonical_name(source), canonical_name(self.pattern))
 
     def describe(self) -> str:
         parts = list(self.keys)
@@ -125,4 +132,14 @@ def parse_trust(data: Mapping[str, Any] | None) -> tuple[TrustRule, ...]:
 def rule_for(rules: tuple[TrustRule, ...], *sources: str) -> TrustRule | None:
     """The most specific rule matching any of ``sources`` (longest pattern), or None."""
     found = [r for r in rules if any(r.matches(s) for s in sources)]
-    return max(found, key=lambda r: len(r.pattern)) if found else None
+    return max(found, key=lambda r: len(canonical_name(r.pattern))) if found else None
+
+
+def rules_for(rules: tuple[TrustRule, ...], *sources: str | None) -> list[TrustRule]:
+    """The rule of each source (the skill's own, then e.g. its collection's), deduplicated."""
+    out: list[TrustRule] = []
+    for source in sources:
+        rule = rule_for(rules, source) if source else None
+        if rule is not None and rule not in out:
+            out.append(rule)
+    return out

@@ -78,6 +78,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .errors import NoMatchingVersion, UsageError
+from .names import TAG_RE
 
 _NUM = r"0|[1-9]\d*"
 _PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
@@ -89,7 +90,6 @@ _PARTIAL_RE = re.compile(
     rf"^v?({_XR})(?:\.({_XR})(?:\.({_XR})(?:-({_PRE}))?(?:\+({_BUILD}))?)?)?$",
 )
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 _OPERATORS = ("<=", ">=", "~>", "<", ">", "=", "^", "~")
 _OP_SPACE_RE = re.compile(r"(<=|>=|~>|<|>|=|\^|~)\s+")
 _HYPHEN_RE = re.compile(r"^(\S+)\s+-\s+(\S+)$")
@@ -399,7 +399,7 @@ def _classify(text: str) -> Spec:
     try:
         return Spec("range", text, range=parse_range(text))
     except UsageError:
-        if _TAG_RE.match(text) and not _RANGE_CHARS.intersection(text):
+        if TAG_RE.match(text) and not _RANGE_CHARS.intersection(text):
             return Spec("tag", text)
         raise
 

@@ -77,6 +77,8 @@ def _read_json(path: Path) -> dict | None:
         return None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AuthError(f"cannot read credentials file {path}: {exc}") from exc
+    except RecursionError:
+        raise AuthError(f"cannot read credentials file {path}: nested too deeply") from None
     return data if isinstance(data, dict) else None
 
 

@@ -4,6 +4,11 @@ One layout is one repository: ``oci-layout``, ``index.json`` (entries tagged by 
 ``org.opencontainers.image.ref.name`` annotation) and ``blobs/sha256/<hex>``.
 Writes are atomic and serialised by a lock outside the layout folder, so committed
 layouts never pick up lock files.
+
+A layout committed to a project is read like a registry nobody here controls: files are
+opened with ``O_NOFOLLOW | O_NONBLOCK`` and must be regular files (a symlink to
+``/dev/zero`` or a FIFO is refused, never read or waited on), of the declared size, read
+with a bound (:data:`MAX_MANIFEST` for ``index.json`` and manifests), and hashed.
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from .._fs import atomic_write
-from ..errors import FormatError, NotFound
+from ..errors import DigestMismatch, FormatError, NotFound
+from ..names import TAG_RE
 from .model import (
     CHUNK,
     OCI_INDEX,
@@ -33,6 +40,41 @@ from .model import (
 )
 
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
+MAX_MANIFEST = 4 * 1024 * 1024
+_READ_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def _open_regular(path: Path, what: str) -> tuple[int, int]:
+    """(fd, size) of the regular file ``path``; NotFound when absent, FormatError otherwise."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        raise NotFound(f"{what}: missing") from None
+    except OSError as exc:
+        raise FormatError(f"{what}: {path} is not a regular file ({exc.strerror})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise FormatError(f"{what}: {path} is not a regular file")
+    return fd, st.st_size
+
+
+def read_regular(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of the regular file ``path``, refusing links, devices, FIFOs and big files."""
+    fd, size = _open_regular(path, what)
+    with os.fdopen(fd, "rb") as fh:
+        if size > limit:
+            raise FormatError(f"{what}: {path} is larger than {limit} bytes")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise FormatError(f"{what}: {path} is larger than {limit} bytes")
+    return data
 
 
 def _tag_matches(annotation: str, tag: str) -> bool:
@@ -61,8 +103,8 @@ class LayoutRepository:
     def _read_index(self) -> dict:
         path = self.root / "index.json"
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+            data = read_regular(path, MAX_MANIFEST, f"{self.describe()}: index.json")
+        except NotFound:
             if not self.root.exists():
                 raise NotFound(f"{self.describe()}: no such folder") from None
             raise NotFound(f"{self.describe()}: not an OCI image layout (no index.json)") from None
@@ -90,8 +132,8 @@ class LayoutRepository:
                 if m.get("digest") == reference:
                     return Descriptor.from_json(m)
             path = self._blob_path(reference)
-            if path.is_file():
-                data = path.read_bytes()
+            if path.is_file() and not path.is_symlink():
+                data = read_regular(path, MAX_MANIFEST, f"{self.describe()}@{reference}")
                 obj = parse_manifest(data, f"{self.describe()}@{reference}")
                 return Descriptor(
                     manifest_media_type(obj),
@@ -112,8 +154,10 @@ class LayoutRepository:
     def fetch_manifest(self, reference: str) -> tuple[Descriptor, bytes]:
         desc = self.resolve(reference)
         try:
-            data = self._blob_path(desc.digest).read_bytes()
-        except FileNotFoundError:
+            data = read_regular(
+                self._blob_path(desc.digest), MAX_MANIFEST, f"{self.describe()}@{desc.digest}"
+            )
+        except NotFound:
             raise NotFound(f"{self.describe()}@{desc.digest}: manifest blob missing") from None
         verify_bytes(data, desc.digest, "manifest")
         obj = parse_manifest(data, f"manifest {self.describe()}@{desc.digest}")
@@ -195,7 +239,9 @@ class LayoutRepository:
         for m in self._entries():
             name = str((m.get("annotations") or {}).get(REF_NAME, ""))
             if name:
-                out.add(name.rsplit(":", 1)[-1] if "/" in name or name.count(":") else name)
+                tag = name.rsplit(":", 1)[-1] if "/" in name or name.count(":") else name
+                if TAG_RE.match(tag):
+                    out.add(tag)
         return sorted(out)
 
     # blobs --------------------------------------------------------------
@@ -205,10 +251,14 @@ class LayoutRepository:
     def iter_blob(self, desc: Descriptor) -> Iterator[bytes]:
         path = self._blob_path(desc.digest)
         try:
-            fh = open(path, "rb")
-        except FileNotFoundError:
+            fd, size = _open_regular(path, f"{self.describe()}: blob {desc.digest}")
+        except NotFound:
             raise NotFound(f"{self.describe()}: blob {desc.digest} missing") from None
-        with fh:
+        with os.fdopen(fd, "rb") as fh:
+            if desc.size >= 0 and size != desc.size:
+                raise DigestMismatch(
+                    f"{self.describe()}: blob {desc.digest} has {size} bytes, not {desc.size}"
+                )
             yield from verified_chunks(iter(lambda: fh.read(CHUNK), b""), desc)
 
     def _write_blob_bytes(self, digest: str, data: bytes) -> None:
@@ -239,11 +289,13 @@ class LayoutRepository:
     def referrers(self, desc: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
         found: list[Descriptor] = []
         for m in self._entries():
-            path = self._blob_path(str(m.get("digest", "")))
             try:
-                data = path.read_bytes()
+                path = self._blob_path(str(m.get("digest", "")))
+                data = read_regular(path, MAX_MANIFEST, f"{self.describe()}: referrer")
                 obj = json.loads(data)
-            except (OSError, ValueError):
+            except (OSError, ValueError, RecursionError, FormatError, NotFound, DigestMismatch):
+                continue
+            if not isinstance(obj, dict):
                 continue
             if (obj.get("subject") or {}).get("digest") != desc.digest:
                 continue

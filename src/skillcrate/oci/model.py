@@ -126,6 +126,8 @@ def parse_manifest(data: bytes, where: str = "manifest") -> dict[str, Any]:
         obj = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FormatError(f"{where} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise FormatError(f"{where} is not valid JSON: nested too deeply") from None
     if not isinstance(obj, dict):
         raise FormatError(f"{where} is not a JSON object")
     return obj

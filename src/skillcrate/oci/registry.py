@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import urljoin
 
 from ..errors import AuthError, DigestMismatch, FormatError, NotFound, RegistryError
+from ..names import TAG_RE
 from .model import (
     ACCEPT_MANIFESTS,
     CHUNK,
@@ -22,9 +23,13 @@ from .model import (
     verified_chunks,
     verify_bytes,
 )
-from .transport import Transport, iter_body, raise_for_status, scope_for
+from .transport import Transport, iter_body, raise_for_status, read_limited, scope_for
 
 MAX_MANIFEST = 4 * 1024 * 1024
+MAX_LIST_PAGE = 4 * 1024 * 1024
+MAX_PAGES = 100
+MAX_TAGS = 50_000
+MAX_REFERRERS = 10_000
 _LINK_RE = re.compile(r"<([^>]+)>\s*;\s*rel=\"?next\"?")
 
 
@@ -89,11 +94,10 @@ class RegistryRepository:
         )
         try:
             raise_for_status(resp, what)
-            data = b""
-            for chunk in iter_body(resp, f"manifest {what}", CHUNK):
-                data += chunk
-                if len(data) > MAX_MANIFEST:
-                    raise FormatError(f"{what}: manifest larger than {MAX_MANIFEST} bytes")
+            declared = resp.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > MAX_MANIFEST:
+                raise FormatError(f"{what}: manifest larger than {MAX_MANIFEST} bytes")
+            data = read_limited(resp, MAX_MANIFEST, f"manifest {what}")
         finally:
             resp.close()
         if reference.startswith("sha256:"):
@@ -121,6 +125,7 @@ class RegistryRepository:
             data=data,
         )
         raise_for_status(resp, f"push manifest {self.describe()}:{ref}")
+        resp.close()
         got = resp.headers.get("Docker-Content-Digest")
         if got and got != digest:
             raise DigestMismatch(f"registry stored manifest as {got}, expected {digest}")
@@ -142,10 +147,12 @@ class RegistryRepository:
                 status=resp.status_code,
             )
         raise_for_status(resp, f"untag {self.describe()}:{tag}")
+        resp.close()
 
     def delete_manifest(self, digest: str) -> None:
         resp = self.transport.request("DELETE", self._path("manifests", digest), scope=self._push)
         raise_for_status(resp, f"delete {self.describe()}@{digest}")
+        resp.close()
 
     # blobs --------------------------------------------------------------
     def blob_exists(self, desc: Descriptor) -> bool:
@@ -153,10 +160,11 @@ class RegistryRepository:
 
     def _blob_exists(self, desc: Descriptor, scope: str) -> bool:
         resp = self.transport.request("HEAD", self._path("blobs", desc.digest), scope=scope)
-        resp.close()
         if resp.status_code == 404:
+            resp.close()
             return False
         raise_for_status(resp, f"blob {self.describe()}@{desc.digest}")
+        resp.close()
         self.transport.note_blob(desc.digest, self.repository)
         return True
 
@@ -169,6 +177,12 @@ class RegistryRepository:
         )
         try:
             raise_for_status(resp, what)
+            declared = resp.headers.get("Content-Length", "")
+            if desc.size >= 0 and declared.isdigit() and int(declared) > desc.size:
+                raise DigestMismatch(
+                    f"{what}: the registry sends more than the declared {desc.size} bytes "
+                    f"({declared})"
+                )
             yield from verified_chunks(iter_body(resp, what, CHUNK), desc)
         finally:
             resp.close()
@@ -222,7 +236,7 @@ class RegistryRepository:
             resp = self.transport.request("POST", uploads, scope=self._push)
         raise_for_status(resp, what)
         location = resp.headers.get("Location")
-        resp.close()
+        resp.close()  # an upload Location on another host gets no credentials (transport)
         if not location:
             raise RegistryError(f"{what}: registry gave no upload location")
         url = urljoin(self.transport.base + "/", location)
@@ -239,23 +253,44 @@ class RegistryRepository:
         self.transport.note_blob(desc.digest, self.repository)
 
     # tags and referrers -------------------------------------------------
+    def _next_page(self, resp_url: str, link: str) -> str | None:
+        """The ``rel=next`` URL of a list answer, only on the registry's own origin."""
+        m = _LINK_RE.search(link)
+        if not m:
+            return None
+        url = urljoin(resp_url, m.group(1))
+        if not self.transport.same_origin(url):
+            raise FormatError(
+                f"{self.describe()}: the registry links the next page to another host; "
+                "refusing to follow it"
+            )
+        return url
+
     def tags(self) -> list[str]:
-        out: list[str] = []
+        """Every tag (pages followed, at most MAX_PAGES pages and MAX_TAGS tags); tags that
+        are not valid OCI tags are dropped."""
+        out: set[str] = set()
         path: str | None = f"/v2/{self.repository}/tags/list?n=1000"
         seen: set[str] = set()
         while path and path not in seen:
+            if len(seen) >= MAX_PAGES:
+                raise FormatError(f"{self.describe()}: more than {MAX_PAGES} pages of tags")
             seen.add(path)
             resp = self.transport.request("GET", path, scope=self._pull)
-            raise_for_status(resp, f"repository {self.describe()}")
             try:
-                body = resp.json()
-            except ValueError as exc:
-                raise FormatError(f"{self.describe()}: malformed tag list") from exc
-            out.extend(t for t in (body.get("tags") or []) if isinstance(t, str))
-            link = resp.headers.get("Link", "")
-            m = _LINK_RE.search(link)
-            path = m.group(1) if m else None
-        return sorted(set(out))
+                raise_for_status(resp, f"repository {self.describe()}")
+                raw = read_limited(resp, MAX_LIST_PAGE, f"{self.describe()}: tag list")
+            finally:
+                resp.close()
+            body = parse_manifest(raw, f"{self.describe()}: tag list")
+            tags = body.get("tags") or []
+            if not isinstance(tags, list):
+                raise FormatError(f"{self.describe()}: malformed tag list")
+            out.update(t for t in tags if isinstance(t, str) and TAG_RE.match(t))
+            if len(out) > MAX_TAGS:
+                raise FormatError(f"{self.describe()}: more than {MAX_TAGS} tags")
+            path = self._next_page(resp.url or self.transport.base, resp.headers.get("Link", ""))
+        return sorted(out)
 
     def referrers(self, desc: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
         """The referrers API (every page); on 404 the ``sha256-<hex>`` fallback index."""
@@ -269,8 +304,12 @@ class RegistryRepository:
                 "GET", path, scope=self._pull, headers={"Accept": OCI_INDEX}, params=params
             )
             ctype = resp.headers.get("Content-Type", "")
+            if len(seen) > MAX_PAGES:
+                resp.close()
+                raise FormatError(f"{self.describe()}: more than {MAX_PAGES} pages of referrers")
             if resp.status_code == 200 and ctype.startswith(OCI_INDEX):
-                index = parse_manifest(resp.content, "referrers index")
+                raw = read_limited(resp, MAX_MANIFEST, "referrers index")
+                index = parse_manifest(raw, "referrers index")
             elif resp.status_code == 404 or (resp.status_code == 200 and not entries):
                 resp.close()  # no referrers API: the OCI 1.1 tag schema
                 try:
@@ -282,10 +321,17 @@ class RegistryRepository:
             else:
                 raise_for_status(resp, f"referrers of {self.describe()}@{desc.digest}")
                 raise FormatError(f"{self.describe()}: referrers answer is not an image index")
-            entries.extend(index.get("manifests") or [])
+            listed = index.get("manifests") or []
+            if not isinstance(listed, list):
+                raise FormatError(f"{self.describe()}: malformed referrers index")
+            entries.extend(m for m in listed if isinstance(m, dict))
+            if len(entries) > MAX_REFERRERS:
+                raise FormatError(f"{self.describe()}: more than {MAX_REFERRERS} referrers")
             if path is not None:
-                m = _LINK_RE.search(resp.headers.get("Link", ""))
-                path, params = (m.group(1), None) if m else (None, None)
+                path = self._next_page(
+                    resp.url or self.transport.base, resp.headers.get("Link", "")
+                )
+                params = None
         found = [Descriptor.from_json(m) for m in entries]
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
@@ -302,6 +348,7 @@ class RegistryRepository:
             data=data,
         )
         raise_for_status(resp, f"push referrer {self.describe()}@{digest}")
+        resp.close()
         obj = json.loads(data)
         desc = Descriptor(
             media_type,

@@ -8,20 +8,38 @@
   (realm, service, scope), refreshed on expiry or ``insufficient_scope``; a push
   asks for ``pull,push``. Identity tokens use the OAuth2 refresh-token grant.
 - ``requests`` exceptions are translated here and never leave ``oci/``.
+
+Credentials stay with their registry (containerd's ``docker.Authorizer`` and oras-go's
+``auth.Client`` rule, including oras-go's GHSA-xf85-363p-868w fix): they are sent only to
+the registry's own origin and to the token realm its challenge names; a realm must use
+HTTPS when the registry does, and may not be a loopback, link-local or private IP
+literal unless that is the registry's own host. Redirects are followed here (at most
+:data:`MAX_REDIRECTS`), and a request to any other origin — a redirect target, a
+``Link: rel=next`` page, an upload ``Location`` — carries no ``Authorization`` and never
+answers a challenge. Token responses are bounded, parsed and checked (a token is one
+line of printable ASCII), never passed on as they came.
+
+Every body is read with a bound (:func:`read_limited`): error bodies
+(:data:`MAX_ERROR_BODY`), token responses, and what the registry module reads.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from ..errors import AuthError, NotFound, RegistryError, RegistryUnreachable
+from .. import _json
+from ..errors import AuthError, FormatError, NotFound, RegistryError, RegistryUnreachable
+from ..text import one_line
 from .credentials import Credential
 from .model import BlobSource, open_source
 
@@ -31,6 +49,11 @@ CONNECT_TIMEOUT = 2.5
 READ_TIMEOUT = 30.0
 ATTEMPTS = 3
 USER_AGENT = "skillcrate/0.1"
+MAX_REDIRECTS = 5
+MAX_ERROR_BODY = 64 * 1024
+MAX_TOKEN_RESPONSE = 1024 * 1024
+MAX_TOKEN = 64 * 1024
+_TOKEN_RE = re.compile(r"^[\x21-\x7e]+$")
 _PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 
@@ -76,17 +99,60 @@ def merge_scopes(*scopes: str) -> str:
     return " ".join(f"{r}:{','.join(a)}" if a else r for r, a in merged.items())
 
 
+def read_limited(resp: requests.Response, limit: int, what: str) -> bytes:
+    """The whole body of ``resp``, refusing (FormatError) one longer than ``limit`` bytes."""
+    data = bytearray()
+    for chunk in iter_body(resp, what, 64 * 1024):
+        data += chunk
+        if len(data) > limit:
+            resp.close()
+            raise FormatError(f"{what}: the answer is larger than {limit} bytes")
+    return bytes(data)
+
+
 def _error_detail(resp: requests.Response) -> str:
+    """A short, inert summary of an error body (read at most :data:`MAX_ERROR_BODY` bytes)."""
     try:
-        body = resp.json()
-        errs = body.get("errors") or []
-        if errs:
-            return "; ".join(
-                f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errs[:3]
-            )
-    except (ValueError, AttributeError):
+        raw = b""
+        for chunk in resp.iter_content(16 * 1024):
+            raw += chunk
+            if len(raw) >= MAX_ERROR_BODY:
+                break
+        resp.close()
+        body = _json.loads(raw, "error body") if raw else {}
+        errs = body.get("errors") if isinstance(body, dict) else None
+        if isinstance(errs, list) and errs:
+            parts = [
+                f"{e.get('code', '')}: {e.get('message', '')}".strip(": ")
+                for e in errs[:3]
+                if isinstance(e, dict)
+            ]
+            return one_line("; ".join(parts), 200)
+    except (FormatError, requests.exceptions.RequestException, AttributeError, TypeError):
         pass
-    return resp.reason or ""
+    return one_line(resp.reason or "", 80)
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``, with the default port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _private_literal(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback, link-local or private IP literal."""
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_link_local or ip.is_private or ip.is_unspecified
 
 
 class Transport:
@@ -103,6 +169,7 @@ class Transport:
     ) -> None:
         self.host = host
         self.base = f"{'http' if plain_http else 'https'}://{host}"
+        self.origin = origin(self.base)
         self.verify = verify
         self._credential_fn = credential or (lambda: None)
         self._credential: Credential | None = None
@@ -114,24 +181,33 @@ class Transport:
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
         # blob digest -> repositories of this host known to hold it (cross-repo mounts)
         self._blob_repos: dict[str, list[str]] = {}
+        # Auth state is shared by the threads of one install: one lock around it.
+        self._lock = threading.RLock()
+
+    def same_origin(self, url: str) -> bool:
+        """Whether ``url`` is on the registry's own scheme, host and port."""
+        return origin(url) == self.origin
 
     # -- blob locations ----------------------------------------------------
     def note_blob(self, digest: str, repository: str) -> None:
         """Remember that ``repository`` on this host holds the blob ``digest``."""
-        repos = self._blob_repos.setdefault(digest, [])
-        if repository not in repos:
-            repos.append(repository)
+        with self._lock:
+            repos = self._blob_repos.setdefault(digest, [])
+            if repository not in repos:
+                repos.append(repository)
 
     def blob_repositories(self, digest: str) -> list[str]:
         """Repositories of this host seen holding ``digest`` (pushed, fetched or found)."""
-        return list(self._blob_repos.get(digest, ()))
+        with self._lock:
+            return list(self._blob_repos.get(digest, ()))
 
     # -- credentials -------------------------------------------------------
     def credential(self) -> Credential | None:
-        if not self._credential_loaded:
-            self._credential = self._credential_fn()
-            self._credential_loaded = True
-        return self._credential
+        with self._lock:
+            if not self._credential_loaded:
+                self._credential = self._credential_fn()
+                self._credential_loaded = True
+            return self._credential
 
     # -- low level ---------------------------------------------------------
     def _send(
@@ -158,11 +234,11 @@ class Transport:
                     headers=dict(headers),
                     params=params,
                     data=body if form is None else form,
-                    stream=stream,
+                    stream=True,  # bodies are read by the caller, with a bound
                     auth=auth,
                     timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
                     verify=self.verify,
-                    allow_redirects=True,
+                    allow_redirects=False,  # followed in request(), credentials scoped
                 )
             except requests.exceptions.SSLError as exc:
                 raise RegistryUnreachable(
@@ -207,14 +283,32 @@ class Transport:
         ) from last_exc
 
     # -- auth --------------------------------------------------------------
+    def _check_realm(self, realm: str) -> None:
+        """Refuse a token realm credentials must not go to (see the module docstring)."""
+        scheme, host, _ = origin(realm)
+        if scheme not in ("http", "https") or not host:
+            raise AuthError(f"registry {self.host}: invalid token realm {one_line(realm, 120)!r}")
+        if self.origin[0] == "https" and scheme != "https":
+            raise AuthError(
+                f"registry {self.host} asks for credentials at the plain-HTTP token realm "
+                f"{one_line(realm, 120)}; refusing to send them unencrypted"
+            )
+        if _private_literal(host) and host != self.origin[1]:
+            raise AuthError(
+                f"registry {self.host} names the token realm {one_line(realm, 120)}, a "
+                "loopback, link-local or private address of another host; refusing it"
+            )
+
     def _token(self, scope: str, *, force: bool = False) -> str | None:
-        assert self._bearer is not None
-        realm = self._bearer.get("realm", "")
-        service = self._bearer.get("service", "")
-        key = (realm, service, scope)
-        cached = self._tokens.get(key)
-        if cached and not force and cached[1] > time.monotonic():
-            return cached[0]
+        with self._lock:
+            assert self._bearer is not None
+            realm = self._bearer.get("realm", "")
+            service = self._bearer.get("service", "")
+            key = (realm, service, scope)
+            cached = self._tokens.get(key)
+            if cached and not force and cached[1] > time.monotonic():
+                return cached[0]
+        self._check_realm(realm)
         cred = self.credential()
         params: list[tuple[str, str]] = []
         if service:
@@ -234,40 +328,40 @@ class Transport:
         else:
             auth = (cred.username, cred.password) if cred and cred.username else None
             if auth:
-                params.append(("account", cred.username))  # type: ignore[union-attr]
+                params.append(("account", auth[0]))
             resp = self._send("GET", realm, headers={}, params=params, auth=auth)
-        if resp.status_code in (401, 403):
-            raise AuthError(
-                f"registry {self.host}: the token server rejected "
-                f"{'the credentials' if cred else 'anonymous access'} for {scope or 'login'}",
-                method="GET",
-                url=realm,
-                status=resp.status_code,
-                hints=[] if cred else ["log in with `docker login` or `podman login` first"],
-            )
-        if resp.status_code != 200:
-            raise RegistryError(
-                f"registry {self.host}: token server answered {resp.status_code}",
-                method="GET",
-                url=realm,
-                status=resp.status_code,
-            )
         try:
-            body = resp.json()
-            token = body.get("token") or body.get("access_token")
-            expires = float(body.get("expires_in") or 60)
-        except (ValueError, AttributeError, TypeError) as exc:
-            raise RegistryError(f"registry {self.host}: malformed token response") from exc
-        if not token:
-            raise RegistryError(f"registry {self.host}: token response has no token")
-        self._tokens[key] = (token, time.monotonic() + max(expires - 10, expires / 2))
+            if resp.status_code in (401, 403):
+                raise AuthError(
+                    f"registry {self.host}: the token server rejected "
+                    f"{'the credentials' if cred else 'anonymous access'} for {scope or 'login'}",
+                    method="GET",
+                    url=realm,
+                    status=resp.status_code,
+                    hints=[] if cred else ["log in with `docker login` or `podman login` first"],
+                )
+            if resp.status_code != 200:
+                raise RegistryError(
+                    f"registry {self.host}: token server answered {resp.status_code}",
+                    method="GET",
+                    url=realm,
+                    status=resp.status_code,
+                )
+            raw = read_limited(resp, MAX_TOKEN_RESPONSE, f"registry {self.host}: token response")
+        finally:
+            resp.close()
+        token, expires = _parse_token(raw, self.host)
+        with self._lock:
+            self._tokens[key] = (token, time.monotonic() + max(expires - 10, expires / 2))
         return token
 
     def _auth_headers(self, scope: str, *, force: bool = False) -> dict[str, str]:
-        if self._bearer is not None:
+        with self._lock:
+            bearer, basic = self._bearer is not None, self._basic
+        if bearer:
             token = self._token(scope, force=force)
             return {"Authorization": f"Bearer {token}"} if token else {}
-        if self._basic:
+        if basic:
             cred = self.credential()
             if cred and cred.username:
                 import base64
@@ -275,6 +369,36 @@ class Transport:
                 raw = f"{cred.username}:{cred.password}".encode()
                 return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
         return {}
+
+    def _fetch(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        auth_headers: Mapping[str, str],
+        params: Any,
+        data: BlobSource | None,
+    ) -> requests.Response:
+        """Send and follow redirects; credentials only ever go to the registry's origin."""
+        for _ in range(MAX_REDIRECTS + 1):
+            ours = self.same_origin(url)
+            resp = self._send(
+                method,
+                url,
+                headers={**headers, **(auth_headers if ours else {})},
+                params=params,
+                data=data,
+            )
+            location = resp.headers.get("Location")
+            if resp.status_code not in (301, 302, 303, 307, 308) or not location:
+                return resp
+            if method not in ("GET", "HEAD"):
+                return resp  # uploads and deletes are not redirected; the caller reports it
+            resp.close()
+            url = urljoin(resp.url or url, location)
+            params = None
+        raise RegistryError(f"registry {self.host}: more than {MAX_REDIRECTS} redirects", url=url)
 
     def request(
         self,
@@ -287,19 +411,21 @@ class Transport:
         data: BlobSource | None = None,
         stream: bool = False,
     ) -> requests.Response:
-        """Send a request, answering an auth challenge once. ``path`` is ``/v2/...`` or a URL."""
+        """Send a request, answering an auth challenge once. ``path`` is ``/v2/...`` or a URL.
+
+        The body is not read (the caller reads it, bounded). A URL on another origin (a
+        pagination link, an upload location) is sent without credentials, and a
+        challenge from anything but the registry's own origin is never answered.
+        """
         url = path if path.startswith(("http://", "https://")) else self.base + path
         hdrs = dict(headers or {})
-        resp = self._send(
-            method,
-            url,
-            headers={**hdrs, **self._auth_headers(scope)},
-            params=params,
-            data=data,
-            stream=stream,
-        )
+        foreign = not self.same_origin(url)
+        sent = {} if foreign else self._auth_headers(scope)
+        resp = self._fetch(method, url, headers=hdrs, auth_headers=sent, params=params, data=data)
         if resp.status_code != 401:
             return resp
+        if foreign or not self.same_origin(resp.url or url):
+            raise self._foreign_challenge(resp, method, url)
         challenge = parse_challenge(resp.headers.get("WWW-Authenticate", ""))
         resp.close()
         cred = self.credential()
@@ -310,35 +436,53 @@ class Transport:
                 url=url,
                 status=401,
             )
-        if challenge.scheme == "basic":
-            if self._basic or not (cred and cred.username):
-                raise self._auth_failed(method, url, cred)
-            self._basic = True
-        elif challenge.scheme == "bearer":
-            insufficient = challenge.params.get("error") == "insufficient_scope"
-            already = self._bearer is not None
-            self._bearer = {k: challenge.params.get(k, "") for k in ("realm", "service")}
-            extra = challenge.params.get("scope", "")
-            want = merge_scopes(scope, extra) if extra else scope
-            if already and not insufficient and not extra:
-                # we sent a fresh token and it was still refused
-                raise self._auth_failed(method, url, cred)
-            scope = want
+        # Decide on what *this* request sent (another thread may have changed the state).
+        sent_auth = sent.get("Authorization", "")
+        with self._lock:
+            if challenge.scheme == "basic":
+                if sent_auth.startswith("Basic ") or not (cred and cred.username):
+                    raise self._auth_failed(method, url, cred)
+                self._basic = True
+            elif challenge.scheme == "bearer":
+                insufficient = challenge.params.get("error") == "insufficient_scope"
+                self._bearer = {k: challenge.params.get(k, "") for k in ("realm", "service")}
+                extra = challenge.params.get("scope", "")
+                if sent_auth.startswith("Bearer ") and not insufficient and not extra:
+                    # we sent a fresh token for this realm and it was still refused
+                    raise self._auth_failed(method, url, cred)
+                scope = merge_scopes(scope, extra) if extra else scope
+            else:
+                raise AuthError(
+                    f"registry {self.host}: unsupported auth scheme "
+                    f"{one_line(challenge.scheme, 40)!r}"
+                )
+        if challenge.scheme == "bearer":
             self._auth_headers(scope, force=True)
-        else:
-            raise AuthError(f"registry {self.host}: unsupported auth scheme {challenge.scheme!r}")
-        resp = self._send(
+        resp = self._fetch(
             method,
             url,
-            headers={**hdrs, **self._auth_headers(scope)},
+            headers=hdrs,
+            auth_headers=self._auth_headers(scope),
             params=params,
             data=data,
-            stream=stream,
         )
         if resp.status_code == 401:
+            if not self.same_origin(resp.url or url):
+                raise self._foreign_challenge(resp, method, url)
             resp.close()
             raise self._auth_failed(method, url, cred)
         return resp
+
+    def _foreign_challenge(self, resp: requests.Response, method: str, url: str) -> AuthError:
+        """A 401 from another host (after a redirect): never answered."""
+        resp.close()
+        return AuthError(
+            f"registry {self.host}: {origin(resp.url or url)[1]} asks for credentials; "
+            "they are only ever sent to the registry itself",
+            method=method,
+            url=url,
+            status=401,
+        )
 
     def _auth_failed(self, method: str, url: str, cred: Credential | None) -> AuthError:
         if cred:
@@ -360,6 +504,26 @@ class Transport:
                 "$DOCKER_CONFIG/config.json and Podman's auth.json)"
             ],
         )
+
+
+def _parse_token(raw: bytes, host: str) -> tuple[str, float]:
+    """(token, lifetime in seconds) from a token server's JSON answer, checked."""
+    try:
+        body = _json.loads(raw, f"registry {host}: token response")
+    except FormatError:
+        raise RegistryError(f"registry {host}: malformed token response") from None
+    if not isinstance(body, dict):
+        raise RegistryError(f"registry {host}: malformed token response")
+    token = body.get("token") or body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise RegistryError(f"registry {host}: token response has no token")
+    if len(token) > MAX_TOKEN or not _TOKEN_RE.match(token):
+        raise RegistryError(f"registry {host}: token response holds no usable token")
+    try:
+        expires = float(body.get("expires_in") or 60)
+    except (TypeError, ValueError):
+        expires = 60.0
+    return token, min(max(expires, 1.0), 24 * 3600.0)
 
 
 def iter_body(resp: requests.Response, what: str, chunk_size: int) -> Iterator[bytes]:

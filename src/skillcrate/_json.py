@@ -1,0 +1,29 @@
+"""Parsing JSON that came from outside: one place for the failure modes.
+
+``json.loads`` raises ``ValueError`` for bad syntax and ``RecursionError`` for
+deeply nested input (a few thousand ``[``); both become the caller's error class
+with a one-line message naming ``where``. Sizes are bounded by the callers, which
+read at most a fixed number of bytes before parsing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import FormatError, SkillcrateError
+
+
+def loads(data: bytes | str, where: str, *, error: type[SkillcrateError] = FormatError) -> Any:
+    """Parse ``data``; raise ``error`` (naming ``where``) for anything that is not JSON."""
+    try:
+        text = data.decode("utf-8-sig") if isinstance(data, bytes | bytearray) else data
+        return json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise error(f"{where}: not UTF-8 (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{where}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise error(f"{where}: JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. numbers too large to parse
+        raise error(f"{where}: invalid JSON: {exc}") from None

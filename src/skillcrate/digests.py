@@ -1,0 +1,136 @@
+"""Content digests: the one grammar, hashing, and verified reading. Stdlib only.
+
+A digest is ``sha256:`` followed by 64 lowercase hex digits (the only algorithm the
+cache, the lock and the registries skillcrate talks to use; OCI's grammar allows others,
+which are refused with a message that says so). :func:`check_digest` is the rule; callers
+choose which error a malformed digest is (a reference the user typed, a lock entry, a
+manifest from a registry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from .errors import DigestMismatch, FormatError, SkillcrateError
+
+SHA256_RE = re.compile(r"sha256:([0-9a-f]{64})")
+_ANY_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+EMPTY_SHA256 = "sha256:" + hashlib.sha256(b"").hexdigest()
+
+
+def is_digest(text: object) -> bool:
+    """Whether ``text`` is ``sha256:<64 lowercase hex>``."""
+    return isinstance(text, str) and SHA256_RE.fullmatch(text) is not None
+
+
+def digest_problem(text: object) -> str | None:
+    """Why ``text`` is not a usable digest, or None."""
+    if not isinstance(text, str):
+        return f"must be a digest string, not {type(text).__name__}"
+    if SHA256_RE.fullmatch(text):
+        return None
+    if _ANY_RE.fullmatch(text) and not text.startswith("sha256:"):
+        algorithm = text.split(":", 1)[0]
+        return f"invalid digest {text!r}: unsupported algorithm {algorithm!r} (only sha256)"
+    return f"invalid digest {text!r}: expected sha256:<64 lowercase hex characters>"
+
+
+def check_digest(text: str, *, error: type[SkillcrateError] = FormatError) -> str:
+    """``text`` if it is a valid digest; ``error`` naming the problem otherwise."""
+    problem = digest_problem(text)
+    if problem:
+        raise error(problem)
+    return text
+
+
+def digest_hex(text: str, *, error: type[SkillcrateError] = FormatError) -> str:
+    """The 64 hex digits of a valid digest."""
+    return check_digest(text, error=error)[7:]
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def verify_bytes(data: bytes, digest: str, what: str = "content") -> bytes:
+    """``data`` if it hashes to ``digest``; DigestMismatch otherwise."""
+    check_digest(digest, error=DigestMismatch)
+    actual = sha256_digest(data)
+    if actual != digest:
+        raise DigestMismatch(f"{what} {digest}: received bytes have digest {actual}")
+    return data
+
+
+def verified_chunks(
+    chunks: Iterable[bytes], digest: str, size: int, what: str = "blob"
+) -> Iterator[bytes]:
+    """Yield ``chunks`` while hashing; DigestMismatch past ``size`` or at a wrong end.
+
+    ``size`` < 0 means unknown (then only the digest is checked).
+    """
+    check_digest(digest, error=DigestMismatch)
+    h = hashlib.sha256()
+    n = 0
+    for chunk in chunks:
+        n += len(chunk)
+        if 0 <= size < n:
+            raise DigestMismatch(f"{what} {digest}: more than the declared {size} bytes")
+        h.update(chunk)
+        yield chunk
+    if size >= 0 and n != size:
+        raise DigestMismatch(f"{what} {digest}: got {n} bytes, declared {size}")
+    actual = "sha256:" + h.hexdigest()
+    if actual != digest:
+        raise DigestMismatch(f"{what} {digest}: received bytes have digest {actual}")
+
+
+class VerifyingReader:
+    """A read-only file object over ``raw`` that checks size and digest as it is read.
+
+    Reading past ``size`` raises at once; :meth:`finish` drains what is left and raises
+    DigestMismatch unless exactly ``size`` bytes hashing to ``digest`` were read. Use it
+    to extract a cached blob and verify it in the same pass.
+    """
+
+    def __init__(self, raw: BinaryIO, digest: str, size: int, what: str = "blob") -> None:
+        check_digest(digest, error=DigestMismatch)
+        self.raw = raw
+        self.digest = digest
+        self.size = size
+        self.what = what
+        self._hash = hashlib.sha256()
+        self._n = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self._n += len(data)
+        if 0 <= self.size < self._n:
+            raise DigestMismatch(
+                f"{self.what} {self.digest}: more than the declared {self.size} bytes"
+            )
+        self._hash.update(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def finish(self) -> None:
+        while self.read(1 << 20):
+            pass
+        if self.size >= 0 and self._n != self.size:
+            raise DigestMismatch(f"{self.what} {self.digest}: {self._n} bytes, not {self.size}")
+        actual = "sha256:" + self._hash.hexdigest()
+        if actual != self.digest:
+            raise DigestMismatch(f"{self.what} {self.digest}: content has digest {actual}")
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> VerifyingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

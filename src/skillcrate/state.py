@@ -1,0 +1,239 @@
+"""The install state: what skillcrate put into a project, kept *outside* the project.
+
+A file inside the project could be forged by whoever can change the project (a pull
+request), so the record of what skillcrate created — which decides what it may later
+replace or delete, and what the no-op check trusts — lives in skillcrate's own per-user
+state folder (:func:`skillcrate.config.state_dir`), keyed by the project's real path::
+
+    <state>/projects/<key>/install.json    ownership and the no-op check (small)
+    <state>/projects/<key>/records.json    every installed file's sha256 and lstat
+    <state>/locks/project-<key>.lock       the project lock (see project.Project.lock)
+
+``key`` is the first 32 hex digits of the SHA-256 of the project's real path.
+
+``install.json``::
+
+    {"version": 2, "root": "/abs/project", "inputs": "sha256:…",
+     "artifacts": {
+       ".agents/skills/review": {"skill": "review", "tree": "sha256:…",
+                                 "stat": "<hex>", "files": 3},
+       ".claude/skills/review": {"skill": "review", "link": "../../.agents/skills/review"}}}
+
+``inputs`` is the digest of skills.json and the lock the install saw
+(:func:`skillcrate.fastpath.inputs_digest`). Each artifact is a folder skillcrate made
+(``tree`` and ``stat``: :func:`skillcrate.tree.stat_digest` of its files) or a symlink
+(``link``: its target text); the keys are exactly the paths skillcrate owns.
+``records.json`` maps each folder artifact to its file records
+(``[path, sha256, exec, size, mtime_ns, ctime_ns]``); it is read only when an install
+or ``verify`` needs file hashes, and its records must hash to the artifact's ``tree``.
+
+Reading never raises for a damaged file (it means "no state": a full, checking install
+runs), but only the expected kinds of damage are caught, so a bug is not hidden.
+Stdlib only: the no-op check reads ``install.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import state_dir
+from .names import is_name
+from .tree import FileRecord, records_tree, stat_digest
+
+STATE_VERSION = 2
+INSTALL_FILE = "install.json"
+RECORDS_FILE = "records.json"
+MAX_STATE_BYTES = 64 * 1024 * 1024
+
+
+def project_key(root: Path) -> str:
+    """The key of a project in the state folder: from its real path."""
+    real = os.path.realpath(root)
+    return hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def project_dir(root: Path) -> Path:
+    return state_dir() / "projects" / project_key(root)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One path skillcrate made in the project: a skill folder (or a copy) or a symlink."""
+
+    rel: str
+    skill: str
+    tree: str | None = None  # folders: the tree digest of their files
+    stat: str | None = None  # folders: stat_digest of their records
+    files: int = 0
+    link: str | None = None  # symlinks: the target text
+
+    @property
+    def is_link(self) -> bool:
+        return self.link is not None
+
+    def to_json(self) -> dict[str, object]:
+        if self.link is not None:
+            return {"skill": self.skill, "link": self.link}
+        return {"skill": self.skill, "tree": self.tree, "stat": self.stat, "files": self.files}
+
+    @classmethod
+    def for_folder(cls, rel: str, skill: str, records: Iterable[FileRecord]) -> Artifact:
+        recs = list(records)
+        return cls(rel, skill, records_tree(recs), stat_digest(recs), len(recs))
+
+
+@dataclass
+class InstallState:
+    """The state of one project (see the module docstring)."""
+
+    inputs: str
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    records: dict[str, list[FileRecord]] = field(default_factory=dict)  # loaded on demand
+    root: str = ""
+    version: int = STATE_VERSION
+
+    @property
+    def owned(self) -> set[str]:
+        """The project-relative paths skillcrate created (and may replace or delete)."""
+        return set(self.artifacts)
+
+    def records_for(self, rel: str) -> list[FileRecord] | None:
+        """The file records of the folder artifact ``rel``, only if they hash to its tree."""
+        art = self.artifacts.get(rel)
+        recs = self.records.get(rel)
+        if art is None or art.tree is None or recs is None:
+            return None
+        return recs if records_tree(recs) == art.tree else None
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def _read_json(path: Path) -> object:
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_STATE_BYTES + 1)
+    if len(data) > MAX_STATE_BYTES:
+        raise ValueError("state file too large")
+    return json.loads(data)
+
+
+def _artifact(rel: object, raw: object) -> Artifact:
+    if not isinstance(rel, str) or not isinstance(raw, dict):
+        raise ValueError("bad artifact")
+    skill = raw.get("skill")
+    if not is_name(skill):
+        raise ValueError("bad artifact skill")
+    assert isinstance(skill, str)
+    link = raw.get("link")
+    if link is not None:
+        if not isinstance(link, str):
+            raise ValueError("bad link")
+        return Artifact(rel, skill, link=link)
+    tree, st, files = raw.get("tree"), raw.get("stat"), raw.get("files")
+    if not (isinstance(tree, str) and isinstance(st, str) and type(files) is int):
+        raise ValueError("bad folder artifact")
+    return Artifact(rel, skill, tree, st, files)
+
+
+def read_state(root: Path, *, records: bool = False) -> InstallState | None:
+    """The install state of the project at ``root``; None when missing or damaged.
+
+    ``records``: also load the file records (needed to hash-check installed trees).
+    """
+    folder = project_dir(root)
+    try:
+        data = _read_json(folder / INSTALL_FILE)
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            return None
+        inputs, raw = data.get("inputs"), data.get("artifacts")
+        if not isinstance(inputs, str) or not isinstance(raw, dict):
+            return None
+        state = InstallState(
+            inputs=inputs,
+            artifacts={rel: _artifact(rel, art) for rel, art in raw.items()},
+            root=str(data.get("root") or ""),
+        )
+    except (OSError, ValueError, RecursionError):
+        return None
+    if state.root != os.path.realpath(root):
+        return None  # a key collision or a copied state folder: not this project's
+    if records:
+        state.records = read_records(root)
+    return state
+
+
+def read_records(root: Path) -> dict[str, list[FileRecord]]:
+    """Every folder artifact's file records; ``{}`` when missing or damaged."""
+    try:
+        data = _read_json(project_dir(root) / RECORDS_FILE)
+        if not isinstance(data, dict):
+            return {}
+        return {
+            str(rel): [FileRecord.from_json(r) for r in recs]
+            for rel, recs in data.items()
+            if isinstance(recs, list)
+        }
+    except (OSError, ValueError, RecursionError):
+        return {}
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def write_state(
+    root: Path,
+    inputs: str,
+    artifacts: Mapping[str, Artifact],
+    records: Mapping[str, list[FileRecord]],
+) -> None:
+    """Write both state files atomically (records first, then the file the no-op reads)."""
+    from ._fs import atomic_write
+
+    folder = project_dir(root)
+    recs = {rel: [r.to_json() for r in records[rel]] for rel in sorted(records) if rel in artifacts}
+    atomic_write(folder / RECORDS_FILE, json.dumps(recs, separators=(",", ":")) + "\n")
+    doc = {
+        "version": STATE_VERSION,
+        "root": os.path.realpath(root),
+        "inputs": inputs,
+        "artifacts": {rel: artifacts[rel].to_json() for rel in sorted(artifacts)},
+    }
+    atomic_write(folder / INSTALL_FILE, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def forget(root: Path) -> None:
+    """Drop the install state of ``root`` (nothing installed any more)."""
+    folder = project_dir(root)
+    for name in (INSTALL_FILE, RECORDS_FILE):
+        try:
+            (folder / name).unlink()
+        except FileNotFoundError:
+            pass
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def known_projects() -> list[Path]:
+    """The project folders that have an install state and still exist (for ``cache prune``)."""
+    out: list[Path] = []
+    base = state_dir() / "projects"
+    try:
+        entries = sorted(os.scandir(base), key=lambda e: e.name)
+    except OSError:
+        return out
+    for entry in entries:
+        try:
+            data = _read_json(Path(entry.path) / INSTALL_FILE)
+        except (OSError, ValueError, RecursionError):
+            continue
+        root = data.get("root") if isinstance(data, dict) else None
+        if isinstance(root, str) and os.path.isdir(root):
+            out.append(Path(root))
+    return out
