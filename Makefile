@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SYSTEM_TOOLS := docker-registry skopeo htpasswd umoci
 
-.PHONY: demo test lint format bench system-deps js-deps clean
+.PHONY: demo test lint format bench system-deps js-deps agents-deps test-agents clean
 
 $(BIN)/skillcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,27 @@ js-deps:
 
 test: $(VENV)/.test-deps system-deps js-deps
 	$(BIN)/python -m pytest
+
+# The real agent CLIs (tests/agents/package.json, pinned by its package-lock.json), about 1 GB,
+# installed outside the work tree so that every clone shares them:
+# $(AGENTS_CACHE)/<sha256 of the lock>/node_modules. A changed lock means a new folder.
+AGENTS_DIR   := tests/agents
+AGENTS_CACHE ?= $(or $(SKILLCRATE_AGENTS_CACHE),$(HOME)/.cache/skillcrate-test-agents)
+agents-deps:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "node/npm missing: the real-agent tests will skip, or fail under CI=true"; exit 0; \
+	fi; \
+	lock_sha=$$(sha256sum $(AGENTS_DIR)/package-lock.json | cut -d' ' -f1); \
+	dest="$(AGENTS_CACHE)/$$lock_sha"; \
+	if [ -f "$$dest/node_modules/.package-lock.json" ]; then exit 0; fi; \
+	echo "installing the agent CLIs into $$dest"; \
+	mkdir -p "$(AGENTS_CACHE)" && tmp=$$(mktemp -d "$(AGENTS_CACHE)/.install.XXXXXX") && \
+	cp $(AGENTS_DIR)/package.json $(AGENTS_DIR)/package-lock.json "$$tmp/" && \
+	(cd "$$tmp" && npm ci --no-audit --no-fund --loglevel=error) && \
+	rm -rf "$$dest" && mv "$$tmp" "$$dest" || { rm -rf "$$tmp"; exit 1; }
+
+test-agents: $(VENV)/.test-deps system-deps agents-deps
+	SKILLCRATE_AGENTS_CACHE="$(AGENTS_CACHE)" $(BIN)/python -m pytest tests/agents -m agents
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests benchmarks
