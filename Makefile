@@ -44,7 +44,10 @@ js-deps:
 	  echo "node/npm missing: the sigstore-js cross-check tests will skip"; \
 	fi
 
+# compileall: the CLI tests start many interpreters, and with PYTHONDONTWRITEBYTECODE set
+# each would otherwise compile skillcrate from source again.
 test: $(VENV)/.test-deps system-deps js-deps
+	$(BIN)/python -m compileall -q src
 	$(BIN)/python -m pytest
 
 # The real agent CLIs (tests/agents/package.json, pinned by its package-lock.json), about 1 GB,

@@ -85,13 +85,7 @@ def run_cli(
 
 def push_subject(target, content: bytes = b"skill bytes", tag: str = "1.0.0"):  # noqa: ANN001, ANN201
     """Push a minimal image manifest (empty config, one layer) to sign or refer to."""
-    from skillcrate.oci.model import (
-        EMPTY_JSON,
-        OCI_EMPTY,
-        OCI_MANIFEST,
-        Descriptor,
-        canonical_json,
-    )
+    from skillcrate.oci.model import EMPTY_JSON, OCI_EMPTY, OCI_MANIFEST, Descriptor, canonical_json
 
     empty = Descriptor.for_bytes(OCI_EMPTY, EMPTY_JSON)
     layer = Descriptor.for_bytes("application/vnd.oci.image.layer.v1.tar+gzip", content)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from skillcrate import agents
-from skillcrate.agents import (
+from skillcrate.agents import hookfiles as agents
+from skillcrate.agents.hookfiles import (
     AGENTS,
     COPILOT_WORKFLOW,
     FileChange,

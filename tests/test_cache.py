@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from skillcrate import archive
 from skillcrate.cache import CHUNK_SIZE, Cache, digest_hex
 from skillcrate.errors import DigestMismatch, InvalidReference, NotFound
-from skillcrate.tree import tree_digest_of
+from skillcrate.skill import archive
+from skillcrate.skill.tree import tree_digest_of
 
 
 def sha(data: bytes) -> str:

@@ -24,7 +24,7 @@ from skillcrate.formats import pack
 from skillcrate.oci import RegistryRepository, open_target
 from skillcrate.oci.model import EMPTY_JSON, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, Descriptor
 from skillcrate.oci.registry import fallback_tag
-from skillcrate.publish import pull_to, push_packed
+from skillcrate.publish.push import pull_to, push_packed
 from skillcrate.reference import Reference
 
 from fake_registry import ReferrersRegistry, Request

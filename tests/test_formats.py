@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from skillcrate import archive
 from skillcrate.cache import Cache
 from skillcrate.errors import DigestMismatch, FormatError, NotFound
 from skillcrate.fetch import fetch_skill, inspect
 from skillcrate.formats import detect, pack
 from skillcrate.oci.layout import LayoutRepository
 from skillcrate.oci.model import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, Descriptor, canonical_json
-from skillcrate.publish import push_packed
+from skillcrate.publish.push import push_packed
+from skillcrate.skill import archive
 
 from helpers import make_skill, tree_of
 

@@ -43,7 +43,7 @@ FORBIDDEN_ON_NOOP = (
     "urllib3",
     "yaml",
     "skillcrate.oci",
-    "skillcrate.project",
+    "skillcrate.ops",
     "skillcrate.fetch",
     "skillcrate.cache",
 )
@@ -303,7 +303,7 @@ def test_hook_stdout_stays_one_document_when_the_library_prints(tmp_path: Path) 
     project = layout_project(tmp_path)
     shutil.rmtree(project / ".agents" / "skills" / "hello-world")
     prelude = (
-        "import skillcrate.project as p\n"
+        "import skillcrate.ops as p\n"
         "real = p.install\n"
         "def noisy(*a, **k):\n"
         "    print('noise from somewhere in the library')\n"
@@ -602,7 +602,7 @@ DAMAGE = ("edited", "same-size-edit", "deleted", "extra", "chmod", "folder-delet
 def test_install_restores_damaged_skills_offline(
     tmp_path: Path, fresh_registry: RegistryServer, repo_name: str
 ) -> None:
-    from skillcrate.install import tree_digest_of
+    from skillcrate.installer.materialise import tree_digest_of
 
     project = registry_project(fresh_registry, repo_name, tmp_path)
     folder = project / ".agents" / "skills" / "reg-skill"

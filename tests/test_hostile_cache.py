@@ -16,7 +16,7 @@ import pytest
 
 from skillcrate.formats import pack
 from skillcrate.oci.layout import LayoutRepository
-from skillcrate.publish import push_packed
+from skillcrate.publish.push import push_packed
 
 from helpers import make_skill, run_cli
 
@@ -47,7 +47,7 @@ def poison(entry: Path, *, forge_records: bool) -> None:
     os.chmod(skill_md, 0o644)
     skill_md.write_text(skill_md.read_text().replace(GOOD, EVIL))
     if forge_records:  # make the cache's own records agree with the edit
-        from skillcrate.tree import FileRecord, records_tree, stat_digest, tree_files
+        from skillcrate.skill.tree import FileRecord, records_tree, stat_digest, tree_files
 
         meta = json.loads((entry / "meta.json").read_text())
         recs = []

@@ -21,8 +21,8 @@ import pytest
 from skillcrate.cache import Cache
 from skillcrate.formats import pack
 from skillcrate.oci.layout import LayoutRepository
-from skillcrate.project import Project
-from skillcrate.publish import push_packed
+from skillcrate.ops import Project
+from skillcrate.publish.push import push_packed
 
 from helpers import make_skill, run_cli
 
@@ -398,8 +398,8 @@ def test_a_full_disk_names_the_path(world, monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(boundary.os, "write", full)
     monkeypatch.setattr("skillcrate._fs.os.write", full)
-    monkeypatch.setattr("skillcrate.install.copy_fd", no_room)
-    monkeypatch.setattr("skillcrate.install._reflink", lambda *a: False)
+    monkeypatch.setattr("skillcrate.installer.materialise.copy_fd", no_room)
+    monkeypatch.setattr("skillcrate.installer.materialise._reflink", lambda *a: False)
     err = io.StringIO()
     with redirect_stderr(err), pytest.raises(SystemExit) as done:
         main(["-C", str(proj), "install"])

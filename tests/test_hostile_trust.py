@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from skillcrate.reference import canonical_name
-from skillcrate.tree import tree_digest_of
-from skillcrate.trust import parse_trust, rule_for
+from skillcrate.skill.tree import tree_digest_of
+from skillcrate.trust.rules import parse_trust, rule_for
 
 from helpers import make_skill, run_cli
 

@@ -10,19 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from skillcrate import install, tree
 from skillcrate.boundary import Boundary, skill_rel
 from skillcrate.errors import DigestMismatch, ProjectError, UnsafePath
 from skillcrate.fastpath import artifacts_fresh
-from skillcrate.install import (
+from skillcrate.installer import materialise as install
+from skillcrate.installer.materialise import (
     GITIGNORE_END,
     GITIGNORE_START,
     materialise,
     place_link,
     update_gitignore,
 )
-from skillcrate.state import Artifact, InstallState, read_state, write_state
-from skillcrate.tree import (
+from skillcrate.installer.state import Artifact, InstallState, read_state, write_state
+from skillcrate.skill import tree
+from skillcrate.skill.tree import (
     FileRecord,
     TreeFile,
     diff_tree,
@@ -487,7 +488,7 @@ def test_state_round_trip(project: Path, boundary: Boundary, installed: list) ->
     ],
 )
 def test_read_state_never_raises(project: Path, content: bytes) -> None:
-    from skillcrate.state import INSTALL_FILE, project_dir
+    from skillcrate.installer.state import INSTALL_FILE, project_dir
 
     assert read_state(project) is None
     path = project_dir(project) / INSTALL_FILE

@@ -23,27 +23,23 @@ pytest.importorskip("sigstore")
 
 from keyless_fixtures import GITHUB_ISSUER, FakeSigstore  # noqa: E402
 
-import skillcrate.keyless as keyless_mod  # noqa: E402
 import skillcrate.oci as oci  # noqa: E402
+import skillcrate.trust.keyless as keyless_mod  # noqa: E402
 from skillcrate.errors import SigningError  # noqa: E402
-from skillcrate.keyless import (  # noqa: E402
+from skillcrate.oci import open_target  # noqa: E402
+from skillcrate.oci.model import OCI_MANIFEST, Descriptor, Target
+from skillcrate.reference import Reference  # noqa: E402
+from skillcrate.trust.keyless import (
     certificate_identities,
     certificate_issuers,
     load_trusted_root,
     verify_keyless,
 )
-from skillcrate.oci import open_target  # noqa: E402
-from skillcrate.oci.model import (  # noqa: E402
-    OCI_MANIFEST,
-    Descriptor,
-    Target,
-)
-from skillcrate.policy import check  # noqa: E402
-from skillcrate.reference import Reference  # noqa: E402
-from skillcrate.signing.bundle import COSIGN_SIGN_PREDICATE, statement  # noqa: E402
-from skillcrate.signing.keys import generate_key_pair  # noqa: E402
-from skillcrate.signing.store import attach_bundle, sign_manifest  # noqa: E402
-from skillcrate.trust import Keyless, TrustRule  # noqa: E402
+from skillcrate.trust.policy import check  # noqa: E402
+from skillcrate.trust.rules import Keyless, TrustRule  # noqa: E402
+from skillcrate.trust.signing.bundle import COSIGN_SIGN_PREDICATE, statement  # noqa: E402
+from skillcrate.trust.signing.keys import generate_key_pair  # noqa: E402
+from skillcrate.trust.signing.store import attach_bundle, sign_manifest  # noqa: E402
 
 from helpers import push_subject  # noqa: E402
 
@@ -391,10 +387,10 @@ def test_without_sigstore_import_fails_with_a_hint(
     for name in [m for m in sys.modules if m == "sigstore" or m.startswith("sigstore.")]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "sigstore", None)
-    monkeypatch.delitem(sys.modules, "skillcrate.keyless")
+    monkeypatch.delitem(sys.modules, "skillcrate.trust.keyless")
     with pytest.raises(ImportError, match=r"skillcrate\[sigstore\]"):
-        importlib.import_module("skillcrate.keyless")
-    monkeypatch.delitem(sys.modules, "skillcrate.keyless", raising=False)
+        importlib.import_module("skillcrate.trust.keyless")
+    monkeypatch.delitem(sys.modules, "skillcrate.trust.keyless", raising=False)
     rule = TrustRule("registry.internal/team/*", "enforce", (), EXACT)
     with pytest.raises(SigningError) as info:
         check(None, Descriptor(OCI_MANIFEST, "sha256:" + "0" * 64, 1), rule, tmp_path)  # type: ignore[arg-type]
@@ -406,9 +402,9 @@ def test_too_old_sigstore_is_like_a_missing_one(monkeypatch: pytest.MonkeyPatch)
     import sigstore
 
     monkeypatch.setattr(sigstore, "__version__", "3.6.1")
-    monkeypatch.delitem(sys.modules, "skillcrate.keyless")
+    monkeypatch.delitem(sys.modules, "skillcrate.trust.keyless")
     with pytest.raises(ImportError, match=r"sigstore 3\.6\.1 is too old"):
-        importlib.import_module("skillcrate.keyless")
+        importlib.import_module("skillcrate.trust.keyless")
 
 
 # ------------------------------------------------------------------------ end to end

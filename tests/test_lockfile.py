@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from skillcrate.errors import LockfileError
-from skillcrate.lockfile import (
+from skillcrate.project.lockfile import (
     LOCK_VERSION,
     LockedSkill,
     LockedSource,

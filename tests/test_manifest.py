@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from skillcrate.errors import ManifestError, ProjectError
-from skillcrate.manifest import (
+from skillcrate.project.manifest import (
     SkillSpec,
     json_line,
     load_manifest,

@@ -7,9 +7,9 @@ import tarfile
 
 import pytest
 
-from skillcrate import archive
 from skillcrate.errors import FormatError, UnsafePath, ValidationError
 from skillcrate.formats import pack
+from skillcrate.skill import archive
 
 from helpers import file_info, make_skill, tar_gz
 
@@ -171,7 +171,7 @@ def test_pack_and_push_keep_memory_flat(tmp_path):
     import tracemalloc
 
     from skillcrate.oci.layout import LayoutRepository
-    from skillcrate.publish import push_packed
+    from skillcrate.publish.push import push_packed
 
     folder = make_skill(tmp_path, "big-skill")
     with open(folder / "assets.bin", "wb") as fh:

@@ -13,7 +13,7 @@ import pytest
 
 from skillcrate.formats import pack
 from skillcrate.oci.layout import LayoutRepository
-from skillcrate.publish import push_packed
+from skillcrate.publish.push import push_packed
 
 from helpers import make_skill, run_cli
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from skillcrate.project import moved_spec
+from skillcrate.ops import moved_spec
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from skillcrate.oci import open_target
 from skillcrate.oci.model import OCI_INDEX, Descriptor, canonical_json
+from skillcrate.oci.referrers import attach_bytes, discover
 from skillcrate.reference import Reference
-from skillcrate.referrers import attach_bytes, discover
 
 from helpers import make_skill, run_cli
 

@@ -36,7 +36,7 @@ from skillcrate.oci import ClientOptions, RegistryRepository, open_target
 from skillcrate.oci.model import EMPTY_JSON, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, Descriptor
 from skillcrate.oci.registry import fallback_tag
 from skillcrate.oci.transport import Transport, merge_scopes, scope_for
-from skillcrate.publish import pull_to, push_packed
+from skillcrate.publish.push import pull_to, push_packed
 from skillcrate.reference import Reference
 
 from helpers import make_skill, tree_of

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from skillcrate.errors import DigestMismatch, VerificationError
-from skillcrate.signing.bundle import (
+from skillcrate.trust.signing.bundle import (
     BUNDLE_ARTIFACT_TYPE,
     BUNDLE_MEDIA_TYPE,
     COSIGN_SIGN_PREDICATE,
@@ -23,7 +23,7 @@ from skillcrate.signing.bundle import (
     verify_bundle,
     verify_envelope,
 )
-from skillcrate.signing.cosign import (
+from skillcrate.trust.signing.cosign import (
     SIGNATURE_ANNOTATION,
     SIMPLESIGNING_MEDIA_TYPE,
     attestation_tag,
@@ -34,7 +34,7 @@ from skillcrate.signing.cosign import (
     simple_signing_payload,
     verify_simple_signing,
 )
-from skillcrate.signing.keys import PrivateKey, generate_key_pair
+from skillcrate.trust.signing.keys import PrivateKey, generate_key_pair
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32

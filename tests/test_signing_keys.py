@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from nacl.secret import SecretBox
 
 from skillcrate.errors import SigningError, VerificationError
-from skillcrate.signing.keys import (
+from skillcrate.trust.signing.keys import (
     COSIGN_KEY_PEM,
     SIGSTORE_KEY_PEM,
     PrivateKey,

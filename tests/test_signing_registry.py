@@ -29,13 +29,13 @@ from skillcrate.oci.model import (
 )
 from skillcrate.oci.registry import fallback_tag
 from skillcrate.reference import Reference
-from skillcrate.signing.bundle import (
+from skillcrate.trust.signing.bundle import (
     BUNDLE_ARTIFACT_TYPE,
     COSIGN_SIGN_PREDICATE,
     make_bundle,
     statement,
 )
-from skillcrate.signing.cosign import (
+from skillcrate.trust.signing.cosign import (
     DSSE_MEDIA_TYPE,
     OCI_IMAGE_CONFIG,
     SIGNATURE_ANNOTATION,
@@ -45,8 +45,8 @@ from skillcrate.signing.cosign import (
     sign_payload,
     simple_signing_payload,
 )
-from skillcrate.signing.keys import PrivateKey, generate_key_pair, load_public_key
-from skillcrate.signing.store import (
+from skillcrate.trust.signing.keys import PrivateKey, generate_key_pair, load_public_key
+from skillcrate.trust.signing.store import (
     attach_bundle,
     attach_legacy,
     attest,

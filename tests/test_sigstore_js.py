@@ -25,7 +25,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from skillcrate.errors import VerificationError
-from skillcrate.signing.bundle import (
+from skillcrate.trust.signing.bundle import (
     BUNDLE_MEDIA_TYPE,
     COSIGN_SIGN_PREDICATE,
     INTOTO_PAYLOAD_TYPE,
@@ -33,7 +33,7 @@ from skillcrate.signing.bundle import (
     statement,
     verify_bundle,
 )
-from skillcrate.signing.keys import PrivateKey, generate_key_pair
+from skillcrate.trust.signing.keys import PrivateKey, generate_key_pair
 
 JS_DIR = Path(__file__).parent / "js"
 PACKAGES = ("@sigstore/bundle", "@sigstore/sign", "@sigstore/verify")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from skillcrate.errors import ManifestError
-from skillcrate.manifest import parse_manifest
-from skillcrate.trust import parse_trust, rule_for, rule_problems
+from skillcrate.project.manifest import parse_manifest
+from skillcrate.trust.rules import parse_trust, rule_for, rule_problems
 
 from helpers import make_skill, run_cli
 

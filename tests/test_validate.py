@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from skillcrate.skill import validate
+from skillcrate.skill.rules import validate
 
 from helpers import make_skill, run_cli
 

@@ -44,7 +44,7 @@ from ._fs import atomic_write
 from .digests import VerifyingReader
 from .digests import digest_hex as _digest_hex
 from .errors import DigestMismatch, FormatError, InvalidReference, NotFound
-from .tree import FileRecord, records_tree, scan_stat, stat_digest, tree_files
+from .skill.tree import FileRecord, records_tree, scan_stat, stat_digest, tree_files
 
 __all__ = [
     "CHUNK_SIZE",
@@ -544,7 +544,7 @@ def _check_unpacked(path: Path) -> str | None:
         return f"unpacked sha256:{path.name}: unreadable record ({exc})"
     if unpacked is None:
         return f"unpacked sha256:{path.name}: its record is inconsistent"
-    from .tree import tree_digest
+    from .skill.tree import tree_digest
 
     try:
         actual = tree_digest(tree_files(unpacked.root))

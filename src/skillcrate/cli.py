@@ -52,7 +52,7 @@ class App:
     @property
     def project(self) -> Path:
         if self._project is None:
-            from .project_dir import find_project
+            from .project.files import find_project
 
             self._project = find_project(self.project_opt)
         return self._project
@@ -178,7 +178,7 @@ def validate(app: App, path: Path, as_json: bool) -> None:
       skillcrate validate examples/hello-world
       skillcrate validate ./my-skill --json
     """
-    from .skill import validate as run
+    from .skill.rules import validate as run
 
     problems = run(path)
     errors = [p for p in problems if p.severity == "error"]
@@ -332,8 +332,8 @@ def push(
       skillcrate push ./review localhost:5000/review:1.2.0 --annotation team=platform
     """
     from .formats import pack as run
-    from .lifecycle import base_version
-    from .publish import push_skill
+    from .publish.lifecycle import base_version
+    from .publish.push import push_skill
 
     reference = parse_ref(ref)
     if reference.digest:
@@ -395,7 +395,7 @@ def pull(
       skillcrate pull ghcr.io/acme/skills/review:1.2.3
       skillcrate pull oci:examples/registry/hello-world:1.0.0 -o /tmp/hello-world
     """
-    from .publish import pull_to
+    from .publish.push import pull_to
 
     reference = parse_ref(ref, default_tag="latest")
     app.progress(f"pulling {reference} ...")
@@ -420,9 +420,9 @@ def _checked_by_policy(app: App, target, reference):  # noqa: ANN001, ANN202
 
     Refuses (enforce) or warns (warn) before anything is written, as install does.
     """
-    from .manifest import load_manifest
-    from .project_dir import MANIFEST_NAME
-    from .trust import rule_for
+    from .project.files import MANIFEST_NAME
+    from .project.manifest import load_manifest
+    from .trust.rules import rule_for
 
     path = app.project / MANIFEST_NAME
     if not path.is_file():
@@ -431,7 +431,7 @@ def _checked_by_policy(app: App, target, reference):  # noqa: ANN001, ANN202
     rule = rule_for(rules, reference.name) if rules else None
     if rule is None:
         return reference
-    from .policy import check, refusal
+    from .trust.policy import check, refusal
 
     subject = target.resolve(reference.reference)
     result = check(target, subject, rule, app.project)
@@ -457,7 +457,7 @@ def inspect(app: App, ref: str, as_json: bool) -> None:
     from .fetch import inspect as run
 
     reference = parse_ref(ref, default_tag="latest")
-    from .lifecycle import status_of
+    from .publish.lifecycle import status_of
 
     info = run(app.target(reference), reference.reference, app.cache(), display=str(reference))
     status = status_of(info.annotations)
@@ -548,7 +548,7 @@ def promote(app: App, ref: str, status: str, message: str | None, as_json: bool)
       skillcrate promote ghcr.io/acme/skills/review:1.2.0 --to deprecated -m "use 1.3"
       skillcrate promote ghcr.io/acme/skills/review:1.2.0 --to archived
     """
-    from .lifecycle import promote as run
+    from .publish.lifecycle import promote as run
 
     reference = parse_ref(ref, default_tag="latest")
     done = run(app.target(reference), reference.reference, status, message=message)
@@ -611,7 +611,7 @@ def collection_push(
       skillcrate collection push team-kit ghcr.io/acme/kit:1.0.0 --copy \\
           --skill ghcr.io/acme/skills/review:1.2.0 --skill ghcr.io/acme/skills/lint:2.0.0
     """
-    from .collection import push_collection
+    from .publish.collection import push_collection
 
     reference = parse_ref(ref)
     members = [parse_ref(s, default_tag="latest") for s in skills]
@@ -670,7 +670,7 @@ def attach(
       skillcrate attach localhost:5000/review:1.2.0 sbom.spdx.json \\
           --artifact-type application/spdx+json
     """
-    from .referrers import attach_file
+    from .oci.referrers import attach_file
 
     reference = parse_ref(ref, default_tag="latest")
     target = app.target(reference)
@@ -705,7 +705,7 @@ def discover(app: App, ref: str, artifact_type: str | None, as_json: bool) -> No
       skillcrate discover localhost:5000/review:1.2.0
       skillcrate discover ghcr.io/acme/skills/review:1.2.0 --json
     """
-    from .referrers import discover as run
+    from .oci.referrers import discover as run
 
     reference = parse_ref(ref, default_tag="latest")
     target = app.target(reference)
@@ -733,7 +733,7 @@ def _project(
     link_dirs: tuple[str, ...] = (),
     allow_external: bool = False,
 ):  # noqa: ANN202
-    from .project import Project
+    from .ops import Project
 
     return Project(
         root=app.project,
@@ -788,7 +788,7 @@ def init(app: App) -> None:
       skillcrate init
       skillcrate -C path/to/project init
     """
-    from .project import init as run
+    from .ops import init as run
 
     created = run(_project(app))
     app.out(
@@ -840,8 +840,8 @@ def add(
       skillcrate add oci:./vendor/registry/hello-world --version '~1.0'
       skillcrate add ghcr.io/acme/skills/review@sha256:<hex> --name review-pinned
     """
-    from .project import AddRequest
-    from .project import add as run
+    from .ops import AddRequest
+    from .ops import add as run
 
     if version and len(refs) > 1:
         raise click.UsageError("--version can only be used with a single reference")
@@ -865,7 +865,7 @@ def remove(app: App, names: tuple[str, ...], link_dirs: tuple[str, ...], as_json
       skillcrate remove review
       skillcrate remove review hello-world
     """
-    from .project import remove as run
+    from .ops import remove as run
 
     _print_result(app, run(_project(app, link_dirs=link_dirs), list(names)), as_json)
 
@@ -909,7 +909,7 @@ def install(
       skillcrate install --hook claude   # what `skillcrate register` puts in hooks
     """
     if hook:
-        from .hook import run_hook
+        from .agents.hook import run_hook
 
         sys.exit(run_hook(hook, app))
     from .fastpath import is_up_to_date
@@ -917,7 +917,7 @@ def install(
     if not as_json and not frozen and is_up_to_date(app.project):
         app.info("skills are up to date")
         return
-    from .project import install as run
+    from .ops import install as run
 
     project = _project(app, offline=offline, link_dirs=link_dirs)
     _print_result(app, run(project, frozen=frozen), as_json)
@@ -946,7 +946,7 @@ def update(
       skillcrate update review
       skillcrate update --latest        # ^1.2.0 becomes ^2.0.1 when 2.0.1 is newest
     """
-    from .project import update as run
+    from .ops import update as run
 
     project = _project(app, pre=pre, link_dirs=link_dirs)
     _print_result(app, run(project, list(names), latest=latest), as_json, verb="updated")
@@ -965,7 +965,7 @@ def outdated(app: App, as_json: bool) -> None:
       skillcrate outdated
       skillcrate outdated --json
     """
-    from .project import outdated as run
+    from .ops import outdated as run
 
     rows = run(_project(app))
     if as_json:
@@ -996,7 +996,7 @@ def list_(app: App, as_json: bool) -> None:
       skillcrate list
       skillcrate list --json
     """
-    from .project import list_skills
+    from .ops import list_skills
 
     rows = list_skills(_project(app))
     if as_json:
@@ -1045,8 +1045,8 @@ def verify(app: App, ref: str | None, keys: tuple[Path, ...], offline: bool, as_
         return
     if keys:
         raise click.UsageError("--key goes with REF; for the project, keys come from skills.json")
-    from .project import verify as run
-    from .project import verify_signatures
+    from .ops import verify as run
+    from .ops import verify_signatures
 
     project = _project(app)
     drift = run(project)
@@ -1077,8 +1077,8 @@ def verify(app: App, ref: str | None, keys: tuple[Path, ...], offline: bool, as_
 
 
 def _verify_ref(app: App, ref: str, keys: tuple[Path, ...], as_json: bool) -> None:
-    from .policy import check
-    from .trust import TrustRule
+    from .trust.policy import check
+    from .trust.rules import TrustRule
 
     if not keys:
         raise click.UsageError("verifying REF needs --key")
@@ -1140,7 +1140,7 @@ private_key_option = click.option(
 
 
 def _private_key(path: Path):  # noqa: ANN202
-    from .signing.keys import load_private_key
+    from .trust.signing.keys import load_private_key
 
     data = path.read_bytes()
     password = _password(confirm=False) if b"ENCRYPTED" in data else None
@@ -1169,7 +1169,7 @@ def keygen(app: App, prefix: str) -> None:
       skillcrate keygen
       SKILLCRATE_PASSWORD=... skillcrate keygen --output-key-prefix keys/acme
     """
-    from .signing.keys import write_key_pair
+    from .trust.signing.keys import write_key_pair
 
     key_path, pub_path = write_key_pair(Path(prefix), _password(confirm=True))
     app.out(f"wrote {key_path} (private, keep it secret) and {pub_path}")
@@ -1201,7 +1201,7 @@ def sign(app: App, ref: str, key: Path, fmt: str, as_json: bool) -> None:
       skillcrate sign localhost:5000/review:1.2.0 --key cosign.key
       skillcrate sign ghcr.io/acme/skills/review:1.2.0 --key cosign.key --format both
     """
-    from .signing.store import sign_manifest
+    from .trust.signing.store import sign_manifest
 
     private = _private_key(key)
     reference = parse_ref(ref, default_tag="latest")
@@ -1261,7 +1261,7 @@ def attest(
       skillcrate attest localhost:5000/review:1.2.0 --predicate sbom.json --type spdxjson \\
           --key cosign.key
     """
-    from .signing.store import attest as run
+    from .trust.signing.store import attest as run
 
     uri = PREDICATE_TYPES.get(predicate_type, predicate_type)
     if "://" not in uri:
@@ -1381,7 +1381,7 @@ def cache_prune(app: App) -> None:
     Example:
       skillcrate -C path/to/project cache prune
     """
-    from .project import cache_keep_set
+    from .ops import cache_keep_set
 
     c = app.cache()
     freed = c.prune(cache_keep_set(_project(app), c))
@@ -1445,8 +1445,8 @@ def register(app: App, agent_names: tuple[str, ...], launcher: str, as_json: boo
       skillcrate register --agent all
       skillcrate register --agent cursor --command 'uvx skillcrate'
     """
-    from .agents import default_agents, resolve_agents
-    from .agents import register as run
+    from .agents.hookfiles import default_agents, resolve_agents
+    from .agents.hookfiles import register as run
 
     names = resolve_agents(list(agent_names)) if agent_names else default_agents(app.project)
     _print_register(app, run(app.project, names, launcher), as_json)
@@ -1470,8 +1470,8 @@ def unregister(app: App, agent_names: tuple[str, ...], as_json: bool) -> None:
       skillcrate unregister
       skillcrate unregister --agent cursor
     """
-    from .agents import AGENTS, resolve_agents
-    from .agents import unregister as run
+    from .agents.hookfiles import AGENTS, resolve_agents
+    from .agents.hookfiles import unregister as run
 
     names = resolve_agents(list(agent_names)) if agent_names else list(AGENTS)
     _print_register(app, run(app.project, names), as_json)

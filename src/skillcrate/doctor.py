@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import agents
+from .agents import hookfiles as agents
 from .errors import AuthError, NotFound, RegistryUnreachable, SkillcrateError
 from .oci.credentials import lookup
-from .project import Project, frozen_problems, verify
+from .ops import Project, frozen_problems, verify
 from .text import one_line
 
 

@@ -16,8 +16,8 @@ import os
 import stat
 from pathlib import Path
 
-from .state import InstallState, read_state
-from .tree import scan_stat
+from .installer.state import InstallState, read_state
+from .skill.tree import scan_stat
 
 MANIFEST_NAME = "skills.json"  # the one place these file names are spelled
 LOCK_NAME = "skills.lock.json"

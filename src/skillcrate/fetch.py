@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import archive, formats
+from . import formats
 from .cache import Cache
 from .errors import DigestMismatch, FormatError, NotFound, ValidationError
 from .oci.model import Descriptor, Target, parse_manifest, verify_bytes
-from .tree import FileRecord
+from .skill import archive
+from .skill.tree import FileRecord
 
 MAX_BLOB = archive.MAX_EXTRACT + 16 * 1024 * 1024
 """A content layer larger than this is refused before download (gzip cannot shrink below
@@ -159,7 +160,7 @@ def fetch_skill(
 
 def _named_by_skill_md(root: Path, name: str) -> bool:
     """Whether ``name`` came from SKILL.md (else it depends on the fallback name)."""
-    from .skill import read_skill
+    from .skill.rules import read_skill
 
     try:
         return read_skill(root).name == name

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import archive
 from .errors import FormatError, ValidationError
 from .oci.model import (
     EMPTY_JSON,
@@ -31,8 +30,9 @@ from .oci.model import (
     canonical_json,
     sha256_digest,
 )
-from .skill import NAME_RE, SkillInfo, read_skill, validate
-from .tree import FileRecord
+from .skill import archive
+from .skill.rules import NAME_RE, SkillInfo, read_skill, validate
+from .skill.tree import FileRecord
 
 # agentskills (OCI Artifacts spec for Agent Skills v0.1)
 AS_ARTIFACT = "application/vnd.agentskills.skill.v1"
@@ -395,7 +395,7 @@ def select_collection_entry(det: Detected, name: str | None) -> Descriptor:
 
 # --------------------------------------------------------------- unpacking
 def _find_root(tree: Path) -> Path:
-    from .skill import find_skill_md
+    from .skill.rules import find_skill_md
 
     if find_skill_md(tree):
         return tree

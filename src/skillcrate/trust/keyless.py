@@ -72,17 +72,13 @@ except ImportError as exc:  # pragma: no cover - exercised by reimporting withou
         f"keyless verification needs sigstore-python (pip install 'skillcrate[sigstore]'): {exc}"
     ) from exc
 
-from .errors import SigningError, VerificationError
-from .signing.bundle import (
-    COSIGN_SIGN_PREDICATE,
-    INTOTO_PAYLOAD_TYPE,
-    _check_statement,
-)
+from ..errors import SigningError, VerificationError
+from .rules import Keyless
+from .signing.bundle import COSIGN_SIGN_PREDICATE, INTOTO_PAYLOAD_TYPE, _check_statement
 from .signing.store import FoundSignature, discover_signatures
-from .trust import Keyless
 
 if TYPE_CHECKING:
-    from .oci.model import Descriptor, Target
+    from ..oci.model import Descriptor, Target
 
 OID_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")  # raw UTF-8 (deprecated)
 OID_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")  # DER UTF8String

@@ -20,10 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import LifecycleError, NotFound, RegistryError
-from .formats import A_STATUS, A_VERSION
-from .oci.model import Target, canonical_json, parse_manifest, verify_bytes
-from .versions import parse_semver
+from ..errors import LifecycleError, NotFound, RegistryError
+from ..formats import A_STATUS, A_VERSION
+from ..oci.model import Target, canonical_json, parse_manifest, verify_bytes
+from ..versions import parse_semver
 
 STATES = ("draft", "testing", "published", "deprecated", "archived")
 PUSH_STATES = ("draft", "testing", "published")

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .formats import A_CREATED, A_TITLE, created_timestamp
-from .oci.model import (
+from ..errors import UsageError
+from ..formats import A_CREATED, A_TITLE, created_timestamp
+from .model import (
     EMPTY_JSON,
     OCI_EMPTY,
     OCI_MANIFEST,

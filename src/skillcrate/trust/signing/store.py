@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import DigestMismatch, FormatError, NotFound, UsageError, VerificationError
-from ..formats import A_CREATED, A_TITLE, created_timestamp
-from ..oci.model import (
+from ...errors import DigestMismatch, FormatError, NotFound, UsageError, VerificationError
+from ...formats import A_CREATED, A_TITLE, created_timestamp
+from ...oci.model import (
     OCI_MANIFEST,
     Descriptor,
     Target,
@@ -34,7 +34,7 @@ from ..oci.model import (
     sha256_digest,
     verify_bytes,
 )
-from ..referrers import attach_bytes, open_referrer
+from ...oci.referrers import attach_bytes, open_referrer
 from .bundle import (
     BUNDLE_ARTIFACT_TYPE,
     BUNDLE_MEDIA_TYPE,

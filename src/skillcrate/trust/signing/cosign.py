@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import VerificationError
-from ..oci.model import digest_hex
+from ...errors import VerificationError
+from ...oci.model import digest_hex
 from .keys import PrivateKey, PublicKey
 
 SIMPLESIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"

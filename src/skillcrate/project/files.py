@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .fastpath import LOCK_NAME, MANIFEST_NAME
+from ..fastpath import LOCK_NAME, MANIFEST_NAME
 
 __all__ = ["LOCK_NAME", "MANIFEST_NAME", "find_project"]
 

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .reference import canonical_name
+from ..reference import canonical_name
 
 MODES = ("enforce", "warn")
 

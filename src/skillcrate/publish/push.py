@@ -7,13 +7,13 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._fs import temp_path
-from .cache import Cache
-from .errors import NotFound, ProjectError
-from .fetch import FetchedSkill, fetch_skill
-from .formats import Packed
-from .oci.model import Descriptor, Target
-from .reference import Reference
+from .._fs import temp_path
+from ..cache import Cache
+from ..errors import NotFound, ProjectError
+from ..fetch import FetchedSkill, fetch_skill
+from ..formats import Packed
+from ..oci.model import Descriptor, Target
+from ..reference import Reference
 
 
 def push_packed(target: Target, packed: Packed, tags: Sequence[str]) -> Descriptor:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from ._fs import safe_join, safe_member_path
-from .errors import FormatError, UnsafePath, ValidationError
+from .._fs import safe_join, safe_member_path
+from ..errors import FormatError, UnsafePath, ValidationError
 from .ignore import IgnoreRules
 from .tree import FileRecord, check_tree_path
 

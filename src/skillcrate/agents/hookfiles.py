@@ -57,9 +57,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._fs import atomic_write
-from .errors import ProjectError, UsageError
-from .text import inert, one_line
+from .._fs import atomic_write
+from ..errors import ProjectError, UsageError
+from ..text import inert, one_line
 
 AGENTS: tuple[str, ...] = ("claude", "cursor", "copilot", "codex", "gemini")
 

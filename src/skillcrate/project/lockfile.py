@@ -50,11 +50,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .boundary import Boundary
-from .errors import InvalidReference, LockfileError
+from ..boundary import Boundary
+from ..errors import InvalidReference, LockfileError
+from ..reference import Reference, check_digest
+from .files import LOCK_NAME
 from .manifest import JsonPath, Problems, json_type, name_problem, relative_path_problem
-from .project_dir import LOCK_NAME
-from .reference import Reference, check_digest
 
 LOCK_VERSION = 1
 DEFAULT_FORMAT = "agentskills"

@@ -41,9 +41,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import state_dir
-from .names import is_name
-from .tree import FileRecord, records_tree, stat_digest
+from ..config import state_dir
+from ..names import is_name
+from ..skill.tree import FileRecord, records_tree, stat_digest
 
 STATE_VERSION = 2
 INSTALL_FILE = "install.json"
@@ -192,7 +192,7 @@ def write_state(
     records: Mapping[str, list[FileRecord]],
 ) -> None:
     """Write both state files atomically (records first, then the file the no-op reads)."""
-    from ._fs import atomic_write
+    from .._fs import atomic_write
 
     folder = project_dir(root)
     recs = {rel: [r.to_json() for r in records[rel]] for rel in sorted(records) if rel in artifacts}

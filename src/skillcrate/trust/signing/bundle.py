@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import VerificationError
-from ..oci.model import canonical_json, digest_hex
+from ...errors import VerificationError
+from ...oci.model import canonical_json, digest_hex
 from .keys import PrivateKey, PublicKey
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"

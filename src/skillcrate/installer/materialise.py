@@ -28,10 +28,10 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ._fs import copy_fd
-from .boundary import SKILLS_DIR, TEMP_PREFIX, Boundary, create_file_at, open_dir_at
-from .errors import DigestMismatch, ProjectError
-from .tree import FileRecord, is_exec, tree_digest_of, walk_strict
+from .._fs import copy_fd
+from ..boundary import SKILLS_DIR, TEMP_PREFIX, Boundary, create_file_at, open_dir_at
+from ..errors import DigestMismatch, ProjectError
+from ..skill.tree import FileRecord, is_exec, tree_digest_of, walk_strict
 
 try:  # Linux only; elsewhere we simply copy
     import fcntl
@@ -135,7 +135,7 @@ def copy_records(folder: Path, records: Sequence[FileRecord]) -> list[FileRecord
     Used when files were only touched (same content, new mtime or ctime): their hashes
     are checked once and the new stat values recorded. None when anything differs.
     """
-    from .tree import diff_tree
+    from ..skill.tree import diff_tree
 
     if not diff_tree(folder, [r.tree_file() for r in records]).clean:
         return None
@@ -246,7 +246,7 @@ def update_gitignore(boundary: Boundary, paths: Iterable[str], *, keep_block: bo
 
 
 def _gitignore_patterns(boundary: Boundary, paths: Iterable[str]) -> list[str]:
-    from .boundary import check_relpath
+    from ..boundary import check_relpath
 
     patterns: set[str] = set()
     for path in paths:

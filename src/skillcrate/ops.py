@@ -28,8 +28,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import install as inst
-from . import lifecycle, verified
 from .boundary import SKILLS_DIR, Boundary, skill_rel
 from .cache import Cache
 from .errors import (
@@ -45,21 +43,18 @@ from .errors import (
 from .fastpath import inputs_digest
 from .fetch import FetchedSkill, fetch_skill, get_manifest
 from .formats import AS_ARTIFACT
-from .lockfile import (
-    LockedSkill,
-    LockedSource,
-    Lockfile,
-    load_lockfile,
-    save_lockfile,
-)
-from .manifest import Manifest, SkillSpec, load_manifest, new_manifest
+from .installer import materialise as inst
+from .installer.state import Artifact, InstallState, read_state, write_state
 from .oci import ClientOptions, open_target
 from .oci.model import Descriptor, Target, parse_manifest
-from .project_dir import LOCK_NAME, MANIFEST_NAME
+from .project.files import LOCK_NAME, MANIFEST_NAME
+from .project.lockfile import LockedSkill, LockedSource, Lockfile, load_lockfile, save_lockfile
+from .project.manifest import Manifest, SkillSpec, load_manifest, new_manifest
+from .publish import lifecycle
 from .reference import Reference
-from .state import Artifact, InstallState, read_state, write_state
-from .tree import FileRecord, scan_stat, tree_digest_of
-from .trust import TrustRule, rule_for, rules_for
+from .skill.tree import FileRecord, scan_stat, tree_digest_of
+from .trust import records as verified
+from .trust.rules import TrustRule, rule_for, rules_for
 from .versions import (
     Spec,
     asks_for_prerelease,
@@ -72,7 +67,7 @@ from .versions import (
 )
 
 if TYPE_CHECKING:
-    from .policy import TrustCheck
+    from .trust.policy import TrustCheck
 
 MAX_PARALLEL = 8
 
@@ -121,7 +116,7 @@ class Project:
         from filelock import FileLock
 
         from .config import state_dir
-        from .state import project_key
+        from .installer.state import project_key
 
         path = state_dir() / "locks" / f"project-{project_key(self.root)}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -629,7 +624,7 @@ def _install_locked(
 # -------------------------------------------------------------------- trust
 def check_trust(project: Project, entry: LockedSkill, rule: TrustRule) -> TrustCheck:
     """Apply ``rule`` to the manifest ``entry`` pins (network, or an ``oci:`` layout)."""
-    from .policy import check
+    from .trust.policy import check
 
     target = project.online_target(entry.source.reference(), f"verifying {entry.name}")
     subject, _ = get_manifest(target, entry.source.digest, project.cache)
@@ -692,7 +687,7 @@ def _apply_trust(
             continue
         failed.add(name)
         if rule.mode == "enforce":
-            from .policy import refusal
+            from .trust.policy import refusal
 
             raise refusal(name, entry.source.ref, result)
         warnings.append(
@@ -852,7 +847,7 @@ def _check_collection(
     """
     rule = rule_for(manifest.trust, resolved.ref.name) if manifest.trust else None
     if rule is not None:
-        from .policy import check, refusal
+        from .trust.policy import check, refusal
 
         target = project.online_target(resolved.ref, f"verifying {resolved.ref}")
         subject, _ = get_manifest(target, resolved.digest, project.cache)
@@ -878,8 +873,8 @@ def _collection_members(
 ) -> list[tuple[Reference, str | None, str]] | None:
     """(repository, listed tag, manifest digest) of each skill when ``resolved`` is a
     collection; None when it is a single skill."""
-    from .collection import member_source
     from .formats import detect, select_collection_entry
+    from .publish.collection import member_source
 
     target = project.online_target(resolved.ref, f"reading {resolved.ref}")
     desc, data = get_manifest(target, resolved.digest, project.cache)
@@ -1023,7 +1018,7 @@ def list_skills(project: Project) -> list[Listed]:
         folder = project.root / skill_rel(s.name)
         description = ""
         try:
-            from .skill import read_skill
+            from .skill.rules import read_skill
 
             description = read_skill(folder).description
         except SkillcrateError:
@@ -1074,7 +1069,7 @@ def _expected_files(
 def verify(project: Project) -> list[Drift]:
     """Offline check: every installed folder matches its lock ``tree``; names each difference."""
     from .errors import UnsafePath
-    from .tree import diff_tree
+    from .skill.tree import diff_tree
 
     manifest = project.load_manifest()
     lock = project.load_lock()

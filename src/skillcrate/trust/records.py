@@ -20,11 +20,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._fs import atomic_write
-from .config import state_dir
-from .digests import digest_hex
-from .errors import SigningError
-from .trust import TrustRule
+from .._fs import atomic_write
+from ..config import state_dir
+from ..digests import digest_hex
+from ..errors import SigningError
+from .rules import TrustRule
 
 
 def _file_digest(root: Path, rel: str, rule: TrustRule) -> str:

@@ -37,11 +37,11 @@ from json.decoder import scanstring
 from pathlib import Path
 from typing import Any
 
-from .boundary import Boundary, path_problem
-from .errors import InvalidReference, ManifestError, UsageError
-from .reference import Reference
-from .trust import TrustRule, parse_trust, rule_problems
-from .versions import classify_spec
+from ..boundary import Boundary, path_problem
+from ..errors import InvalidReference, ManifestError, UsageError
+from ..reference import Reference
+from ..trust.rules import TrustRule, parse_trust, rule_problems
+from ..versions import classify_spec
 
 DEFAULT_LINKS = (".claude/skills",)
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from .._fs import atomic_write
-from ..errors import SigningError, VerificationError
+from ..._fs import atomic_write
+from ...errors import SigningError, VerificationError
 
 SIGSTORE_KEY_PEM = "ENCRYPTED SIGSTORE PRIVATE KEY"
 COSIGN_KEY_PEM = "ENCRYPTED COSIGN PRIVATE KEY"

@@ -41,7 +41,7 @@ def _cwd() -> Path:
 
 def run_hook(agent: str, app: Any) -> int:
     """Run install for ``agent``'s session start; return the exit code (always 0)."""
-    from .agents import render_hook_output
+    from .hookfiles import render_hook_output
 
     try:
         _run(agent, app)
@@ -56,9 +56,9 @@ def run_hook(agent: str, app: Any) -> int:
 
 
 def _run(agent: str, app: Any) -> None:
-    from .agents import hook_project_dir, parse_hook_stdin, render_hook_output
-    from .fastpath import is_up_to_date
-    from .project_dir import MANIFEST_NAME, find_project
+    from ..fastpath import is_up_to_date
+    from ..project.files import MANIFEST_NAME, find_project
+    from .hookfiles import hook_project_dir, parse_hook_stdin, render_hook_output
 
     stdin = parse_hook_stdin(_read_stdin())
     if app.project_opt is not None:
@@ -69,8 +69,8 @@ def _run(agent: str, app: Any) -> None:
     if not (root / MANIFEST_NAME).is_file() or is_up_to_date(root):
         _emit(render_hook_output(agent, installed=[]))
         return
-    from .errors import SkillcrateError
-    from .project import Project, install
+    from ..errors import SkillcrateError
+    from ..ops import Project, install
 
     project = Project(
         root=root,
@@ -83,12 +83,12 @@ def _run(agent: str, app: Any) -> None:
         with contextlib.redirect_stdout(sys.stderr):
             result = install(project)
     except SkillcrateError as exc:
-        from .text import inert
+        from ..text import inert
 
         print(f"skillcrate: error: {inert(exc.message)}", file=sys.stderr)
         _emit(render_hook_output(agent, installed=[], error=exc.message.splitlines()[0]))
         return
-    from .text import inert
+    from ..text import inert
 
     for w in result.warnings:
         print(f"skillcrate: warning: {inert(w)}", file=sys.stderr)

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NotFound, UnsafePath
+from ..errors import NotFound, UnsafePath
 
 
 @dataclass(frozen=True)

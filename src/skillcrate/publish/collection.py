@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .cache import Cache
-from .errors import FormatError, InvalidReference, RegistryError, UsageError
-from .fetch import fetch_skill, get_manifest
-from .formats import (
+from ..cache import Cache
+from ..errors import FormatError, InvalidReference, RegistryError, UsageError
+from ..fetch import fetch_skill, get_manifest
+from ..formats import (
     A_COLLECTION_NAME,
     A_CREATED,
     A_SKILL_NAME,
@@ -31,9 +31,9 @@ from .formats import (
     created_timestamp,
     detect,
 )
-from .oci.model import OCI_INDEX, REF_NAME, Descriptor, Target, canonical_json, parse_manifest
-from .reference import Reference
-from .skill import NAME_RE
+from ..oci.model import OCI_INDEX, REF_NAME, Descriptor, Target, canonical_json, parse_manifest
+from ..reference import Reference
+from ..skill.rules import NAME_RE
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import SigningError, SkillcrateError, VerificationError
-from .oci.model import Descriptor, Target
+from ..errors import SigningError, SkillcrateError, VerificationError
+from ..oci.model import Descriptor, Target
+from .rules import TrustRule
 from .signing.keys import PublicKey, load_public_key
 from .signing.store import verify_with_keys
-from .trust import TrustRule
 
 
 @dataclass(frozen=True)

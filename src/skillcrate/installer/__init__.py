@@ -1,0 +1,1 @@
+"""installer: see docs/design.md."""

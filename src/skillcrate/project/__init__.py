@@ -1,0 +1,1 @@
+"""project: see docs/design.md."""

@@ -1,0 +1,1 @@
+"""skill: see docs/design.md."""

@@ -1,0 +1,1 @@
+"""trust: see docs/design.md."""
