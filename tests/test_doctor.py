@@ -385,7 +385,7 @@ def test_doctor_with_a_broken_credential_helper_reports_it(
 def test_library_doctor_resolves_layouts_against_the_project(tmp_path, monkeypatch):
     """Relative oci: sources are the project's, whatever the caller's cwd is."""
     from skillcrate.doctor import diagnose
-    from skillcrate.ops import Project
+    from skillcrate.project.context import Project
 
     project = tmp_path / "proj"
     shutil.copytree(EXAMPLES, project / "vendor")

@@ -21,7 +21,7 @@ import pytest
 from skillcrate.cache import Cache
 from skillcrate.formats import pack
 from skillcrate.oci.layout import LayoutRepository
-from skillcrate.ops import Project
+from skillcrate.project.context import Project
 from skillcrate.publish.push import push_packed
 
 from helpers import make_skill, run_cli

@@ -510,7 +510,7 @@ def test_state_is_fresh_right_after_install(
     project: Path, boundary: Boundary, installed: list
 ) -> None:
     state = install_project(project, boundary, installed)
-    assert artifacts_fresh(project, state)
+    assert artifacts_fresh(project, state.artifacts)
 
 
 def test_state_freshness_uses_only_stat(
@@ -523,26 +523,26 @@ def test_state_freshness_uses_only_stat(
 
     monkeypatch.setattr(builtins, "open", forbidden)
     monkeypatch.setattr(tree, "hash_file", forbidden)
-    assert artifacts_fresh(project, state)
+    assert artifacts_fresh(project, state.artifacts)
 
 
 def test_fresh_detects_a_size_change(project: Path, boundary: Boundary, installed: list) -> None:
     state = install_project(project, boundary, installed)
     (project / ".agents/skills/review/SKILL.md").write_text("different length")
-    assert not artifacts_fresh(project, state)
+    assert not artifacts_fresh(project, state.artifacts)
 
 
 def test_fresh_detects_a_same_size_edit(project: Path, boundary: Boundary, installed: list) -> None:
     state = install_project(project, boundary, installed)
     path = project / ".agents/skills/review/SKILL.md"
     path.write_text(path.read_text().upper())  # same size, new mtime
-    assert not artifacts_fresh(project, state)
+    assert not artifacts_fresh(project, state.artifacts)
 
 
 def test_fresh_detects_an_mtime_change(project: Path, boundary: Boundary, installed: list) -> None:
     state = install_project(project, boundary, installed)
     os.utime(project / ".agents/skills/review/SKILL.md", ns=(1, 1))
-    assert not artifacts_fresh(project, state)
+    assert not artifacts_fresh(project, state.artifacts)
 
 
 def test_fresh_detects_an_edit_with_the_mtime_put_back(
@@ -553,7 +553,7 @@ def test_fresh_detects_an_edit_with_the_mtime_put_back(
     st = path.stat()
     path.write_text(path.read_text().upper())
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # ctime still moved
-    assert not artifacts_fresh(project, state)
+    assert not artifacts_fresh(project, state.artifacts)
 
 
 def test_fresh_detects_an_exec_bit_change(
@@ -564,19 +564,19 @@ def test_fresh_detects_an_exec_bit_change(
     st = script.stat()
     os.chmod(script, 0o644)
     os.utime(script, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert not artifacts_fresh(project, state)
+    assert not artifacts_fresh(project, state.artifacts)
 
 
 def test_fresh_detects_a_deleted_file(project: Path, boundary: Boundary, installed: list) -> None:
     state = install_project(project, boundary, installed)
     (project / ".agents/skills/review/scripts/run.sh").unlink()
-    assert not artifacts_fresh(project, state)
+    assert not artifacts_fresh(project, state.artifacts)
 
 
 def test_fresh_detects_an_extra_file(project: Path, boundary: Boundary, installed: list) -> None:
     state = install_project(project, boundary, installed)
     (project / ".agents/skills/review/scripts/new.sh").write_text("")
-    assert not artifacts_fresh(project, state)
+    assert not artifacts_fresh(project, state.artifacts)
 
 
 def test_fresh_detects_a_deleted_skill_folder(
@@ -585,7 +585,7 @@ def test_fresh_detects_a_deleted_skill_folder(
     state = install_project(project, boundary, installed)
     folder = project / ".agents/skills/review"
     os.rename(folder, folder.with_name("elsewhere"))
-    assert not artifacts_fresh(project, state)
+    assert not artifacts_fresh(project, state.artifacts)
 
 
 def test_fresh_detects_a_symlinked_install_folder(
@@ -595,7 +595,7 @@ def test_fresh_detects_a_symlinked_install_folder(
     real = tmp_path / "real-agents"
     os.rename(project / ".agents", real)
     (project / ".agents").symlink_to(real)  # same files, reached through a link
-    assert not artifacts_fresh(project, state)
+    assert not artifacts_fresh(project, state.artifacts)
 
 
 def test_fresh_detects_a_broken_or_moved_link(
@@ -604,12 +604,12 @@ def test_fresh_detects_a_broken_or_moved_link(
     state = install_project(project, boundary, installed)
     path = project / ".claude/skills/review"
     path.unlink()
-    assert not artifacts_fresh(project, state)
+    assert not artifacts_fresh(project, state.artifacts)
     path.symlink_to(tmp_path)
-    assert not artifacts_fresh(project, state)
+    assert not artifacts_fresh(project, state.artifacts)
     path.unlink()
     path.symlink_to(os.path.join("..", "..", ".agents", "skills", "review"))
-    assert artifacts_fresh(project, state)
+    assert artifacts_fresh(project, state.artifacts)
 
 
 def test_fresh_is_cheap_for_many_skills(tmp_path: Path, project: Path, boundary: Boundary) -> None:
@@ -622,9 +622,9 @@ def test_fresh_is_cheap_for_many_skills(tmp_path: Path, project: Path, boundary:
         records[rel] = recs
     write_state(project, LOCK, artifacts, records)
     loaded = read_state(project)
-    assert loaded is not None and artifacts_fresh(project, loaded)
+    assert loaded is not None and artifacts_fresh(project, loaded.artifacts)
     (project / ".agents/skills/skill7/f3.md").write_text("changed!")
-    assert not artifacts_fresh(project, loaded)
+    assert not artifacts_fresh(project, loaded.artifacts)
 
 
 def test_file_records_match_tree_files(source: Path) -> None:

@@ -733,7 +733,7 @@ def _project(
     link_dirs: tuple[str, ...] = (),
     allow_external: bool = False,
 ):  # noqa: ANN202
-    from .ops import Project
+    from .project.context import Project
 
     return Project(
         root=app.project,

@@ -22,6 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SkillcrateError
+from .fastpath import state_dir
+
+__all__ = [
+    "RegistrySettings",
+    "allowed_link_dirs",
+    "config_dir",
+    "load_config",
+    "registry_settings",
+    "state_dir",
+]
 
 
 @dataclass(frozen=True)
@@ -29,29 +39,6 @@ class RegistrySettings:
     plain_http: bool | None = None  # None: decide by host (loopback → plain)
     insecure: bool = False
     ca_bundle: str | None = None
-
-
-def state_dir() -> Path:
-    """skillcrate's own per-user state: install records, trust records, project locks.
-
-    Fixed per user (platformdirs' ``user_state_dir`` layout, computed here with the
-    stdlib because the no-op path reads it): ``$XDG_STATE_HOME/skillcrate`` (default
-    ``~/.local/state/skillcrate``) on Linux and other Unixes,
-    ``~/Library/Application Support/skillcrate/state`` on macOS,
-    ``%LOCALAPPDATA%\\skillcrate\\state`` on Windows. Nothing in a project or in the
-    cache folder can stand in for it, so ownership and trust decisions never come from
-    files a project or another program could plant.
-    """
-    import sys
-
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "skillcrate" / "state"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "skillcrate" / "state"
-    xdg = os.environ.get("XDG_STATE_HOME", "").strip()
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "state"
-    return base / "skillcrate"
 
 
 def config_dir() -> Path:

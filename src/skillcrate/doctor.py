@@ -18,8 +18,10 @@ from typing import Any
 
 from .agents import hookfiles as agents
 from .errors import AuthError, NotFound, RegistryUnreachable, SkillcrateError
+from .installer.plan import frozen_problems
 from .oci.credentials import lookup
-from .ops import Project, frozen_problems, verify
+from .ops import verify
+from .project.context import Project
 from .text import one_line
 
 

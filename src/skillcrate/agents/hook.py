@@ -70,7 +70,8 @@ def _run(agent: str, app: Any) -> None:
         _emit(render_hook_output(agent, installed=[]))
         return
     from ..errors import SkillcrateError
-    from ..ops import Project, install
+    from ..ops import install
+    from ..project.context import Project
 
     project = Project(
         root=root,

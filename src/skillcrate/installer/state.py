@@ -34,57 +34,42 @@ Stdlib only: the no-op check reads ``install.json``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import state_dir
+from ..fastpath import (
+    INSTALL_FILE,
+    STATE_VERSION,
+    Artifact,
+    project_key,
+    project_state_dir,
+    read_install,
+    read_json_file,
+    state_dir,
+)
 from ..names import is_name
-from ..skill.tree import FileRecord, records_tree, stat_digest
+from ..skill.tree import FileRecord, records_tree
 
-STATE_VERSION = 2
-INSTALL_FILE = "install.json"
+__all__ = [
+    "INSTALL_FILE",
+    "RECORDS_FILE",
+    "Artifact",
+    "InstallState",
+    "forget",
+    "known_projects",
+    "project_dir",
+    "project_key",
+    "read_records",
+    "read_state",
+    "write_state",
+]
+
 RECORDS_FILE = "records.json"
-MAX_STATE_BYTES = 64 * 1024 * 1024
 
-
-def project_key(root: Path) -> str:
-    """The key of a project in the state folder: from its real path."""
-    real = os.path.realpath(root)
-    return hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-
-
-def project_dir(root: Path) -> Path:
-    return state_dir() / "projects" / project_key(root)
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One path skillcrate made in the project: a skill folder (or a copy) or a symlink."""
-
-    rel: str
-    skill: str
-    tree: str | None = None  # folders: the tree digest of their files
-    stat: str | None = None  # folders: stat_digest of their records
-    files: int = 0
-    link: str | None = None  # symlinks: the target text
-
-    @property
-    def is_link(self) -> bool:
-        return self.link is not None
-
-    def to_json(self) -> dict[str, object]:
-        if self.link is not None:
-            return {"skill": self.skill, "link": self.link}
-        return {"skill": self.skill, "tree": self.tree, "stat": self.stat, "files": self.files}
-
-    @classmethod
-    def for_folder(cls, rel: str, skill: str, records: Iterable[FileRecord]) -> Artifact:
-        recs = list(records)
-        return cls(rel, skill, records_tree(recs), stat_digest(recs), len(recs))
+project_dir = project_state_dir
 
 
 @dataclass
@@ -114,54 +99,18 @@ class InstallState:
 # ------------------------------------------------------------------------------ reading
 
 
-def _read_json(path: Path) -> object:
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_STATE_BYTES + 1)
-    if len(data) > MAX_STATE_BYTES:
-        raise ValueError("state file too large")
-    return json.loads(data)
-
-
-def _artifact(rel: object, raw: object) -> Artifact:
-    if not isinstance(rel, str) or not isinstance(raw, dict):
-        raise ValueError("bad artifact")
-    skill = raw.get("skill")
-    if not is_name(skill):
-        raise ValueError("bad artifact skill")
-    assert isinstance(skill, str)
-    link = raw.get("link")
-    if link is not None:
-        if not isinstance(link, str):
-            raise ValueError("bad link")
-        return Artifact(rel, skill, link=link)
-    tree, st, files = raw.get("tree"), raw.get("stat"), raw.get("files")
-    if not (isinstance(tree, str) and isinstance(st, str) and type(files) is int):
-        raise ValueError("bad folder artifact")
-    return Artifact(rel, skill, tree, st, files)
-
-
 def read_state(root: Path, *, records: bool = False) -> InstallState | None:
     """The install state of the project at ``root``; None when missing or damaged.
 
     ``records``: also load the file records (needed to hash-check installed trees).
     """
-    folder = project_dir(root)
-    try:
-        data = _read_json(folder / INSTALL_FILE)
-        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-            return None
-        inputs, raw = data.get("inputs"), data.get("artifacts")
-        if not isinstance(inputs, str) or not isinstance(raw, dict):
-            return None
-        state = InstallState(
-            inputs=inputs,
-            artifacts={rel: _artifact(rel, art) for rel, art in raw.items()},
-            root=str(data.get("root") or ""),
-        )
-    except (OSError, ValueError, RecursionError):
+    found = read_install(root)
+    if found is None:
         return None
-    if state.root != os.path.realpath(root):
-        return None  # a key collision or a copied state folder: not this project's
+    inputs, artifacts = found
+    if not all(is_name(a.skill) for a in artifacts.values()):
+        return None
+    state = InstallState(inputs=inputs, artifacts=artifacts, root=os.path.realpath(root))
     if records:
         state.records = read_records(root)
     return state
@@ -170,7 +119,7 @@ def read_state(root: Path, *, records: bool = False) -> InstallState | None:
 def read_records(root: Path) -> dict[str, list[FileRecord]]:
     """Every folder artifact's file records; ``{}`` when missing or damaged."""
     try:
-        data = _read_json(project_dir(root) / RECORDS_FILE)
+        data = read_json_file(project_dir(root) / RECORDS_FILE)
         if not isinstance(data, dict):
             return {}
         return {
@@ -230,7 +179,7 @@ def known_projects() -> list[Path]:
         return out
     for entry in entries:
         try:
-            data = _read_json(Path(entry.path) / INSTALL_FILE)
+            data = read_json_file(Path(entry.path) / INSTALL_FILE)
         except (OSError, ValueError, RecursionError):
             continue
         root = data.get("root") if isinstance(data, dict) else None

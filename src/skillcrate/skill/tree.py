@@ -40,6 +40,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import NotFound, UnsafePath
+from ..fastpath import scan_stat, stat_digest
+
+__all__ = [
+    "FileRecord",
+    "TreeDiff",
+    "TreeFile",
+    "check_tree_path",
+    "diff_tree",
+    "hash_file",
+    "is_exec",
+    "records_tree",
+    "scan_stat",
+    "stat_digest",
+    "tree_digest",
+    "tree_digest_of",
+    "tree_files",
+    "walk_strict",
+]
 
 
 @dataclass(frozen=True)
@@ -118,51 +136,6 @@ def tree_digest(files: Iterable[TreeFile]) -> str:
 def records_tree(records: Iterable[FileRecord]) -> str:
     """The tree digest the records describe (no file is read)."""
     return tree_digest(r.tree_file() for r in records)
-
-
-def _stat_line(path: str, size: int, mtime_ns: int, ctime_ns: int, executable: bool) -> str:
-    return f"{path}\0{size}\0{mtime_ns}\0{ctime_ns}\0{int(executable)}\n"
-
-
-def stat_digest(records: Iterable[FileRecord]) -> str:
-    """One hex value for the stat part of ``records`` (compare with :func:`scan_stat`)."""
-    lines = sorted(
-        _stat_line(r.path, r.size, r.mtime_ns, r.ctime_ns, r.executable) for r in records
-    )
-    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def scan_stat(folder: str) -> str | None:
-    """:func:`stat_digest` of what is in ``folder`` now, by ``lstat`` only.
-
-    None when ``folder`` is missing, is not a real folder, or holds anything but folders
-    and regular files.
-    """
-    try:
-        if not stat.S_ISDIR(os.lstat(folder).st_mode):
-            return None
-        lines: list[str] = []
-        stack = [("", folder)]
-        while stack:
-            prefix, current = stack.pop()
-            with os.scandir(current) as it:
-                for entry in it:
-                    st = entry.stat(follow_symlinks=False)
-                    rel = prefix + entry.name
-                    if stat.S_ISDIR(st.st_mode):
-                        stack.append((rel + "/", entry.path))
-                    elif stat.S_ISREG(st.st_mode):
-                        lines.append(
-                            _stat_line(
-                                rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, is_exec(st.st_mode)
-                            )
-                        )
-                    else:
-                        return None
-    except OSError:
-        return None
-    lines.sort()
-    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 # ------------------------------------------------------------------------------ walking

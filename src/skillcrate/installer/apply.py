@@ -1,0 +1,140 @@
+"""Applying a prepared install: preflight, swap folders in, link, prune, write lock and state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..boundary import SKILLS_DIR, Boundary, skill_rel
+from ..errors import (
+    ProjectError,
+    SkillcrateError,
+)
+from ..fastpath import inputs_digest
+from ..project.files import LOCK_NAME
+from ..project.lockfile import Lockfile, save_lockfile
+from ..project.manifest import Manifest
+from ..skill.tree import FileRecord, tree_digest_of
+from . import materialise as inst
+from .state import Artifact, InstallState, write_state
+
+if TYPE_CHECKING:
+    pass
+
+from ..project.context import Project
+from .prepare import Prepared, is_dir
+
+
+@dataclass
+class InstallResult:
+    installed: list[str] = field(default_factory=list)  # new or changed on disk
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    lock_written: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "installed": self.installed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "lockWritten": self.lock_written,
+            "warnings": self.warnings,
+        }
+
+
+def preflight(project: Project, prepared: Iterable[Prepared], owned: set[str]) -> None:
+    """Refuse before anything is written: a folder to build that is someone else's, or a
+    link folder the boundary does not allow."""
+    b = project.boundary
+    for p in prepared:
+        rel = skill_rel(p.entry.name)
+        if p.rebuild:
+            st = b.lstat(rel)
+            if st is not None and rel not in owned and not _identical(b, rel, p.entry.tree):
+                raise ProjectError(
+                    f"{rel} already exists and was not installed by skillcrate; "
+                    "choose another name with --name or move that folder",
+                )
+        for link in p.entry.additional_installed_paths:
+            b.check_artifact(link)
+            b.lstat(link)  # UnsafePath when the link folder (or a parent) is a symlink
+
+
+def _identical(b: Boundary, rel: str, tree: str | None) -> bool:
+    """An existing folder holding exactly the tree to install (replacing it loses nothing)."""
+    if not tree:
+        return False
+    st = b.lstat(rel)
+    if st is None or not is_dir(st):
+        return False
+    try:
+        return tree_digest_of(b.path(rel)) == tree
+    except (SkillcrateError, OSError):
+        return False
+
+
+def apply(
+    project: Project,
+    old_lock: Lockfile | None,
+    prepared: dict[str, Prepared],
+    state: InstallState | None,
+    link_dirs: Sequence[str],
+    *,
+    write_lock: bool,
+) -> InstallResult:
+    """Make the project match the prepared entries; prune what skillcrate made before."""
+    b = project.boundary
+    result = InstallResult()
+    owned = state.owned if state else set()
+    for folder in (SKILLS_DIR, *link_dirs):
+        b.clean_temp(folder)
+    new_lock = Lockfile(skills=tuple(p.entry for p in prepared.values()))
+    artifacts: dict[str, Artifact] = {}
+    records: dict[str, list[FileRecord]] = {}
+    # 1. skill folders (each swapped in atomically) and their links
+    for entry in new_lock.skills:
+        p = prepared[entry.name]
+        rel = skill_rel(entry.name)
+        if p.fetched is not None:
+            recs = inst.materialise(b, rel, p.fetched.root, p.fetched.records)
+            result.installed.append(entry.name)
+        else:
+            recs = list(p.records)
+            result.unchanged.append(entry.name)
+        artifacts[rel] = Artifact.for_folder(rel, entry.name, recs)
+        records[rel] = recs
+        for link in entry.additional_installed_paths:
+            text, copy = inst.place_link(
+                b, link, rel, owned=link in owned, source=b.path(rel), records=recs
+            )
+            if text is not None:
+                artifacts[link] = Artifact(link, entry.name, link=text)
+            else:
+                assert copy is not None
+                artifacts[link] = Artifact.for_folder(link, entry.name, copy)
+                records[link] = copy
+    # 2. what skillcrate made before and the new lock no longer has
+    gone = set()
+    for rel in sorted(owned - artifacts.keys()):
+        if b.remove(rel):
+            gone.add(state.artifacts[rel].skill if state else rel)
+    new_names = set(new_lock.names())
+    old_names = set(old_lock.names()) if old_lock else set()
+    result.removed = sorted(n for n in (gone | old_names) - new_names)
+    # 3. lock, state, .gitignore (last, like installer's RECORD)
+    if write_lock:
+        result.lock_written = save_lockfile(b.root / LOCK_NAME, new_lock)
+    manifest_bytes = project.manifest_path.read_bytes() if project.manifest_path.exists() else b""
+    lock_bytes = project.lock_path.read_bytes() if project.lock_path.exists() else b""
+    write_state(b.root, inputs_digest(manifest_bytes, lock_bytes), artifacts, records)
+    inst.update_gitignore(b, artifacts, keep_block=True)
+    return result
+
+
+def link_dirs(project: Project, manifest: Manifest) -> list[str]:
+    """Every link folder skills.json names, each checked against the boundary's rules."""
+    b = project.boundary
+    folders = [*manifest.links, *(d for s in manifest.skills for d in s.additional_base_paths)]
+    return sorted({b.check_link_dir(d) for d in folders})

@@ -1,0 +1,171 @@
+"""Preparing an install: fetch what must be (re)built into the verified cache, or prove
+from skillcrate's own records that the installed folder already holds the lock's tree.
+Nothing in the project changes here. Workers return values; they share no state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+from ..boundary import skill_rel
+from ..errors import (
+    NotFound,
+    ProjectError,
+)
+from ..fetch import FetchedSkill, fetch_skill
+from ..project.context import Project
+from ..project.files import LOCK_NAME
+from ..project.lockfile import LockedSkill
+from ..project.manifest import Manifest, SkillSpec
+from ..resolver import Resolved, resolve_spec, spec_version
+from ..skill.tree import FileRecord, scan_stat
+from . import materialise as inst
+from .plan import link_paths, with_links
+from .state import InstallState
+
+MAX_PARALLEL = 8
+
+
+def parallel(items: Sequence, fn: Callable) -> list:  # noqa: ANN001
+    """``fn`` over ``items`` on up to 8 threads; results in order (workers share nothing)."""
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One skill ready to apply: its lock entry, and either fresh content or its records."""
+
+    entry: LockedSkill
+    fetched: FetchedSkill | None  # set when the folder must be (re)built
+    records: tuple[FileRecord, ...] = ()  # the installed files, when it need not be
+
+    @property
+    def rebuild(self) -> bool:
+        return self.fetched is not None
+
+
+def installed_records(
+    project: Project, entry: LockedSkill, state: InstallState | None
+) -> list[FileRecord] | None:
+    """The records of ``entry``'s installed folder if it holds exactly the lock's tree.
+
+    Proven from skillcrate's own state: the recorded tree must be the lock's, the
+    records must hash to it, and the folder must still ``lstat`` as recorded (else its
+    files are hashed once and compared). None means it must be (re)built.
+    """
+    rel = skill_rel(entry.name)
+    st = project.boundary.lstat(rel)  # UnsafePath when .agents or .agents/skills is a link
+    if st is None or not is_dir(st) or state is None or not entry.tree:
+        return None
+    art = state.artifacts.get(rel)
+    recs = state.records_for(rel)
+    if art is None or art.tree != entry.tree or recs is None:
+        return None
+    folder = project.boundary.path(rel)
+    if scan_stat(str(folder)) == art.stat:
+        return recs
+    return inst.copy_records(folder, recs)
+
+
+def is_dir(st: os.stat_result) -> bool:
+    import stat as stat_mod
+
+    return stat_mod.S_ISDIR(st.st_mode)
+
+
+def fetch_locked(project: Project, locked: LockedSkill) -> FetchedSkill:
+    target = project.target(locked.source.reference())
+    try:
+        fetched = fetch_skill(
+            target,
+            locked.source.digest,
+            project.cache,
+            fallback_name=locked.name,
+            name=locked.name,
+            expect_tree=locked.tree,
+        )
+    except NotFound as exc:
+        if project.offline:
+            raise NotFound(
+                f"{locked.name}: {locked.source.digest} is not in the cache",
+                hints=["run `skillcrate install` once with the registry reachable"],
+            ) from exc
+        raise
+    if locked.tree and fetched.tree != locked.tree:
+        raise ProjectError(
+            f"{locked.name}: content of {locked.source.ref} has tree {fetched.tree}, "
+            f"but {LOCK_NAME} pins {locked.tree}",
+            hints=["`skillcrate cache verify --remove` drops damaged cache entries"],
+        )
+    return fetched
+
+
+def lock_entry(
+    spec: SkillSpec, resolved: Resolved, fetched: FetchedSkill, links: Sequence[str]
+) -> LockedSkill:
+    name = spec.name
+    return LockedSkill(
+        name=name,
+        path=skill_rel(name),
+        version=resolved.version,
+        source=resolved.source,
+        spec_source=spec.source,
+        spec_version=spec.version,
+        tree=fetched.tree,
+        format=fetched.format,
+        additional_installed_paths=link_paths(spec, links),
+    )
+
+
+def prepare_kept(
+    project: Project,
+    manifest: Manifest,
+    state: InstallState | None,
+    item: tuple[SkillSpec, LockedSkill],
+) -> Prepared:
+    """A lock entry that still fits skills.json: its installed records, or its content."""
+    spec, locked = item
+    entry = replace(
+        with_links(locked, spec, manifest), spec_version=spec.version, spec_source=spec.source
+    )
+    records = installed_records(project, entry, state)
+    if records is not None:
+        return Prepared(entry, None, tuple(records))
+    project.report(f"fetching {spec.name} {locked.version or locked.source.digest[:19]}")
+    fetched = fetch_locked(project, entry)
+    if not entry.tree:  # e.g. migrated from a skills-oci lock
+        entry = replace(entry, tree=fetched.tree, format=fetched.format)
+    return Prepared(entry, fetched)
+
+
+def prepare_new(
+    project: Project,
+    manifest: Manifest,
+    state: InstallState | None,
+    resolved: dict[str, Resolved],
+    spec: SkillSpec,
+) -> Prepared:
+    """A new or changed entry: resolve it (unless already resolved), fetch from the blob."""
+    res = resolved.get(spec.name)
+    if res is None:
+        project.report(f"resolving {spec.name} {spec_version(spec) or '*'}")
+        res = resolve_spec(project, spec)
+    project.report(f"fetching {spec.name} {res.version or res.digest[:19]}")
+    target = project.online_target(res.ref, f"fetching {spec.name}")
+    got = fetch_skill(
+        target,
+        res.digest,
+        project.cache,
+        fallback_name=spec.name,
+        name=spec.name,
+        from_blob=True,  # what the new lock entry records comes from the verified blob
+    )
+    entry = lock_entry(spec, res, got, manifest.links)
+    records = installed_records(project, entry, state)
+    return Prepared(entry, None if records is not None else got, tuple(records or ()))

@@ -1,0 +1,102 @@
+"""The project a command works on: its folder, the cache, and how to reach registries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..boundary import Boundary
+from ..cache import Cache
+from ..errors import (
+    ManifestError,
+    NotFound,
+)
+from ..oci import ClientOptions, open_target
+from ..oci.model import Target
+from ..project.files import LOCK_NAME, MANIFEST_NAME
+from ..project.lockfile import Lockfile, load_lockfile
+from ..project.manifest import Manifest, load_manifest
+from ..reference import Reference
+
+if TYPE_CHECKING:
+    pass
+
+
+Reporter = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass
+class Project:
+    """A project folder and how to reach registries and the cache from it."""
+
+    root: Path
+    cache: Cache = field(default_factory=Cache)
+    options: ClientOptions = field(default_factory=ClientOptions)
+    offline: bool = False
+    report: Reporter = _quiet
+    pre: bool = False  # let ranges pick prereleases and draft/testing versions (--pre)
+    allow_link_dirs: tuple[str, ...] = ()  # link folders the user allowed (command line)
+    allow_external: bool = False  # add collection members stored in other repositories
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST_NAME
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / LOCK_NAME
+
+    @cached_property
+    def boundary(self) -> Boundary:
+        """Where this project may be written (see :mod:`skillcrate.boundary`)."""
+        from ..config import allowed_link_dirs
+
+        return Boundary(self.root, link_dirs=(*self.allow_link_dirs, *allowed_link_dirs()))
+
+    def lock(self):  # noqa: ANN201 - filelock.FileLock
+        """The project's inter-process lock (held for every mutation).
+
+        It lives in the per-user state folder, keyed by the project's real path, so
+        every skillcrate process of the user agrees on it whatever its cache folder.
+        """
+        from filelock import FileLock
+
+        from ..config import state_dir
+        from ..installer.state import project_key
+
+        path = state_dir() / "locks" / f"project-{project_key(self.root)}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(path), timeout=600)
+
+    def load_manifest(self) -> Manifest:
+        if not self.manifest_path.is_file():
+            raise ManifestError(
+                f"no {MANIFEST_NAME} in {self.root}",
+                hints=["run `skillcrate init` or `skillcrate add REF` to create one"],
+            )
+        return load_manifest(self.manifest_path)
+
+    def load_lock(self) -> Lockfile | None:
+        return load_lockfile(self.lock_path)
+
+    def target(self, ref: Reference) -> Target | None:
+        """The store for ``ref``; None for a registry when offline (cache only).
+
+        ``oci:`` layouts are local folders, so they stay readable offline.
+        """
+        if self.offline and not ref.layout:
+            return None
+        return open_target(ref, replace(self.options, base_dir=self.root))
+
+    def online_target(self, ref: Reference, why: str) -> Target:
+        target = self.target(ref)
+        if target is None:
+            raise NotFound(f"{why}: needs the registry, but --offline was given")
+        return target
