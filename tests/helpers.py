@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import os
 import stat
 import subprocess
 import sys
 import tarfile
+import threading
+import traceback
 from pathlib import Path
 
 
@@ -60,27 +64,102 @@ def file_info(name: str, mode: int = 0o644) -> tarfile.TarInfo:
     return ti
 
 
+_IN_PROCESS = threading.Lock()  # one in-process run at a time: it swaps cwd, env, stdio
+
+
 def run_cli(
     *args: str,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     stdin: str | None = None,
     timeout: float = 60,
+    process: bool = False,
 ) -> subprocess.CompletedProcess:
-    """Run ``python -m skillcrate`` in a subprocess (the real CLI, real exit codes)."""
-    import os
+    """Run the skillcrate CLI; its exit code, stdout and stderr.
 
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "skillcrate", *args],
-        cwd=cwd,
-        env=full_env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    By default in this process (``cli.main`` with the working folder, environment and
+    standard streams swapped for the call): fast, and the same code path as the console
+    script after its no-op check. ``process=True`` starts ``python -m skillcrate`` for what
+    only a real process shows (the session hook's stdout, concurrency, signals, imports).
+    ``SKILLCRATE_TESTS_IN_PROCESS=0`` makes every call a process.
+    """
+    if process or os.environ.get("SKILLCRATE_TESTS_IN_PROCESS") == "0":
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", "skillcrate", *args],
+            cwd=cwd,
+            env=full_env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    return _in_process([str(a) for a in args], cwd, env or {}, stdin)
+
+
+def cli(*args: object, cwd: Path | None = None) -> int:
+    """The CLI in this process, output left on this process's streams; its exit code."""
+    return _in_process([str(a) for a in args], cwd, {}, None, capture=False).returncode
+
+
+def _in_process(
+    args: list[str],
+    cwd: Path | None,
+    env: dict[str, str],
+    stdin: str | None,
+    *,
+    capture: bool = True,
+) -> subprocess.CompletedProcess:
+    from skillcrate.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with _IN_PROCESS, contextlib.ExitStack() as stack:
+        saved_env = dict(os.environ)
+        saved_cwd = os.getcwd()
+        stack.callback(_restore, saved_env, saved_cwd)
+        os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
+        stack.enter_context(_swap_stdin(stdin))
+        if capture:
+            stack.enter_context(contextlib.redirect_stdout(out))
+            stack.enter_context(contextlib.redirect_stderr(err))
+        _fresh_process_state()
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:  # what a process would print as a traceback
+            traceback.print_exc(file=sys.stderr)
+            code = 1
+    return subprocess.CompletedProcess(["skillcrate", *args], code, out.getvalue(), err.getvalue())
+
+
+def _restore(env: dict[str, str], cwd: str) -> None:
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+
+
+@contextlib.contextmanager
+def _swap_stdin(text: str | None):  # noqa: ANN202
+    saved = sys.stdin
+    sys.stdin = io.StringIO(text or "")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+def _fresh_process_state() -> None:
+    """What a new process would not remember: registry transports and their tokens."""
+    import skillcrate.oci as oci
+
+    reset = getattr(oci, "reset_transports", None)
+    if reset is not None:
+        reset()
 
 
 def push_subject(target, content: bytes = b"skill bytes", tag: str = "1.0.0"):  # noqa: ANN001, ANN201

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import make_skill, run_cli
+from helpers import cli, make_skill, run_cli
 from registry_server import RegistryServer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "registry"
@@ -27,17 +27,6 @@ AREAS = {"project", "install", "hooks", "registry"}
 def _no_agent_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR"):
         monkeypatch.delenv(name, raising=False)
-
-
-def cli(*args: str) -> int:
-    """The real CLI in this process, for quick set-up; returns the exit code."""
-    from skillcrate.cli import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0  # pragma: no cover - main always exits
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import make_skill, run_cli
+from helpers import cli, make_skill, run_cli
 from registry_server import RegistryServer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "registry"
@@ -57,17 +57,6 @@ def _no_agent_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def cli(*args: str) -> int:
-    """Run the real CLI in this process (fast set-up and checks); return its exit code."""
-    from skillcrate.cli import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0  # pragma: no cover - main always exits
 
 
 def verify(project: Path) -> int:
@@ -132,7 +121,7 @@ def run_hook(
     stdin: str | None = None,
     env: dict[str, str] | None = None,
 ) -> dict:
-    """Run ``install --hook AGENT``; check the hook contract; return the parsed document."""
+    """Run ``install --hook AGENT`` as the agent does (a process); check the hook contract."""
     done = run_cli(
         "install",
         "--hook",
@@ -140,6 +129,7 @@ def run_hook(
         cwd=cwd,
         env=env,
         stdin=session_input(cwd) if stdin is None else stdin,
+        process=True,
     )
     assert done.returncode == 0, (done.stdout, done.stderr)
     return parse_hook_stdout(agent, done.stdout)
