@@ -41,12 +41,14 @@ import traceback
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import pytest
+
+from helpers import QuietHTTPServer
 
 LOOPBACK = "127.0.0.1"
 STOP_TIMEOUT = 3.0
@@ -199,7 +201,7 @@ def _accepts(accept: str, media_type: str) -> bool:
 # ----------------------------------------------------------------------------- server
 
 
-class _HTTPServer(ThreadingHTTPServer):
+class _HTTPServer(QuietHTTPServer):
     daemon_threads = True
     owner: ReferrersRegistry
 

@@ -6,12 +6,14 @@ import contextlib
 import gzip
 import io
 import os
+import ssl
 import stat
 import subprocess
 import sys
 import tarfile
 import threading
 import traceback
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 
@@ -178,3 +180,19 @@ def push_subject(target, content: bytes = b"skill bytes", tag: str = "1.0.0"):  
     }
     desc = target.push_manifest(canonical_json(manifest), OCI_MANIFEST, tag)
     return Descriptor(desc.media_type, desc.digest, desc.size)
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A test server that stays silent when a client hangs up mid-answer.
+
+    socketserver prints a traceback to ``sys.stderr`` for every such error; the in-process
+    CLI runner captures ``sys.stderr``, so that text would land in the command's output.
+    Hostile-server tests make the client hang up on purpose. Other errors still print.
+    """
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
+            return
+        super().handle_error(request, client_address)

@@ -37,7 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NamedTuple, Self
@@ -49,6 +49,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+from helpers import QuietHTTPServer
 
 LOOPBACK = "127.0.0.1"
 STARTUP_TIMEOUT = 5.0
@@ -211,7 +213,7 @@ def _self_signed_cert(key: rsa.RSAPrivateKey, common_name: str) -> x509.Certific
     )
 
 
-class _TokenHTTPServer(ThreadingHTTPServer):
+class _TokenHTTPServer(QuietHTTPServer):
     daemon_threads = True
     owner: TokenServer
 

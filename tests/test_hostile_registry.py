@@ -15,7 +15,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from skillcrate.oci.model import Descriptor
 from skillcrate.oci.registry import RegistryRepository
 from skillcrate.oci.transport import Transport
 
-from helpers import run_cli
+from helpers import QuietHTTPServer, run_cli
 
 CRED = Credential("alice", "s3cret", source="test")
 BASIC = "Basic " + base64.b64encode(b"alice:s3cret").decode()
@@ -84,7 +84,7 @@ class Server:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         if self.tls is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from skillcrate.oci.transport import Transport, merge_scopes, scope_for
 from skillcrate.publish.push import pull_to, push_packed
 from skillcrate.reference import Reference
 
-from helpers import make_skill, tree_of
+from helpers import QuietHTTPServer, make_skill, tree_of
 from registry_server import TEST_USERS, IsolatedEnv, RegistryServer, TokenRegistry
 
 ALICE = ("alice", TEST_USERS["alice"])
@@ -182,7 +182,7 @@ class _FakeRegistry:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
