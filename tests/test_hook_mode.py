@@ -592,7 +592,7 @@ DAMAGE = ("edited", "same-size-edit", "deleted", "extra", "chmod", "folder-delet
 def test_install_restores_damaged_skills_offline(
     tmp_path: Path, fresh_registry: RegistryServer, repo_name: str
 ) -> None:
-    from skillcrate.installer.materialise import tree_digest_of
+    from skillcrate.skill.tree import tree_digest_of
 
     project = registry_project(fresh_registry, repo_name, tmp_path)
     folder = project / ".agents" / "skills" / "reg-skill"

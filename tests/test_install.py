@@ -14,13 +14,9 @@ from skillcrate.boundary import Boundary, skill_rel
 from skillcrate.errors import DigestMismatch, ProjectError, UnsafePath
 from skillcrate.fastpath import artifacts_fresh
 from skillcrate.installer import materialise as install
-from skillcrate.installer.materialise import (
-    GITIGNORE_END,
-    GITIGNORE_START,
-    materialise,
-    place_link,
-    update_gitignore,
-)
+from skillcrate.installer.gitignore import GITIGNORE_END, GITIGNORE_START, update_gitignore
+from skillcrate.installer.links import place_link
+from skillcrate.installer.materialise import materialise
 from skillcrate.installer.state import Artifact, InstallState, read_state, write_state
 from skillcrate.skill import tree
 from skillcrate.skill.tree import (

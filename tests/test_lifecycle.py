@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from skillcrate import states as lifecycle
 from skillcrate.errors import LifecycleError
 from skillcrate.oci import open_target
 from skillcrate.oci.model import parse_manifest
-from skillcrate.publish import lifecycle
 from skillcrate.reference import Reference
 
 from helpers import make_skill, run_cli

@@ -332,8 +332,8 @@ def push(
       skillcrate push ./review localhost:5000/review:1.2.0 --annotation team=platform
     """
     from .formats import pack as run
-    from .publish.lifecycle import base_version
     from .publish.push import push_skill
+    from .states import base_version
 
     reference = parse_ref(ref)
     if reference.digest:
@@ -457,7 +457,7 @@ def inspect(app: App, ref: str, as_json: bool) -> None:
     from .fetch import inspect as run
 
     reference = parse_ref(ref, default_tag="latest")
-    from .publish.lifecycle import status_of
+    from .states import status_of
 
     info = run(app.target(reference), reference.reference, app.cache(), display=str(reference))
     status = status_of(info.annotations)
@@ -548,7 +548,7 @@ def promote(app: App, ref: str, status: str, message: str | None, as_json: bool)
       skillcrate promote ghcr.io/acme/skills/review:1.2.0 --to deprecated -m "use 1.3"
       skillcrate promote ghcr.io/acme/skills/review:1.2.0 --to archived
     """
-    from .publish.lifecycle import promote as run
+    from .publish.promote import promote as run
 
     reference = parse_ref(ref, default_tag="latest")
     done = run(app.target(reference), reference.reference, status, message=message)

@@ -33,6 +33,7 @@ from .oci.model import (
 from .skill import archive
 from .skill.rules import NAME_RE, SkillInfo, read_skill, validate
 from .skill.tree import FileRecord
+from .states import A_STATUS, STATES
 
 # agentskills (OCI Artifacts spec for Agent Skills v0.1)
 AS_ARTIFACT = "application/vnd.agentskills.skill.v1"
@@ -68,11 +69,9 @@ A_SKILL_NAME = "io.agentskills.skill.name"
 A_SKILL_COMPAT = "io.agentskills.skill.compatibility"
 A_SKILL_REF = "io.agentskills.skill.ref"
 A_COLLECTION_NAME = "io.agentskills.collection.name"
-A_STATUS = "io.skillimage.status"
 A_ORAS_UNPACK = "io.deis.oras.content.unpack"
 
 WRITE_FORMATS = ("agentskills", "acr", "image")
-LIFECYCLE = ("draft", "testing", "published", "deprecated", "archived")
 
 
 def _semver_like(tag: str | None) -> bool:
@@ -257,8 +256,8 @@ def pack(
     if revision:
         ann[A_REVISION] = revision
     if status:
-        if status not in LIFECYCLE:
-            raise FormatError(f"unknown lifecycle status {status!r} ({', '.join(LIFECYCLE)})")
+        if status not in STATES:
+            raise FormatError(f"unknown lifecycle status {status!r} ({', '.join(STATES)})")
         ann[A_STATUS] = status
     ann.update(annotations or {})
 

@@ -28,14 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from .boundary import skill_rel
 from .cache import Cache
-from .errors import (
-    ProjectError,
-    SkillcrateError,
-    UsageError,
-)
+from .errors import ProjectError, SkillcrateError, UsageError
 from .fetch import fetch_skill, get_manifest
 from .formats import AS_ARTIFACT
-from .installer import materialise as inst
+from .installer import gitignore
 from .installer.state import InstallState, read_state
 from .oci.model import parse_manifest
 from .project.files import LOCK_NAME, MANIFEST_NAME
@@ -44,11 +40,7 @@ from .project.manifest import Manifest, SkillSpec, new_manifest
 from .reference import Reference
 from .skill.tree import FileRecord, tree_digest_of
 from .trust.rules import TrustRule, rule_for
-from .versions import (
-    caret_spec,
-    classify_spec,
-    parse_semver,
-)
+from .versions import caret_spec, classify_spec, parse_semver
 
 if TYPE_CHECKING:
     from .trust.policy import TrustCheck
@@ -83,7 +75,7 @@ def init(project: Project) -> bool:
             created = True
         else:
             project.load_manifest()  # refuse to continue on a malformed file
-        inst.update_gitignore(project.boundary, [], keep_block=True)
+        gitignore.update_gitignore(project.boundary, [], keep_block=True)
         return created
 
 

@@ -10,23 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import (
-    NoMatchingVersion,
-    NotFound,
-)
+from . import states as lifecycle
+from .errors import NoMatchingVersion, NotFound
 from .fetch import get_manifest
 from .oci.model import Descriptor, Target, parse_manifest
 from .project.lockfile import LockedSource
 from .project.manifest import SkillSpec
-from .publish import lifecycle
 from .reference import Reference
-from .versions import (
-    Spec,
-    asks_for_prerelease,
-    candidate_tags,
-    classify_spec,
-    require_tag,
-)
+from .versions import Spec, asks_for_prerelease, candidate_tags, classify_spec, require_tag
 
 if TYPE_CHECKING:
     pass

@@ -7,15 +7,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..boundary import SKILLS_DIR, Boundary, skill_rel
-from ..errors import (
-    ProjectError,
-    SkillcrateError,
-)
+from ..errors import ProjectError, SkillcrateError
 from ..fastpath import inputs_digest
 from ..project.files import LOCK_NAME
 from ..project.lockfile import Lockfile, save_lockfile
 from ..project.manifest import Manifest
 from ..skill.tree import FileRecord, tree_digest_of
+from . import gitignore, links
 from . import materialise as inst
 from .state import Artifact, InstallState, write_state
 
@@ -106,7 +104,7 @@ def apply(
         artifacts[rel] = Artifact.for_folder(rel, entry.name, recs)
         records[rel] = recs
         for link in entry.additional_installed_paths:
-            text, copy = inst.place_link(
+            text, copy = links.place_link(
                 b, link, rel, owned=link in owned, source=b.path(rel), records=recs
             )
             if text is not None:
@@ -129,7 +127,7 @@ def apply(
     manifest_bytes = project.manifest_path.read_bytes() if project.manifest_path.exists() else b""
     lock_bytes = project.lock_path.read_bytes() if project.lock_path.exists() else b""
     write_state(b.root, inputs_digest(manifest_bytes, lock_bytes), artifacts, records)
-    inst.update_gitignore(b, artifacts, keep_block=True)
+    gitignore.update_gitignore(b, artifacts, keep_block=True)
     return result
 
 

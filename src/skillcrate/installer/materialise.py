@@ -1,4 +1,4 @@
-"""Materialise skills from the cache into a project: folders, links, the ``.gitignore`` block.
+"""Materialise skills from the cache into a project: each skill folder, built and swapped in.
 
 Every write goes through :class:`skillcrate.boundary.Boundary`, so nothing here can
 reach outside ``.agents/skills/<name>``, the link folders, or ``.gitignore``.
@@ -21,37 +21,23 @@ Stdlib only: the install path must not import registry or YAML code.
 from __future__ import annotations
 
 import os
-import posixpath
 import stat
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from .._fs import copy_fd
-from ..boundary import SKILLS_DIR, TEMP_PREFIX, Boundary, create_file_at, open_dir_at
-from ..errors import DigestMismatch, ProjectError
-from ..skill.tree import FileRecord, is_exec, tree_digest_of, walk_strict
+from ..boundary import Boundary, create_file_at, open_dir_at
+from ..errors import DigestMismatch
+from ..skill.tree import FileRecord, is_exec, walk_strict
 
 try:  # Linux only; elsewhere we simply copy
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = [
-    "GITIGNORE_END",
-    "GITIGNORE_START",
-    "copy_records",
-    "link_text",
-    "materialise",
-    "place_link",
-    "update_gitignore",
-]
-
-GITIGNORE_START = "# >>> skillcrate managed (do not edit) >>>"
-GITIGNORE_END = "# <<< skillcrate managed <<<"
-TEMP_PATTERN = f"{TEMP_PREFIX}*"
-"""The .gitignore pattern (unanchored) for skillcrate's temporary names anywhere."""
+__all__ = ["copy_records", "materialise"]
 
 _FICLONE = 0x40049409  # _IOW(0x94, 9, int) from <linux/fs.h>
 _MTIME_BACKDATE_S = 2
@@ -151,160 +137,4 @@ def copy_records(folder: Path, records: Sequence[FileRecord]) -> list[FileRecord
 # ------------------------------------------------------------------------------- links
 
 
-def link_text(link_rel: str, skill_rel: str) -> str:
-    """The relative symlink text from the link ``link_rel`` to the folder ``skill_rel``."""
-    return posixpath.relpath("/" + skill_rel, "/" + posixpath.dirname(link_rel))
-
-
-def place_link(
-    boundary: Boundary,
-    link_rel: str,
-    skill_rel: str,
-    *,
-    owned: bool,
-    source: Path,
-    records: Sequence[FileRecord],
-) -> tuple[str | None, list[FileRecord] | None]:
-    """Make ``link_rel`` a relative symlink to ``skill_rel``; (link text, copy records).
-
-    An existing entry is replaced only when ``owned``, when it is a symlink already
-    resolving to the skill, or when it is a folder holding exactly the skill's tree.
-    Anything else raises ProjectError. Where symlinks cannot be made the skill is copied
-    from ``source`` instead and the copy's records are returned.
-    """
-    text = link_text(link_rel, skill_rel)
-    st = boundary.lstat(link_rel)
-    if st is not None:
-        if stat.S_ISLNK(st.st_mode) and boundary.readlink(link_rel) == text:
-            return text, None
-        if not owned and not _same_as_skill(boundary, link_rel, skill_rel, st):
-            raise ProjectError(
-                f"{boundary.root / link_rel} already exists and was not created by "
-                "skillcrate; remove or rename it to install the link"
-            )
-    try:
-        boundary.symlink(link_rel, text)
-    except OSError:
-        return None, materialise(boundary, link_rel, source, records)  # no symlinks here
-    return text, None
-
-
-def _same_as_skill(boundary: Boundary, link_rel: str, skill_rel: str, st: os.stat_result) -> bool:
-    link, skill = boundary.path(link_rel), boundary.path(skill_rel)
-    if stat.S_ISLNK(st.st_mode):
-        return os.path.realpath(link) == os.path.realpath(skill)
-    if stat.S_ISDIR(st.st_mode):
-        try:
-            return tree_digest_of(link) == tree_digest_of(skill)
-        except (OSError, ProjectError, ValueError):
-            return False
-        except Exception:  # noqa: BLE001 - UnsafePath and friends: not the same tree
-            return False
-    return False
-
-
 # ---------------------------------------------------------------------------- .gitignore
-
-
-def _escape_pattern(rel: str) -> str:
-    """A path as a literal gitignore pattern: glob characters and a trailing space escaped."""
-    out = "".join("\\" + c if c in "\\*?[" else c for c in rel)
-    if out.endswith(" "):
-        out = out[:-1] + "\\ "
-    return out
-
-
-def update_gitignore(boundary: Boundary, paths: Iterable[str], *, keep_block: bool = False) -> bool:
-    """Rewrite the managed block of ``.gitignore`` to list ``paths``; True if changed.
-
-    Each path becomes an anchored, escaped pattern: ``/.agents/skills/review/`` for a real
-    folder, no trailing slash for anything else (git never matches a symlink with a
-    ``dir/`` pattern). Whenever the block is present it also ignores skillcrate's
-    temporary names (:data:`TEMP_PATTERN`). Entries are sorted and deduplicated;
-    ``.agents/skills`` itself is never listed. The rest of the file is kept byte for byte
-    (its line endings and a missing final newline too). With no paths (and not
-    ``keep_block``) the block is removed, and a file left empty is deleted.
-    """
-    st = boundary.lstat(".gitignore")
-    raw = None
-    if st is not None and stat.S_ISREG(st.st_mode):
-        raw = boundary.path(".gitignore").read_bytes()
-    text = raw.decode("utf-8", "surrogateescape") if raw is not None else ""
-    patterns = _gitignore_patterns(boundary, paths)
-    if keep_block or patterns:
-        patterns = sorted({*patterns, TEMP_PATTERN})
-    new_text = _render_gitignore(text, patterns, boundary.root / ".gitignore")
-    if raw is not None and new_text == text:
-        return False
-    if raw is None and not new_text:
-        return False
-    if not new_text:
-        boundary.remove(".gitignore")
-        return True
-    boundary.write_file(".gitignore", new_text.encode("utf-8", "surrogateescape"))
-    return True
-
-
-def _gitignore_patterns(boundary: Boundary, paths: Iterable[str]) -> list[str]:
-    from ..boundary import check_relpath
-
-    patterns: set[str] = set()
-    for path in paths:
-        rel = check_relpath(path)
-        if rel == SKILLS_DIR:
-            continue
-        st = boundary.lstat(rel)
-        is_dir = st is not None and stat.S_ISDIR(st.st_mode)
-        if st is None and str(path).endswith("/"):
-            is_dir = True
-        escaped = _escape_pattern(rel)
-        patterns.add(f"/{escaped}/" if is_dir else f"/{escaped}")
-    return sorted(patterns)
-
-
-def _split_lines(text: str) -> list[str]:
-    """Lines with their ``\\n`` kept (``\\r`` stays part of the line); only ``\\n`` splits."""
-    parts = text.split("\n")
-    lines = [p + "\n" for p in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
-
-
-def _render_gitignore(text: str, patterns: list[str], path: Path) -> str:
-    """``text`` with its managed block replaced by one listing ``patterns`` (or removed)."""
-    lines = _split_lines(text)
-    eol = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
-    start = end = None
-    for i, line in enumerate(lines):
-        bare = line.rstrip("\r\n")
-        if start is None and bare == GITIGNORE_START:
-            start = i
-        elif start is not None and bare == GITIGNORE_END:
-            end = i
-            break
-    if start is not None and end is None:
-        raise ProjectError(f"{path}: skillcrate block start marker has no end marker")
-    block = [GITIGNORE_START, *patterns, GITIGNORE_END] if patterns else []
-    if start is None or end is None:
-        if not block:
-            return text
-        prefix = text
-        if prefix and not prefix.endswith("\n"):
-            # No final newline: separate, and let the block inherit the missing newline.
-            return prefix + eol + eol.join(block)
-        return prefix + "".join(line + eol for line in block)
-    prefix = "".join(lines[:start])
-    suffix = "".join(lines[end + 1 :])
-    had_final_newline = lines[end].endswith("\n")
-    if not block:
-        if not suffix and not had_final_newline:
-            if prefix.endswith("\r\n"):
-                prefix = prefix[:-2]
-            elif prefix.endswith("\n"):
-                prefix = prefix[:-1]
-        return prefix + suffix
-    rendered = "".join(line + eol for line in block)
-    if not suffix and not had_final_newline:
-        rendered = rendered[: -len(eol)]
-    return prefix + rendered + suffix

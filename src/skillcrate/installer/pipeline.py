@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 
+from .. import states as lifecycle
 from ..errors import FrozenLockfileError
 from ..project.context import Project
 from ..project.files import LOCK_NAME, MANIFEST_NAME
 from ..project.manifest import Manifest
-from ..publish import lifecycle
 from ..resolver import Resolved
 from .apply import InstallResult, apply, link_dirs, preflight
 from .plan import frozen_problems, plan_install

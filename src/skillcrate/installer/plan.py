@@ -7,16 +7,11 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..boundary import skill_rel
-from ..errors import (
-    SkillcrateError,
-)
+from ..errors import SkillcrateError
 from ..project.files import LOCK_NAME, MANIFEST_NAME
 from ..project.lockfile import LockedSkill, Lockfile
 from ..project.manifest import Manifest, SkillSpec
-from ..versions import (
-    classify_spec,
-    satisfies,
-)
+from ..versions import classify_spec, satisfies
 
 if TYPE_CHECKING:
     pass

@@ -11,10 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from ..boundary import skill_rel
-from ..errors import (
-    NotFound,
-    ProjectError,
-)
+from ..errors import NotFound, ProjectError
 from ..fetch import FetchedSkill, fetch_skill
 from ..project.context import Project
 from ..project.files import LOCK_NAME

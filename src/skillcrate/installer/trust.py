@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..errors import (
-    VerificationError,
-)
+from ..errors import VerificationError
 from ..fetch import get_manifest
 from ..project.lockfile import LockedSkill
 from ..project.manifest import Manifest

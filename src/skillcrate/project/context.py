@@ -10,16 +10,13 @@ from typing import TYPE_CHECKING
 
 from ..boundary import Boundary
 from ..cache import Cache
-from ..errors import (
-    ManifestError,
-    NotFound,
-)
+from ..errors import ManifestError, NotFound
 from ..oci import ClientOptions, open_target
 from ..oci.model import Target
-from ..project.files import LOCK_NAME, MANIFEST_NAME
-from ..project.lockfile import Lockfile, load_lockfile
-from ..project.manifest import Manifest, load_manifest
 from ..reference import Reference
+from .files import LOCK_NAME, MANIFEST_NAME
+from .lockfile import Lockfile, load_lockfile
+from .manifest import Manifest, load_manifest
 
 if TYPE_CHECKING:
     pass

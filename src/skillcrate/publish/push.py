@@ -44,7 +44,7 @@ def push_skill(
     extra_tags: Sequence[str] = (),
 ) -> tuple[Descriptor, list[str]]:
     """Push with the tags ``status`` calls for (``<ver>-draft``, ``<ver>`` + ``latest``, ...)."""
-    from .lifecycle import push_tags
+    from ..states import push_tags
 
     tags = push_tags(version_tag, status, existing_tags(target))
     tags += [t for t in extra_tags if t not in tags]
