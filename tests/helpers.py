@@ -127,7 +127,6 @@ def _in_process(
         if capture:
             stack.enter_context(contextlib.redirect_stdout(out))
             stack.enter_context(contextlib.redirect_stderr(err))
-        _fresh_process_state()
         try:
             main(args)
             code = 0
@@ -153,15 +152,6 @@ def _swap_stdin(text: str | None):  # noqa: ANN202
         yield
     finally:
         sys.stdin = saved
-
-
-def _fresh_process_state() -> None:
-    """What a new process would not remember: registry transports and their tokens."""
-    import skillcrate.oci as oci
-
-    reset = getattr(oci, "reset_transports", None)
-    if reset is not None:
-        reset()
 
 
 def push_subject(target, content: bytes = b"skill bytes", tag: str = "1.0.0"):  # noqa: ANN001, ANN201

@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 import requests
 
-import skillcrate.oci as oci
 from skillcrate.cache import Cache
 from skillcrate.errors import NotFound
 from skillcrate.formats import pack
-from skillcrate.oci import RegistryRepository, open_target
+from skillcrate.oci import Client
 from skillcrate.oci.model import EMPTY_JSON, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, Descriptor
-from skillcrate.oci.registry import fallback_tag
+from skillcrate.oci.registry import RegistryRepository, fallback_tag
 from skillcrate.publish.push import pull_to, push_packed
 from skillcrate.reference import Reference
 
@@ -36,14 +35,18 @@ SBOM_TYPE = "application/vnd.example.sbom.v1"
 TIMEOUT = 5.0
 
 
-@pytest.fixture(autouse=True)
-def _fresh_transports() -> Iterator[None]:
-    oci.reset_transports()
-    yield
-    oci.reset_transports()
-
-
 # ----------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(autouse=True)
+def _one_client() -> Iterator[None]:
+    """Each test is one "process": one client, whose transports remember pushed blobs."""
+    global _client  # noqa: PLW0603 - the tests' stand-in for one process
+    _client = Client()
+    yield
+
+
+_client = Client()
 
 
 def _sha(data: bytes) -> str:
@@ -55,7 +58,7 @@ def _json(obj: Any) -> bytes:
 
 
 def _target(host: str, repo: str) -> RegistryRepository:
-    target = open_target(Reference.parse(f"{host}/{repo}"))
+    target = _client.open(Reference.parse(f"{host}/{repo}"))
     assert isinstance(target, RegistryRepository)
     return target
 
@@ -577,7 +580,7 @@ def test_skillcrate_push_pull_round_trip(
     assert fetched.digest == desc.digest == _sha(data)
 
     ref = Reference.parse(f"{host}/acme/skill:1.0.0")
-    _, out = pull_to(open_target(ref), ref, Cache(), tmp_path / "out")
+    _, out = pull_to(_client.open(ref), ref, Cache(), tmp_path / "out")
     assert tree_of(out) == tree_of(folder)
 
     # a second repository: the client mounts the blobs instead of uploading them
@@ -720,7 +723,7 @@ def test_client_reports_referrers_errors_instead_of_hiding_them(
 
     host, repo = referrers_registry.host, "acme/broken"
     subject = _skill_subject(host, repo, tmp_path)
-    target = open_target(Reference.parse(f"{host}/{repo}"))
+    target = _client.open(Reference.parse(f"{host}/{repo}"))
     referrers_registry.referrers_status = 500
     with pytest.raises(RegistryError):
         target.referrers(subject)

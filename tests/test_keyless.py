@@ -23,7 +23,6 @@ pytest.importorskip("sigstore")
 
 from keyless_fixtures import GITHUB_ISSUER, FakeSigstore  # noqa: E402
 
-import skillcrate.oci as oci  # noqa: E402
 import skillcrate.trust.keyless as keyless_mod  # noqa: E402
 from skillcrate.errors import SigningError  # noqa: E402
 from skillcrate.oci import open_target  # noqa: E402
@@ -65,9 +64,7 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         return real(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", connect)
-    oci.reset_transports()
     yield
-    oci.reset_transports()
 
 
 @pytest.fixture(scope="module")

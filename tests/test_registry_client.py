@@ -32,9 +32,9 @@ from skillcrate.errors import (
 )
 from skillcrate.fetch import fetch_skill
 from skillcrate.formats import Packed, pack
-from skillcrate.oci import ClientOptions, RegistryRepository, open_target
+from skillcrate.oci import ClientOptions, open_target
 from skillcrate.oci.model import EMPTY_JSON, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, Descriptor
-from skillcrate.oci.registry import fallback_tag
+from skillcrate.oci.registry import RegistryRepository, fallback_tag
 from skillcrate.oci.transport import Transport, merge_scopes, scope_for
 from skillcrate.publish.push import pull_to, push_packed
 from skillcrate.reference import Reference
@@ -49,10 +49,18 @@ FAST = 10.0  # seconds: the bound for "a clear error, quickly"
 
 @pytest.fixture(autouse=True)
 def _fresh_transports() -> Iterator[None]:
-    """Transports (and their tokens and credentials) are cached per host: start clean."""
-    oci.reset_transports()
+    """Each test is one "process": one client (transports, tokens, blob locations)."""
+    _new_process()
     yield
-    oci.reset_transports()
+
+
+_client = oci.Client()
+
+
+def _new_process() -> None:
+    """Start over as a new process would: a new client that knows no tokens or pushes."""
+    global _client  # noqa: PLW0603 - the tests' stand-in for one process
+    _client = oci.Client()
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -73,7 +81,7 @@ def _skill(root: Path, name: str = "demo-skill") -> Path:
 
 
 def _target(host: str, repo: str) -> RegistryRepository:
-    target = open_target(Reference.parse(f"{host}/{repo}"))
+    target = _client.open(Reference.parse(f"{host}/{repo}"))
     assert isinstance(target, RegistryRepository)
     return target
 
@@ -84,7 +92,7 @@ def _push(host: str, repo: str, packed: Packed, tag: str = "1.0.0") -> Descripto
 
 def _pull(host: str, repo: str, dest: Path, tag: str = "1.0.0") -> Path:
     ref = Reference.parse(f"{host}/{repo}:{tag}")
-    _, out = pull_to(open_target(ref), ref, Cache(), dest)
+    _, out = pull_to(_client.open(ref), ref, Cache(), dest)
     return out
 
 
@@ -257,7 +265,7 @@ def test_basic_auth_with_docker_config(
     make_docker_config({basic_registry.host: ALICE})
     folder = _skill(tmp_path / "src")
     _push(basic_registry.host, repo_name, pack(folder))
-    oci.reset_transports()
+    _new_process()
     _assert_sametree_of(folder, _pull(basic_registry.host, repo_name, tmp_path / "out"))
 
 
@@ -342,7 +350,7 @@ def test_token_auth_anonymous_pull(
     _push(token_registry.host, repo_name, pack(folder))
 
     monkeypatch.setenv("DOCKER_CONFIG", str(isolated_env.docker_config))  # no credentials
-    oci.reset_transports()
+    _new_process()
     token_registry.token_server.clear()
     _assert_sametree_of(folder, _pull(token_registry.host, repo_name, tmp_path / "out"))
     requests = token_registry.token_server.requests
@@ -599,7 +607,7 @@ def test_pulled_blob_is_mounted_into_another_repository(
     packed = pack(_skill(tmp_path / "src"))
     first, second = f"{repo_name}/a", f"{repo_name}/b"
     _push(registry.host, first, packed)
-    oci.reset_transports()  # a new process: knows nothing about pushes
+    _new_process()  # a new process: knows nothing about pushes
     _pull(registry.host, first, tmp_path / "out")
 
     target = _target(registry.host, second)
@@ -629,7 +637,7 @@ def test_mount_refused_by_token_server_falls_back_to_upload(
     make_docker_config({bundle.host: ("bob", "hunter2")})
     _push(bundle.host, "team/a", packed)
 
-    oci.reset_transports()
+    _new_process()
     make_docker_config({bundle.host: ALICE})
     target = _target(bundle.host, "team/b")
     for desc in (packed.config, *packed.layers):
@@ -817,7 +825,7 @@ def test_plain_http_follows_options_and_config(isolated_env: IsolatedEnv) -> Non
     (isolated_env.config_dir / "config.toml").write_text(
         '[registries."registry.internal:5000"]\nplain_http = true\n'
     )
-    oci.reset_transports()
+    _new_process()
     assert _base("registry.internal:5000/x") == "http://registry.internal:5000"
     assert _base("other.internal:5000/x") == "https://other.internal:5000"
     # an explicit option still wins over the config file

@@ -9,14 +9,13 @@ bundles are found through the ``sha256-<hex>`` fallback index), an in-process re
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import skillcrate.oci as oci
 from skillcrate.errors import UsageError
-from skillcrate.oci import LayoutRepository, RegistryRepository, open_target
+from skillcrate.oci import open_target
+from skillcrate.oci.layout import LayoutRepository
 from skillcrate.oci.model import (
     EMPTY_JSON,
     OCI_EMPTY,
@@ -27,7 +26,7 @@ from skillcrate.oci.model import (
     canonical_json,
     parse_manifest,
 )
-from skillcrate.oci.registry import fallback_tag
+from skillcrate.oci.registry import RegistryRepository, fallback_tag
 from skillcrate.reference import Reference
 from skillcrate.trust.signing.bundle import (
     BUNDLE_ARTIFACT_TYPE,
@@ -61,13 +60,6 @@ from helpers import push_subject
 
 SLSA = "https://slsa.dev/provenance/v1"
 TARGET_KINDS = ["distribution", "referrers-api", "layout"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_transports() -> Iterator[None]:
-    oci.reset_transports()
-    yield
-    oci.reset_transports()
 
 
 @pytest.fixture(params=TARGET_KINDS)

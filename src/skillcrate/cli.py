@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -39,10 +40,15 @@ class App:
             plain_http=self.plain_http, insecure=self.insecure, base_dir=base_dir or Path.cwd()
         )
 
-    def target(self, ref, base_dir: Path | None = None):  # noqa: ANN001, ANN201
-        from .oci import open_target
+    @cached_property
+    def client(self):  # noqa: ANN201 - oci.Client, imported when a command needs it
+        """This command's registry client (transports shared by its targets)."""
+        from .oci import Client
 
-        return open_target(ref, self.client_options(base_dir))
+        return Client(self.client_options())
+
+    def target(self, ref, base_dir: Path | None = None):  # noqa: ANN001, ANN201
+        return self.client.open(ref, base_dir or Path.cwd())
 
     def cache(self):  # noqa: ANN201
         from .cache import Cache

@@ -39,7 +39,6 @@ class RegistryRepository:
     def __init__(self, transport: Transport, repository: str) -> None:
         self.transport = transport
         self.repository = repository
-        self._mount_sources: dict[str, str] = {}
 
     def describe(self) -> str:
         return f"{self.transport.host}/{self.repository}"
@@ -190,13 +189,10 @@ class RegistryRepository:
 
     def note_blob_source(self, digest: str, repository: str) -> None:
         """Remember another repository of this registry that holds ``digest`` (for mounts)."""
-        if repository != self.repository:
-            self._mount_sources[digest] = repository
+        self.transport.note_blob(digest, repository)
 
     def _mount_source(self, digest: str) -> str | None:
         """A repository of this registry known to hold ``digest``: noted, pushed or pulled."""
-        if digest in self._mount_sources:
-            return self._mount_sources[digest]
         others = [r for r in self.transport.blob_repositories(digest) if r != self.repository]
         return others[-1] if others else None
 

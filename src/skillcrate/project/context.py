@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..boundary import Boundary
 from ..cache import Cache
 from ..errors import ManifestError, NotFound
-from ..oci import ClientOptions, open_target
+from ..oci import Client, ClientOptions
 from ..oci.model import Target
 from ..reference import Reference
 from .files import LOCK_NAME, MANIFEST_NAME
 from .lockfile import Lockfile, load_lockfile
 from .manifest import Manifest, load_manifest
-
-if TYPE_CHECKING:
-    pass
-
 
 Reporter = Callable[[str], None]
 
@@ -49,6 +44,11 @@ class Project:
     @property
     def lock_path(self) -> Path:
         return self.root / LOCK_NAME
+
+    @cached_property
+    def client(self) -> Client:
+        """This project's registry client: one transport per host for the whole command."""
+        return Client(self.options)
 
     @cached_property
     def boundary(self) -> Boundary:
@@ -90,7 +90,7 @@ class Project:
         """
         if self.offline and not ref.layout:
             return None
-        return open_target(ref, replace(self.options, base_dir=self.root))
+        return self.client.open(ref, self.root)
 
     def online_target(self, ref: Reference, why: str) -> Target:
         target = self.target(ref)

@@ -1,0 +1,85 @@
+"""The registry client a command owns: options, and one transport per registry host.
+
+A :class:`Client` opens :class:`~skillcrate.oci.model.Target` objects for references.
+Registry targets of one client share a transport per (host, scheme, TLS settings), so a
+token fetched once serves every repository of that host and a blob seen in one repository
+can be mounted into another. The client is owned by its caller (one per command); there is
+no process-wide cache. Transports guard their auth state with a lock, so one client may be
+used by the threads of an install.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..reference import Reference
+from .model import Target
+
+if TYPE_CHECKING:
+    from .transport import Transport
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    plain_http: bool | None = None  # None: loopback → HTTP, else config, else HTTPS
+    insecure: bool = False
+    base_dir: Path | None = None  # relative oci: paths resolve against this folder
+
+
+class Client:
+    """Opens targets for references; owns the transports (auth state, blob locations)."""
+
+    def __init__(self, options: ClientOptions | None = None) -> None:
+        self.options = options or ClientOptions()
+        self._transports: dict[tuple[str, bool, bool | str], Transport] = {}
+        self._lock = threading.Lock()
+
+    def open(self, ref: Reference, base_dir: Path | None = None) -> Target:
+        """The store for ``ref``: a registry repository, or an ``oci:`` layout folder.
+
+        A relative layout path resolves against ``base_dir``, else the options' folder.
+        """
+        if ref.layout:
+            from .layout import LayoutRepository
+
+            path = Path(ref.repository)
+            base = base_dir if base_dir is not None else self.options.base_dir
+            if not path.is_absolute() and base is not None:
+                path = base / path
+            return LayoutRepository(path)
+        from .registry import RegistryRepository
+
+        return RegistryRepository(self.transport(ref), ref.repository)
+
+    def transport(self, ref: Reference) -> Transport:
+        """The transport for ``ref``'s registry host (created on first use)."""
+        from ..config import registry_settings
+
+        settings = registry_settings(ref.registry)
+        plain = self.options.plain_http
+        if plain is None:
+            plain = settings.plain_http if settings.plain_http is not None else ref.is_loopback
+        insecure = self.options.insecure or settings.insecure
+        verify: bool | str = False if insecure else (settings.ca_bundle or True)
+        key = (ref.registry, plain, verify)
+        with self._lock:
+            found = self._transports.get(key)
+            if found is None:
+                found = self._transports[key] = _new_transport(ref.registry, plain, verify)
+            return found
+
+
+def _new_transport(host: str, plain: bool, verify: bool | str) -> Transport:
+    from .credentials import lookup
+    from .transport import Transport
+
+    api_host = "registry-1.docker.io" if host == "docker.io" else host
+    return Transport(api_host, plain_http=plain, verify=verify, credential=lambda: lookup(host))
+
+
+def open_target(ref: Reference, options: ClientOptions | None = None) -> Target:
+    """``Client(options).open(ref)``: a target with transports of its own."""
+    return Client(options).open(ref)
