@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from skillcrate.cache import CHUNK_SIZE, Cache, digest_hex
+from skillcrate.cache import CHUNK_SIZE, Cache
+from skillcrate.digests import digest_hex
 from skillcrate.errors import DigestMismatch, InvalidReference, NotFound
 from skillcrate.skill import archive
 from skillcrate.skill.tree import tree_digest_of
@@ -84,7 +85,7 @@ def test_layout(cache: Cache) -> None:
 )
 def test_invalid_digests_are_refused(cache: Cache, bad: str) -> None:
     with pytest.raises(InvalidReference, match="invalid digest"):
-        digest_hex(bad)
+        digest_hex(bad, error=InvalidReference)
     with pytest.raises(InvalidReference):
         cache.blob_path(bad)
     with pytest.raises(InvalidReference):

@@ -26,7 +26,8 @@ from keyless_fixtures import GITHUB_ISSUER, FakeSigstore  # noqa: E402
 import skillcrate.trust.keyless as keyless_mod  # noqa: E402
 from skillcrate.errors import SigningError  # noqa: E402
 from skillcrate.oci import open_target  # noqa: E402
-from skillcrate.oci.model import OCI_MANIFEST, Descriptor, Target
+from skillcrate.oci.model import OCI_MANIFEST, Descriptor
+from skillcrate.oci.target import Target
 from skillcrate.reference import Reference  # noqa: E402
 from skillcrate.trust.keyless import (
     certificate_identities,

@@ -22,11 +22,11 @@ from skillcrate.oci.model import (
     OCI_INDEX,
     OCI_MANIFEST,
     Descriptor,
-    Target,
     canonical_json,
     parse_manifest,
 )
 from skillcrate.oci.registry import RegistryRepository, fallback_tag
+from skillcrate.oci.target import Target
 from skillcrate.reference import Reference
 from skillcrate.trust.signing.bundle import (
     BUNDLE_ARTIFACT_TYPE,

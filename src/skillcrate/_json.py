@@ -14,6 +14,21 @@ from typing import Any
 from .errors import FormatError, SkillcrateError
 
 
+def json_type(value: object) -> str:
+    """The JSON name of a parsed value's type (object, array, string, ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
 def loads(data: bytes | str, where: str, *, error: type[SkillcrateError] = FormatError) -> Any:
     """Parse ``data``; raise ``error`` (naming ``where``) for anything that is not JSON."""
     try:

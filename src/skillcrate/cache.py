@@ -41,8 +41,7 @@ from typing import Any, BinaryIO
 
 from . import _json
 from ._fs import atomic_write
-from .digests import VerifyingReader
-from .digests import digest_hex as _digest_hex
+from .digests import VerifyingReader, digest_hex
 from .errors import DigestMismatch, FormatError, InvalidReference, NotFound
 from .skill.tree import FileRecord, records_tree, scan_stat, stat_digest, tree_files
 
@@ -51,7 +50,6 @@ __all__ = [
     "Cache",
     "CacheEntry",
     "CacheProblem",
-    "digest_hex",
 ]
 
 CHUNK_SIZE = 64 * 1024
@@ -73,11 +71,6 @@ _MANIFESTS = ("manifests-v1", "sha256")
 _UNPACKED = "unpacked-v2"
 _OLD_UNPACKED = ("unpacked-v1",)
 _TMP = "tmp"
-
-
-def digest_hex(digest: str) -> str:
-    """Return the hex part of ``sha256:<64 lowercase hex>``; raise InvalidReference otherwise."""
-    return _digest_hex(digest, error=InvalidReference)
 
 
 @dataclass(frozen=True)
@@ -147,15 +140,15 @@ class Cache:
 
     def blob_path(self, digest: str) -> Path:
         """Where the blob ``digest`` lives (whether or not it is present)."""
-        return self.root.joinpath(*_BLOBS, digest_hex(digest))
+        return self.root.joinpath(*_BLOBS, digest_hex(digest, error=InvalidReference))
 
     def manifest_path(self, digest: str) -> Path:
         """Where the manifest ``digest`` lives (whether or not it is present)."""
-        return self.root.joinpath(*_MANIFESTS, digest_hex(digest))
+        return self.root.joinpath(*_MANIFESTS, digest_hex(digest, error=InvalidReference))
 
     def unpacked_path(self, key: str) -> Path:
         """Where the unpacked entry keyed by the digest ``key`` lives (``tree/``, ``meta.json``)."""
-        return self.root / _UNPACKED / digest_hex(key)
+        return self.root / _UNPACKED / digest_hex(key, error=InvalidReference)
 
     # -- blobs ------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from .agents import hookfiles as agents
 from .errors import AuthError, NotFound, RegistryUnreachable, SkillcrateError
 from .installer.plan import frozen_problems
 from .oci.credentials import lookup
+from .oci.target import Existence
 from .ops import verify
 from .project.context import Project
 from .text import one_line
@@ -256,7 +257,7 @@ def _check_registries(project: Project) -> list[Check]:
         seen.add(key)
         if ref.layout:
             target = project.target(ref)  # relative oci: paths resolve against the project
-            exists = target.exists()  # type: ignore[attr-defined]
+            exists = isinstance(target, Existence) and target.exists()
             out.append(
                 Check(
                     "registry",

@@ -14,8 +14,10 @@ from typing import Any
 
 from . import formats
 from .cache import Cache
+from .digests import verify_bytes
 from .errors import DigestMismatch, FormatError, NotFound, ValidationError
-from .oci.model import Descriptor, Target, parse_manifest, verify_bytes
+from .oci.model import Descriptor, parse_manifest
+from .oci.target import Target
 from .skill import archive
 from .skill.tree import FileRecord
 

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .digests import sha256_digest
 from .errors import FormatError, ValidationError
+from .names import NAME_RE
 from .oci.model import (
     EMPTY_JSON,
     OCI_ARTIFACT_MANIFEST,
@@ -28,10 +30,9 @@ from .oci.model import (
     OCI_MANIFEST,
     Descriptor,
     canonical_json,
-    sha256_digest,
 )
 from .skill import archive
-from .skill.rules import NAME_RE, SkillInfo, read_skill, validate
+from .skill.rules import SkillInfo, read_skill, validate
 from .skill.tree import FileRecord
 from .states import A_STATUS, STATES
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from ._json import json_type
 from .errors import UnsafePath
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -29,7 +30,7 @@ def is_name(value: object) -> bool:
 def name_problem(value: object) -> str | None:
     """Why ``value`` is not a valid skill name, or None."""
     if not isinstance(value, str):
-        return f"must be a string, not {type(value).__name__}"
+        return f"must be a string, not {json_type(value)}"
     if not is_name(value):
         return (
             f"{value!r} is not a valid skill name "

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from . import states as lifecycle
 from .errors import NoMatchingVersion, NotFound
 from .fetch import get_manifest
-from .oci.model import Descriptor, Target, parse_manifest
+from .oci.model import Descriptor, parse_manifest
+from .oci.target import Target
 from .project.lockfile import LockedSource
 from .project.manifest import SkillSpec
 from .reference import Reference

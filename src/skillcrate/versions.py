@@ -77,6 +77,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from .digests import check_digest
 from .errors import NoMatchingVersion, UsageError
 from .names import TAG_RE
 
@@ -89,7 +90,6 @@ _XR = r"x|X|\*|0|[1-9]\d*"
 _PARTIAL_RE = re.compile(
     rf"^v?({_XR})(?:\.({_XR})(?:\.({_XR})(?:-({_PRE}))?(?:\+({_BUILD}))?)?)?$",
 )
-_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 _OPERATORS = ("<=", ">=", "~>", "<", ">", "=", "^", "~")
 _OP_SPACE_RE = re.compile(r"(<=|>=|~>|<|>|=|\^|~)\s+")
 _HYPHEN_RE = re.compile(r"^(\S+)\s+-\s+(\S+)$")
@@ -390,8 +390,7 @@ def _classify(text: str) -> Spec:
     if text in ("", "*"):
         return Spec("latest", text)
     if text.startswith("sha256:"):
-        if not _DIGEST_RE.match(text):
-            raise UsageError(f"invalid digest {text!r}: expected sha256:<64 lowercase hex>")
+        check_digest(text, error=UsageError)
         return Spec("digest", text)
     version = parse_semver(text)
     if version is not None:

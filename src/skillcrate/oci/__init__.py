@@ -9,6 +9,7 @@ mounts) are shared by the targets it opens, per registry host. Nothing is cached
 from __future__ import annotations
 
 from .client import Client, ClientOptions, open_target
-from .model import Descriptor, Target
+from .model import Descriptor
+from .target import Target
 
 __all__ = ["Client", "ClientOptions", "Descriptor", "Target", "open_target"]

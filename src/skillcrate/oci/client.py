@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..reference import Reference
-from .model import Target
+from .target import Target
 
 if TYPE_CHECKING:
     from .transport import Transport

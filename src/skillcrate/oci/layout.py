@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .._fs import atomic_write
+from ..digests import digest_hex, sha256_digest, verify_bytes
 from ..errors import DigestMismatch, FormatError, NotFound
 from ..names import TAG_RE
 from .model import (
@@ -30,13 +31,10 @@ from .model import (
     REF_NAME,
     BlobSource,
     Descriptor,
-    digest_hex,
     manifest_media_type,
     open_source,
     parse_manifest,
-    sha256_digest,
     verified_chunks,
-    verify_bytes,
 )
 
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
@@ -120,7 +118,7 @@ class LayoutRepository:
         atomic_write(self.root / "index.json", json.dumps(index, indent=2) + "\n")
 
     def _blob_path(self, digest: str) -> Path:
-        return self.root / "blobs" / "sha256" / digest_hex(digest)
+        return self.root / "blobs" / "sha256" / digest_hex(digest, error=DigestMismatch)
 
     # manifests ----------------------------------------------------------
     def _entries(self) -> list[dict]:

@@ -1,15 +1,16 @@
-"""OCI data model: descriptors, media types, digests, and the Target protocol."""
+"""OCI data model: descriptors, media types and manifest parsing (pure values, no I/O)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
-from ..errors import DigestMismatch, FormatError
+from ..digests import sha256_digest
+from ..digests import verified_chunks as _verified_chunks
+from ..errors import FormatError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -28,17 +29,6 @@ MANIFEST_TYPES = (
 ACCEPT_MANIFESTS = ", ".join(MANIFEST_TYPES)
 REF_NAME = "org.opencontainers.image.ref.name"
 CHUNK = 64 * 1024
-
-
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def digest_hex(digest: str) -> str:
-    algo, _, hexpart = digest.partition(":")
-    if algo != "sha256" or len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
-        raise DigestMismatch(f"unsupported or malformed digest {digest!r}")
-    return hexpart
 
 
 @dataclass(frozen=True)
@@ -88,32 +78,11 @@ class Descriptor:
         return out
 
 
-def verify_bytes(data: bytes, digest: str, what: str = "content") -> bytes:
-    actual = sha256_digest(data)
-    digest_hex(digest)
-    if actual != digest:
-        raise DigestMismatch(f"{what} {digest}: received bytes have digest {actual}")
-    return data
-
-
 def verified_chunks(
     chunks: Iterable[bytes], desc: Descriptor, what: str = "blob"
 ) -> Iterator[bytes]:
-    """Yield ``chunks`` while hashing; raise DigestMismatch at the end (or on overflow)."""
-    digest_hex(desc.digest)
-    h = hashlib.sha256()
-    n = 0
-    for chunk in chunks:
-        n += len(chunk)
-        if desc.size >= 0 and n > desc.size:
-            raise DigestMismatch(f"{what} {desc.digest}: more than the declared {desc.size} bytes")
-        h.update(chunk)
-        yield chunk
-    if desc.size >= 0 and n != desc.size:
-        raise DigestMismatch(f"{what} {desc.digest}: got {n} bytes, declared {desc.size}")
-    actual = "sha256:" + h.hexdigest()
-    if actual != desc.digest:
-        raise DigestMismatch(f"{what} {desc.digest}: received bytes have digest {actual}")
+    """Yield ``chunks`` while checking them against ``desc`` (:func:`digests.verified_chunks`)."""
+    return _verified_chunks(chunks, desc.digest, desc.size, what)
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -149,20 +118,3 @@ def open_source(source: BlobSource) -> BinaryIO:
     if isinstance(source, bytes | bytearray):
         return io.BytesIO(source)
     return open(source, "rb")
-
-
-class Target(Protocol):
-    """One repository: a registry repository or an OCI image layout."""
-
-    def resolve(self, reference: str) -> Descriptor: ...
-    def fetch_manifest(self, reference: str) -> tuple[Descriptor, bytes]: ...
-    def iter_blob(self, desc: Descriptor) -> Iterator[bytes]: ...
-    def blob_exists(self, desc: Descriptor) -> bool: ...
-    def push_blob(self, desc: Descriptor, source: BlobSource) -> None: ...
-    def push_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> Descriptor: ...
-    def tag(self, desc: Descriptor, tag: str) -> None: ...
-    def untag(self, tag: str) -> None: ...
-    def tags(self) -> list[str]: ...
-    def referrers(self, desc: Descriptor, artifact_type: str | None = None) -> list[Descriptor]: ...
-    def push_referrer(self, data: bytes, media_type: str, subject: Descriptor) -> Descriptor: ...
-    def describe(self) -> str: ...

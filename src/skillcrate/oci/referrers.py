@@ -16,18 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..digests import verify_bytes
 from ..errors import UsageError
 from ..formats import A_CREATED, A_TITLE, created_timestamp
-from .model import (
-    EMPTY_JSON,
-    OCI_EMPTY,
-    OCI_MANIFEST,
-    Descriptor,
-    Target,
-    canonical_json,
-    parse_manifest,
-    verify_bytes,
-)
+from .model import EMPTY_JSON, OCI_EMPTY, OCI_MANIFEST, Descriptor, canonical_json, parse_manifest
+from .target import Target
 
 DEFAULT_LAYER_TYPE = "application/octet-stream"
 

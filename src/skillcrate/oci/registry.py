@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import urljoin
 
+from ..digests import digest_hex, sha256_digest, verify_bytes
 from ..errors import AuthError, DigestMismatch, FormatError, NotFound, RegistryError
 from ..names import TAG_RE
 from .model import (
@@ -16,12 +17,9 @@ from .model import (
     BlobSource,
     Descriptor,
     canonical_json,
-    digest_hex,
     manifest_media_type,
     parse_manifest,
-    sha256_digest,
     verified_chunks,
-    verify_bytes,
 )
 from .transport import Transport, iter_body, raise_for_status, read_limited, scope_for
 
@@ -75,7 +73,7 @@ class RegistryRepository:
         if not digest or size < 0 or (reference.startswith("sha256:") and digest != reference):
             desc, _ = self.fetch_manifest(reference)
             return desc
-        digest_hex(digest)
+        digest_hex(digest, error=DigestMismatch)
         return Descriptor(mt, digest, size)
 
     def fetch_manifest(self, reference: str) -> tuple[Descriptor, bytes]:
@@ -169,7 +167,7 @@ class RegistryRepository:
 
     def iter_blob(self, desc: Descriptor) -> Iterator[bytes]:
         """Stream a blob; the digest and size are checked as the last chunk passes."""
-        digest_hex(desc.digest)
+        digest_hex(desc.digest, error=DigestMismatch)
         what = f"blob {self.describe()}@{desc.digest}"
         resp = self.transport.request(
             "GET", self._path("blobs", desc.digest), scope=self._pull, stream=True
@@ -203,7 +201,7 @@ class RegistryRepository:
         the same registry (pushed, pulled or noted); if the registry refuses it (no pull
         access to the source, unknown blob) the bytes are uploaded instead.
         """
-        digest_hex(desc.digest)
+        digest_hex(desc.digest, error=DigestMismatch)
         if self._blob_exists(desc, self._push):
             return
         what = f"push blob {self.describe()}@{desc.digest}"

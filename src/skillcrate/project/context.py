@@ -11,7 +11,7 @@ from ..boundary import Boundary
 from ..cache import Cache
 from ..errors import ManifestError, NotFound
 from ..oci import Client, ClientOptions
-from ..oci.model import Target
+from ..oci.target import Target
 from ..reference import Reference
 from .files import LOCK_NAME, MANIFEST_NAME
 from .lockfile import Lockfile, load_lockfile

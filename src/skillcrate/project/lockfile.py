@@ -50,11 +50,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .._json import json_type
 from ..boundary import Boundary
 from ..errors import InvalidReference, LockfileError
+from ..names import name_problem
 from ..reference import Reference, check_digest
 from .files import LOCK_NAME
-from .manifest import JsonPath, Problems, json_type, name_problem, relative_path_problem
+from .manifest import JsonPath, Problems, relative_path_problem
 
 LOCK_VERSION = 1
 DEFAULT_FORMAT = "agentskills"

@@ -37,47 +37,20 @@ from json.decoder import scanstring
 from pathlib import Path
 from typing import Any
 
+from .._json import json_type
 from ..boundary import Boundary, path_problem
 from ..errors import InvalidReference, ManifestError, UsageError
+from ..names import name_problem
 from ..reference import Reference
 from ..trust.rules import TrustRule, parse_trust, rule_problems
 from ..versions import classify_spec
 
 DEFAULT_LINKS = (".claude/skills",)
-NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-NAME_MAX = 64
 
 JsonPath = tuple[str | int, ...]
 
 
 # --- shared helpers (also used by lockfile.py) --------------------------------------------
-
-
-def json_type(value: object) -> str:
-    """The JSON name of a parsed value's type (object, array, string, ...)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def name_problem(name: object) -> str | None:
-    """Why ``name`` is not a valid skill name, or None."""
-    if not isinstance(name, str):
-        return f"must be a string, not {json_type(name)}"
-    if not NAME_RE.match(name) or len(name) > NAME_MAX:
-        return (
-            f"{name!r} is not a valid skill name "
-            f"(lowercase letters, digits and single hyphens, 1-{NAME_MAX} characters)"
-        )
-    return None
 
 
 def relative_path_problem(path: object) -> str | None:

@@ -31,9 +31,10 @@ from ..formats import (
     created_timestamp,
     detect,
 )
-from ..oci.model import OCI_INDEX, REF_NAME, Descriptor, Target, canonical_json, parse_manifest
+from ..names import NAME_RE
+from ..oci.model import OCI_INDEX, REF_NAME, Descriptor, canonical_json, parse_manifest
+from ..oci.target import Target
 from ..reference import Reference
-from ..skill.rules import NAME_RE
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..digests import verify_bytes
 from ..errors import LifecycleError, NotFound, RegistryError
 from ..formats import A_VERSION
-from ..oci.model import Target, canonical_json, parse_manifest, verify_bytes
+from ..oci.model import canonical_json, parse_manifest
+from ..oci.target import ManifestDeleter, Target
 from ..states import (
     A_DEPRECATION,
     A_STATUS,
@@ -91,8 +93,7 @@ def _drop_tags(target: Target, old: str, drop: list[str], notes: list[str]) -> N
     if not pending:
         return
     others = [t for t in target.tags() if t not in pending and _digest_of(target, t) == old]
-    delete = getattr(target, "delete_manifest", None)
-    if others or delete is None:
+    if others or not isinstance(target, ManifestDeleter):
         keep = ", ".join(others) or "none"
         raise LifecycleError(
             f"{target.describe()} cannot delete the tags {', '.join(pending)} "
@@ -100,7 +101,7 @@ def _drop_tags(target: Target, old: str, drop: list[str], notes: list[str]) -> N
             hints=["remove those tags by hand, or use a registry with OCI 1.1 tag deletion"],
         )
     try:
-        delete(old)
+        target.delete_manifest(old)
     except RegistryError as exc:
         raise LifecycleError(
             f"{target.describe()} cannot delete the tags {', '.join(pending)}: {exc}",

@@ -12,7 +12,8 @@ from ..cache import Cache
 from ..errors import NotFound, ProjectError
 from ..fetch import FetchedSkill, fetch_skill
 from ..formats import Packed
-from ..oci.model import Descriptor, Target
+from ..oci.model import Descriptor
+from ..oci.target import Target
 from ..reference import Reference
 
 

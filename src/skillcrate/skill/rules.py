@@ -9,15 +9,14 @@ top-level keys are warnings. Symlinks inside the folder are errors (cannot be pa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationError
+from ..names import NAME_RE
 
-NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 KNOWN_KEYS = ("name", "description", "license", "compatibility", "metadata", "allowed-tools")
 SKILL_FILES = ("SKILL.md", "skill.md")
 

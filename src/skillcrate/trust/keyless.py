@@ -78,7 +78,8 @@ from .signing.bundle import COSIGN_SIGN_PREDICATE, INTOTO_PAYLOAD_TYPE, _check_s
 from .signing.store import FoundSignature, discover_signatures
 
 if TYPE_CHECKING:
-    from ..oci.model import Descriptor, Target
+    from ..oci.model import Descriptor
+    from ..oci.target import Target
 
 OID_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")  # raw UTF-8 (deprecated)
 OID_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")  # DER UTF8String

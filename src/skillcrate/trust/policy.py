@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SigningError, SkillcrateError, VerificationError
-from ..oci.model import Descriptor, Target
+from ..oci.model import Descriptor
+from ..oci.target import Target
 from .rules import TrustRule
 from .signing.keys import PublicKey, load_public_key
 from .signing.store import verify_with_keys

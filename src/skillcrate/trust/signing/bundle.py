@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import VerificationError
-from ...oci.model import canonical_json, digest_hex
+from ...digests import digest_hex
+from ...errors import DigestMismatch, VerificationError
+from ...oci.model import canonical_json
 from .keys import PrivateKey, PublicKey
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -38,7 +39,12 @@ def statement(
     return canonical_json(
         {
             "_type": STATEMENT_V1,
-            "subject": [{"name": subject_name, "digest": {"sha256": digest_hex(digest)}}],
+            "subject": [
+                {
+                    "name": subject_name,
+                    "digest": {"sha256": digest_hex(digest, error=DigestMismatch)},
+                }
+            ],
             "predicateType": predicate_type,
             "predicate": dict(predicate),
         }
@@ -134,7 +140,7 @@ def _check_statement(payload: bytes, expected_digest: str, key_id: str) -> Verif
     predicate_type = stmt.get("predicateType")
     if not isinstance(subjects, list) or not isinstance(predicate_type, str):
         raise VerificationError("in-toto statement lacks subject or predicateType")
-    want = digest_hex(expected_digest)
+    want = digest_hex(expected_digest, error=DigestMismatch)
     claimed = [
         s["digest"].get("sha256")
         for s in subjects

@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import VerificationError
-from ...oci.model import digest_hex
+from ...digests import digest_hex
+from ...errors import DigestMismatch, VerificationError
 from .keys import PrivateKey, PublicKey
 
 SIMPLESIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -40,12 +40,12 @@ _ZERO_TIME = "0001-01-01T00:00:00Z"
 
 def legacy_tag(digest: str) -> str:
     """``sha256:<hex>`` → ``sha256-<hex>.sig`` (cosign's tag-based discovery)."""
-    return f"sha256-{digest_hex(digest)}.sig"
+    return f"sha256-{digest_hex(digest, error=DigestMismatch)}.sig"
 
 
 def attestation_tag(digest: str) -> str:
     """``sha256:<hex>`` → ``sha256-<hex>.att``."""
-    return f"sha256-{digest_hex(digest)}.att"
+    return f"sha256-{digest_hex(digest, error=DigestMismatch)}.att"
 
 
 def go_json(obj: Any) -> bytes:
@@ -78,7 +78,7 @@ def simple_signing_payload(
     docker_reference: str, manifest_digest: str, annotations: Mapping[str, Any] | None = None
 ) -> bytes:
     """The bytes cosign signs for ``docker_reference@manifest_digest``."""
-    digest_hex(manifest_digest)
+    digest_hex(manifest_digest, error=DigestMismatch)
     payload = {
         "critical": {
             "identity": {"docker-reference": docker_reference},

@@ -22,19 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ...digests import digest_hex, sha256_digest, verify_bytes
 from ...errors import DigestMismatch, FormatError, NotFound, UsageError, VerificationError
 from ...formats import A_CREATED, A_TITLE, created_timestamp
-from ...oci.model import (
-    OCI_MANIFEST,
-    Descriptor,
-    Target,
-    canonical_json,
-    digest_hex,
-    parse_manifest,
-    sha256_digest,
-    verify_bytes,
-)
+from ...oci.model import OCI_MANIFEST, Descriptor, canonical_json, parse_manifest
 from ...oci.referrers import attach_bytes, open_referrer
+from ...oci.target import Target
 from .bundle import (
     BUNDLE_ARTIFACT_TYPE,
     BUNDLE_MEDIA_TYPE,
@@ -102,7 +95,7 @@ def _note(problems: list[str] | None, message: str) -> None:
 
 def attach_bundle(target: Target, subject: Descriptor, bundle: bytes) -> Descriptor:
     """Push ``bundle`` as an OCI 1.1 referrer of ``subject``; the referrer's descriptor."""
-    title = f"sha256-{digest_hex(sha256_digest(bundle))}.sigstore.json"
+    title = f"sha256-{digest_hex(sha256_digest(bundle), error=DigestMismatch)}.sigstore.json"
     layer = Descriptor.for_bytes(BUNDLE_MEDIA_TYPE, bundle, {A_TITLE: title})
     annotations = {A_BUNDLE_CONTENT: "dsse-envelope", A_CREATED: created_timestamp()}
     predicate_type = _unverified_predicate_type(bundle)
