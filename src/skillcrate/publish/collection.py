@@ -32,6 +32,7 @@ from ..formats import (
     detect,
 )
 from ..names import NAME_RE
+from ..oci.copy import copy_manifest
 from ..oci.model import OCI_INDEX, REF_NAME, Descriptor, canonical_json, parse_manifest
 from ..oci.target import Target
 from ..reference import Reference
@@ -44,7 +45,6 @@ class Member:
     ref: Reference  # with the tag it was named by (and its digest)
     name: str
     descriptor: Descriptor  # of the member manifest
-    blobs: tuple[Descriptor, ...]  # config + layers, for copying
 
 
 def load_member(target: Target, ref: Reference, cache: Cache) -> Member:
@@ -58,12 +58,8 @@ def load_member(target: Target, ref: Reference, cache: Cache) -> Member:
     name = det.annotations.get(A_SKILL_NAME) or ""
     if not NAME_RE.match(name):
         name = fetch_skill(target, desc.digest, cache, fallback_name=ref.last_segment).name
-    raw = list(obj.get("layers") or obj.get("blobs") or [])
-    if obj.get("config"):
-        raw.append(obj["config"])
-    blobs = tuple(Descriptor.from_json(x) for x in raw)  # copied along with the manifest
     tagged = ref.with_tag(ref.tag or ("latest" if not ref.digest else None))
-    return Member(tagged.with_digest(desc.digest), name, desc, blobs)
+    return Member(tagged.with_digest(desc.digest), name, desc)
 
 
 def check_name(name: str) -> None:
@@ -102,14 +98,8 @@ def index_bytes(name: str, members: Sequence[Member], *, created: str) -> bytes:
 
 def copy_member(source: Target, dest: Target, member: Member, cache: Cache) -> None:
     """Copy a member's blobs (verified through the cache) and manifest into ``dest``."""
-    for blob in member.blobs:
-        if dest.blob_exists(blob):
-            continue
-        if not cache.has_blob(blob.digest):
-            cache.put_blob(blob.digest, source.iter_blob(blob), blob.size)
-        dest.push_blob(blob, cache.blob_path(blob.digest))
     _, data = get_manifest(source, member.descriptor.digest, cache)
-    dest.push_manifest(data, member.descriptor.media_type, None)
+    copy_manifest(source, dest, member.descriptor, data, cache)
 
 
 @dataclass(frozen=True)
