@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,7 +13,6 @@ from skillcrate.project.lockfile import (
     LockedSource,
     Lockfile,
     load_lockfile,
-    lock_digest,
     save_lockfile,
 )
 from skillcrate.reference import Reference
@@ -335,11 +333,3 @@ def test_empty_lock() -> None:
     assert lock.version == LOCK_VERSION
     assert lock.to_json() == '{\n  "lockfileVersion": 1,\n  "skills": []\n}\n'
     assert Lockfile.from_json(lock.to_json()) == lock
-
-
-def test_lock_digest() -> None:
-    text = Lockfile(skills=(review(),)).to_json()
-    expected = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-    assert lock_digest(text) == expected
-    assert lock_digest(text.encode()) == expected
-    assert lock_digest(text + " ") != expected

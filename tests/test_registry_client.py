@@ -641,7 +641,7 @@ def test_mount_refused_by_token_server_falls_back_to_upload(
     make_docker_config({bundle.host: ALICE})
     target = _target(bundle.host, "team/b")
     for desc in (packed.config, *packed.layers):
-        target.note_blob_source(desc.digest, "team/a")
+        target.transport.note_blob(desc.digest, "team/a")
     rec = _record_requests(target.transport, monkeypatch)
     push_packed(target, packed, ["1.0.0"])
     assert [c for c in rec.calls if _mount_param(c)], "no mount was tried"

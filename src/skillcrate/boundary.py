@@ -231,10 +231,6 @@ class Boundary:
         except OSError as exc:
             raise self._error("remove", rel, exc) from exc
 
-    def remove_artifact(self, rel: str) -> bool:
-        """:meth:`remove`, for an install artifact only (see :meth:`check_artifact`)."""
-        return self.remove(self.check_artifact(rel))
-
     def replace_tree(self, rel: str, fill: Callable[[int], T]) -> T:
         """Build a new folder for the artifact ``rel`` and swap it in atomically.
 

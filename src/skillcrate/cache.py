@@ -287,10 +287,6 @@ class Cache:
         _remove_any(entry)
         return None
 
-    def drop_unpacked(self, key: str) -> None:
-        """Remove the unpacked entry for ``key`` (to re-derive it from its blob)."""
-        _remove_any(self.unpacked_path(key))
-
     def put_unpacked(
         self,
         key: str,

@@ -114,10 +114,6 @@ class Artifact:
     def __repr__(self) -> str:
         return f"Artifact{self._key()!r}"
 
-    @property
-    def is_link(self) -> bool:
-        return self.link is not None
-
     def to_json(self) -> dict[str, object]:
         if self.link is not None:
             return {"skill": self.skill, "link": self.link}

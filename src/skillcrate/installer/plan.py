@@ -28,10 +28,6 @@ class Plan:
     prune: list[LockedSkill] = field(default_factory=list)
     relock: list[tuple[SkillSpec, LockedSkill]] = field(default_factory=list)  # spec text moved
 
-    @property
-    def lock_changes(self) -> bool:
-        return bool(self.resolve or self.prune or self.relock)
-
 
 def same_source(spec: SkillSpec, locked: LockedSkill) -> bool:
     """Whether the lock fetches from the repository skills.json names (canonically)."""

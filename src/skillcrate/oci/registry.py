@@ -185,10 +185,6 @@ class RegistryRepository:
             resp.close()
         self.transport.note_blob(desc.digest, self.repository)
 
-    def note_blob_source(self, digest: str, repository: str) -> None:
-        """Remember another repository of this registry that holds ``digest`` (for mounts)."""
-        self.transport.note_blob(digest, repository)
-
     def _mount_source(self, digest: str) -> str | None:
         """A repository of this registry known to hold ``digest``: noted, pushed or pulled."""
         others = [r for r in self.transport.blob_repositories(digest) if r != self.repository]

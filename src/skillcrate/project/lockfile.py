@@ -44,7 +44,6 @@ skillcrate's stdlib-only modules.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -457,9 +456,3 @@ def save_lockfile(path: Path, lock: Lockfile) -> bool:
         pass
     Boundary(path.parent).write_file(path.name, data)
     return True
-
-
-def lock_digest(data: str | bytes) -> str:
-    """``sha256:<hex>`` of a lock file's bytes (text is UTF-8 encoded)."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    return "sha256:" + hashlib.sha256(raw).hexdigest()

@@ -29,7 +29,6 @@ skillcrate's stdlib-only modules.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -379,33 +378,6 @@ class Manifest:
             pass
         Boundary(self.path.parent).write_file(self.path.name, data)
         return True
-
-    def input_hash(self) -> str:
-        """``sha256:<hex>`` of the canonical JSON of what resolution depends on.
-
-        Covers each skill's name, source, version and additionalBasePaths (skills
-        sorted by name) and the effective links; formatting, entry order and
-        unknown keys do not change it.
-        """
-        skills = sorted(
-            (
-                {
-                    "name": s.name,
-                    "source": s.source,
-                    "version": s.version,
-                    "additionalBasePaths": list(s.additional_base_paths),
-                }
-                for s in self.skills
-            ),
-            key=lambda e: e["name"],
-        )
-        canonical = json.dumps(
-            {"skills": skills, "links": self.links},
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def parse_manifest(text: str, path: Path) -> Manifest:
