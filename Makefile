@@ -71,9 +71,13 @@ agents-deps:
 test-agents: $(VENV)/.test-deps system-deps agents-deps
 	SKILLCRATE_AGENTS_CACHE="$(AGENTS_CACHE)" $(BIN)/python -m pytest tests/agents -m agents
 
+# ruff, mypy --strict (config in pyproject.toml) and the import-layer contract that
+# tests/test_layers.py reads from docs/design.md's module table.
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -p no:cacheprovider tests/test_layers.py
 
 format: $(VENV)/.test-deps
 	$(BIN)/ruff format src tests benchmarks

@@ -132,7 +132,7 @@ def _in_process(
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except BaseException:  # what a process would print as a traceback
+        except BaseException:  # noqa: BLE001 - what a process would print as a traceback
             traceback.print_exc(file=sys.stderr)
             code = 1
     return subprocess.CompletedProcess(["skillcrate", *args], code, out.getvalue(), err.getvalue())

@@ -17,7 +17,13 @@ from skillcrate.installer import materialise as install
 from skillcrate.installer.gitignore import GITIGNORE_END, GITIGNORE_START, update_gitignore
 from skillcrate.installer.links import place_link
 from skillcrate.installer.materialise import materialise
-from skillcrate.installer.state import Artifact, InstallState, read_state, write_state
+from skillcrate.installer.state import (
+    Artifact,
+    InstallState,
+    folder_artifact,
+    read_state,
+    write_state,
+)
 from skillcrate.skill import tree
 from skillcrate.skill.tree import (
     FileRecord,
@@ -450,7 +456,7 @@ def install_project(project: Path, boundary: Boundary, records: list) -> Install
     text, _ = link(boundary, records)
     rel = skill_rel("review")
     artifacts = {
-        rel: Artifact.for_folder(rel, "review", records),
+        rel: folder_artifact(rel, "review", records),
         ".claude/skills/review": Artifact(".claude/skills/review", "review", link=text),
     }
     write_state(project, LOCK, artifacts, {rel: records})
@@ -614,7 +620,7 @@ def test_fresh_is_cheap_for_many_skills(tmp_path: Path, project: Path, boundary:
         src = make_tree(tmp_path / f"src{i}", {f"f{j}.md": f"{i}-{j}" for j in range(10)})
         rel = skill_rel(f"skill{i}")
         recs = materialise(boundary, rel, src, records_of(src))
-        artifacts[rel] = Artifact.for_folder(rel, f"skill{i}", recs)
+        artifacts[rel] = folder_artifact(rel, f"skill{i}", recs)
         records[rel] = recs
     write_state(project, LOCK, artifacts, records)
     loaded = read_state(project)

@@ -474,7 +474,7 @@ def _chunks(stream: BinaryIO | Iterable[bytes] | bytes) -> Iterator[bytes]:
                 return
             yield chunk
     else:
-        for chunk in stream:  # type: ignore[union-attr]
+        for chunk in stream:
             if chunk:
                 yield bytes(chunk)
 

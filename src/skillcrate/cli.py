@@ -10,16 +10,29 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
 from .errors import SkillcrateError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import TypeVar
+
+    from .agents.hookfiles import RegisterResult
+    from .cache import Cache
+    from .installer.apply import InstallResult
+    from .oci import Client, ClientOptions, Target
+    from .project.context import Project
+    from .reference import Reference
+    from .trust.signing.keys import PrivateKey
+
+    F = TypeVar("F", bound=Callable[..., Any])
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -33,7 +46,7 @@ class App:
     insecure: bool = False
     _project: Path | None = field(default=None, repr=False)
 
-    def client_options(self, base_dir: Path | None = None):  # noqa: ANN201
+    def client_options(self, base_dir: Path | None = None) -> ClientOptions:
         from .oci import ClientOptions
 
         return ClientOptions(
@@ -41,16 +54,16 @@ class App:
         )
 
     @cached_property
-    def client(self):  # noqa: ANN201 - oci.Client, imported when a command needs it
+    def client(self) -> Client:  # oci.Client, imported when a command needs it
         """This command's registry client (transports shared by its targets)."""
         from .oci import Client
 
         return Client(self.client_options())
 
-    def target(self, ref, base_dir: Path | None = None):  # noqa: ANN001, ANN201
+    def target(self, ref: Reference, base_dir: Path | None = None) -> Target:
         return self.client.open(ref, base_dir or Path.cwd())
 
-    def cache(self):  # noqa: ANN201
+    def cache(self) -> Cache:
         from .cache import Cache
 
         return Cache()
@@ -92,11 +105,11 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-def json_option(f: Callable) -> Callable:
+def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
 
 
-def format_option(f: Callable) -> Callable:
+def format_option(f: F) -> F:
     return click.option(
         "--format",
         "fmt",
@@ -107,12 +120,17 @@ def format_option(f: Callable) -> Callable:
     )(f)
 
 
-def parse_ref(text: str, *, default_tag: str | None = None):  # noqa: ANN201
+def parse_ref(text: str, *, default_tag: str | None = None) -> Reference:
     """Parse a reference; give it ``default_tag`` when it names neither tag nor digest."""
     from .reference import Reference
 
     ref = Reference.parse(text)
     return ref.with_tag(default_tag) if default_tag and not ref.reference else ref
+
+
+def _manifest_ref(ref: Reference) -> str:
+    """The tag or digest of a ``parse_ref(..., default_tag="latest")`` result (always set)."""
+    return ref.reference or "latest"
 
 
 @click.group(context_settings=CONTEXT)
@@ -265,13 +283,17 @@ def pack(
       skillcrate pack examples/hello-world
       skillcrate pack ./my-skill --format image -o my-skill.tar.gz
     """
-    from ._fs import atomic_copy
+    from ._fs import atomic_copy, atomic_write
     from .formats import pack as run
 
     packed = run(path, fmt, tag=tag, annotations=_parse_annotations(annotations))
     layer = packed.layers[0]
     if output:
-        atomic_copy(packed.blobs[layer.digest], output)
+        blob = packed.blobs[layer.digest]
+        if isinstance(blob, bytes):
+            atomic_write(output, blob)
+        else:
+            atomic_copy(blob, output)
     data = {
         "name": packed.name,
         "version": packed.version,
@@ -421,7 +443,7 @@ def pull(
         app.out(f"pulled {result.name} ({result.format}) {result.digest} -> {dest}")
 
 
-def _checked_by_policy(app: App, target, reference):  # noqa: ANN001, ANN202
+def _checked_by_policy(app: App, target: Target, reference: Reference) -> Reference:
     """Apply the project's trust rule (if any) to what ``reference`` names; pinned by digest.
 
     Refuses (enforce) or warns (warn) before anything is written, as install does.
@@ -439,7 +461,7 @@ def _checked_by_policy(app: App, target, reference):  # noqa: ANN001, ANN202
         return reference
     from .trust.policy import check, refusal
 
-    subject = target.resolve(reference.reference)
+    subject = target.resolve(_manifest_ref(reference))
     result = check(target, subject, rule, app.project)
     if not result.ok:
         if rule.mode == "enforce":
@@ -465,7 +487,7 @@ def inspect(app: App, ref: str, as_json: bool) -> None:
     reference = parse_ref(ref, default_tag="latest")
     from .states import status_of
 
-    info = run(app.target(reference), reference.reference, app.cache(), display=str(reference))
+    info = run(app.target(reference), _manifest_ref(reference), app.cache(), display=str(reference))
     status = status_of(info.annotations)
     if as_json:
         app.json({**info.to_json(), "status": status})
@@ -557,7 +579,7 @@ def promote(app: App, ref: str, status: str, message: str | None, as_json: bool)
     from .publish.promote import promote as run
 
     reference = parse_ref(ref, default_tag="latest")
-    done = run(app.target(reference), reference.reference, status, message=message)
+    done = run(app.target(reference), _manifest_ref(reference), status, message=message)
     for note in done.notes:
         app.info(f"note: {note}")
     if as_json:
@@ -680,7 +702,7 @@ def attach(
 
     reference = parse_ref(ref, default_tag="latest")
     target = app.target(reference)
-    subject = target.resolve(reference.reference)
+    subject = target.resolve(_manifest_ref(reference))
     desc = attach_file(
         target,
         subject,
@@ -715,7 +737,7 @@ def discover(app: App, ref: str, artifact_type: str | None, as_json: bool) -> No
 
     reference = parse_ref(ref, default_tag="latest")
     target = app.target(reference)
-    subject = target.resolve(reference.reference)
+    subject = target.resolve(_manifest_ref(reference))
     found = run(target, subject, artifact_type)
     if as_json:
         app.json({"subject": subject.digest, "referrers": [r.to_json() for r in found]})
@@ -738,7 +760,7 @@ def _project(
     pre: bool = False,
     link_dirs: tuple[str, ...] = (),
     allow_external: bool = False,
-):  # noqa: ANN202
+) -> Project:
     from .project.context import Project
 
     return Project(
@@ -753,7 +775,7 @@ def _project(
     )
 
 
-def link_dir_option(f: Callable) -> Callable:
+def link_dir_option(f: F) -> F:
     return click.option(
         "--allow-link-dir",
         "link_dirs",
@@ -764,7 +786,9 @@ def link_dir_option(f: Callable) -> Callable:
     )(f)
 
 
-def _print_result(app: App, result, as_json: bool, *, verb: str = "installed") -> None:  # noqa: ANN001
+def _print_result(
+    app: App, result: InstallResult, as_json: bool, *, verb: str = "installed"
+) -> None:
     if as_json:
         app.json(result.to_json())
         return
@@ -1090,7 +1114,7 @@ def _verify_ref(app: App, ref: str, keys: tuple[Path, ...], as_json: bool) -> No
         raise click.UsageError("verifying REF needs --key")
     reference = parse_ref(ref, default_tag="latest")
     target = app.target(reference)
-    subject = target.resolve(reference.reference)
+    subject = target.resolve(_manifest_ref(reference))
     rule = TrustRule(str(reference.with_tag(None)), "enforce", tuple(str(k) for k in keys))
     result = check(target, subject, rule, Path.cwd())
     if as_json:
@@ -1145,7 +1169,7 @@ private_key_option = click.option(
 )
 
 
-def _private_key(path: Path):  # noqa: ANN202
+def _private_key(path: Path) -> PrivateKey:
     from .trust.signing.keys import load_private_key
 
     data = path.read_bytes()
@@ -1212,7 +1236,7 @@ def sign(app: App, ref: str, key: Path, fmt: str, as_json: bool) -> None:
     private = _private_key(key)
     reference = parse_ref(ref, default_tag="latest")
     target = app.target(reference)
-    subject = target.resolve(reference.reference)
+    subject = target.resolve(_manifest_ref(reference))
     app.info(f"signing {reference.with_tag(None)}@{subject.digest}")
     pushed = sign_manifest(target, subject, private, reference.name, fmt)  # type: ignore[arg-type]
     if as_json:
@@ -1284,7 +1308,7 @@ def attest(
     private = _private_key(key)
     reference = parse_ref(ref, default_tag="latest")
     target = app.target(reference)
-    subject = target.resolve(reference.reference)
+    subject = target.resolve(_manifest_ref(reference))
     pushed = [run(target, subject, private, uri, body, subject_name=reference.name)]
     if legacy:
         pushed.append(
@@ -1398,7 +1422,7 @@ def cache_prune(app: App) -> None:
 AGENT_CHOICES = click.Choice(["claude", "cursor", "copilot", "codex", "gemini", "all"])
 
 
-def _print_register(app: App, results, as_json: bool) -> None:  # noqa: ANN001
+def _print_register(app: App, results: Sequence[RegisterResult], as_json: bool) -> None:
     if as_json:
         app.json(
             [

@@ -24,6 +24,10 @@ from pathlib import Path
 from .errors import SkillcrateError
 from .fastpath import state_dir
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (as in fastpath)
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = [
     "RegistrySettings",
     "allowed_link_dirs",
@@ -50,7 +54,7 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir("skillcrate"))
 
 
-def load_config(path: Path | None = None) -> dict:
+def load_config(path: Path | None = None) -> dict[str, Any]:
     import tomllib
 
     path = path or config_dir() / "config.toml"
@@ -63,7 +67,7 @@ def load_config(path: Path | None = None) -> dict:
         raise SkillcrateError(f"{path}: cannot read configuration: {exc}") from exc
 
 
-def allowed_link_dirs(config: dict | None = None) -> list[str]:
+def allowed_link_dirs(config: dict[str, Any] | None = None) -> list[str]:
     """Link folders the user allows besides ``.<agent>/skills`` (``allow_link_dirs``)."""
     cfg = load_config() if config is None else config
     value = cfg.get("allow_link_dirs") or []
@@ -78,10 +82,10 @@ def _env_hosts(name: str) -> set[str]:
     return {h.strip() for h in os.environ.get(name, "").split(",") if h.strip()}
 
 
-def registry_settings(host: str, config: dict | None = None) -> RegistrySettings:
+def registry_settings(host: str, config: dict[str, Any] | None = None) -> RegistrySettings:
     cfg = load_config() if config is None else config
     regs = cfg.get("registries") or {}
-    merged: dict = {}
+    merged: dict[str, Any] = {}
     for key in ("*", host):
         section = regs.get(key)
         if isinstance(section, dict):

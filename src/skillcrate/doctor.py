@@ -257,7 +257,7 @@ def _check_registries(project: Project) -> list[Check]:
         seen.add(key)
         if ref.layout:
             target = project.target(ref)  # relative oci: paths resolve against the project
-            exists = isinstance(target, Existence) and target.exists()
+            exists = target is not None and isinstance(target, Existence) and target.exists()
             out.append(
                 Check(
                     "registry",

@@ -25,6 +25,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (no-op path)
+
 MANIFEST_NAME = "skills.json"  # the one place these file names are spelled
 LOCK_NAME = "skills.lock.json"
 
@@ -119,14 +121,6 @@ class Artifact:
             return {"skill": self.skill, "link": self.link}
         return {"skill": self.skill, "tree": self.tree, "stat": self.stat, "files": self.files}
 
-    @classmethod
-    def for_folder(cls, rel: str, skill: str, records: Iterable[StatRecord]) -> Artifact:
-        """The artifact of a folder whose files are ``records`` (skill.tree FileRecords)."""
-        from .skill.tree import records_tree
-
-        recs = list(records)
-        return cls(rel, skill, records_tree(recs), stat_digest(recs), len(recs))  # type: ignore[arg-type]
-
 
 def read_json_file(path: Path, limit: int = MAX_STATE_BYTES) -> object:
     """JSON from a state file, at most ``limit`` bytes; OSError/ValueError when unusable."""
@@ -173,14 +167,22 @@ def read_install(root: Path) -> tuple[str, dict[str, Artifact]] | None:
 # ------------------------------------------------------------------------ stat records
 
 
-class StatRecord:
-    """What :func:`stat_digest` needs of a file record (``skill.tree.FileRecord`` has it)."""
+if TYPE_CHECKING:  # a protocol for the type checker only: importing typing costs time
+    from typing import Protocol
 
-    path: str
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-    executable: bool
+    class StatRecord(Protocol):
+        """What :func:`stat_digest` needs of a file record (``skill.tree.FileRecord``)."""
+
+        @property
+        def path(self) -> str: ...
+        @property
+        def size(self) -> int: ...
+        @property
+        def mtime_ns(self) -> int: ...
+        @property
+        def ctime_ns(self) -> int: ...
+        @property
+        def executable(self) -> bool: ...
 
 
 def stat_line(path: str, size: int, mtime_ns: int, ctime_ns: int, executable: bool) -> str:

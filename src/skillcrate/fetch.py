@@ -16,7 +16,7 @@ from . import formats
 from .cache import Cache
 from .digests import verify_bytes
 from .errors import DigestMismatch, FormatError, NotFound, ValidationError
-from .oci.model import Descriptor, parse_manifest
+from .oci.model import A_TITLE, Descriptor, parse_manifest
 from .oci.target import Target
 from .skill import archive
 from .skill.tree import FileRecord
@@ -239,7 +239,7 @@ def inspect(target: Target, reference: str, cache: Cache, *, display: str) -> In
         if det.format == "oras-files" and layer.annotations.get(formats.A_ORAS_UNPACK) != "true":
             files.append(
                 {
-                    "path": layer.annotations.get(formats.A_TITLE, ""),
+                    "path": layer.annotations.get(A_TITLE, ""),
                     "size": layer.size,
                     "mode": "0644",
                 }

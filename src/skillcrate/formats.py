@@ -7,9 +7,7 @@ collections (an index of skill manifests).
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +21,13 @@ from .digests import sha256_digest
 from .errors import FormatError, ValidationError
 from .names import NAME_RE
 from .oci.model import (
+    A_CREATED,
+    A_DESCRIPTION,
+    A_LICENSES,
+    A_REVISION,
+    A_SOURCE,
+    A_TITLE,
+    A_VERSION,
     EMPTY_JSON,
     OCI_ARTIFACT_MANIFEST,
     OCI_EMPTY,
@@ -30,6 +35,7 @@ from .oci.model import (
     OCI_MANIFEST,
     Descriptor,
     canonical_json,
+    created_timestamp,
 )
 from .skill import archive
 from .skill.rules import SkillInfo, read_skill, validate
@@ -59,13 +65,6 @@ IMAGE_LAYERS = (
 RH_LAYER = "application/vnd.redhat.agentskill.layer.v1.tar+gzip"
 RH_CONFIG = "application/vnd.redhat.agentskill.config.v1+json"
 # annotations
-A_CREATED = "org.opencontainers.image.created"
-A_TITLE = "org.opencontainers.image.title"
-A_VERSION = "org.opencontainers.image.version"
-A_DESCRIPTION = "org.opencontainers.image.description"
-A_LICENSES = "org.opencontainers.image.licenses"
-A_SOURCE = "org.opencontainers.image.source"
-A_REVISION = "org.opencontainers.image.revision"
 A_SKILL_NAME = "io.agentskills.skill.name"
 A_SKILL_COMPAT = "io.agentskills.skill.compatibility"
 A_SKILL_REF = "io.agentskills.skill.ref"
@@ -105,16 +104,6 @@ class Packed:
         """A blob's bytes (the layer is read from its temp file)."""
         blob = self.blobs[digest]
         return blob.read_bytes() if isinstance(blob, Path) else blob
-
-
-def created_timestamp(env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    sde = env.get("SOURCE_DATE_EPOCH")
-    if sde and sde.strip().isdigit():
-        t = _dt.datetime.fromtimestamp(int(sde), _dt.UTC)
-    else:
-        t = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def git_info(folder: Path) -> tuple[str, str]:
@@ -304,7 +293,9 @@ class Detected:
         return self.format == "collection"
 
 
-def _describe_foreign(mt: str, artifact_type: str | None, config_mt: str, layers: list) -> str:
+def _describe_foreign(
+    mt: str, artifact_type: str | None, config_mt: str, layers: list[Descriptor]
+) -> str:
     hints = {
         "application/vnd.cncf.helm.config.v1+json": "a Helm chart",
         "application/vnd.wasm.config.v0+json": "a WebAssembly module",

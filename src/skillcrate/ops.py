@@ -175,8 +175,8 @@ def add(
                     f"--exact needs a version tag, but {req.ref} resolved to "
                     f"the tag {resolved.tag!r}"
                 )
-            saved = _saved_version(req, ref, resolved)
-            spec = SkillSpec(name=req.name or "", source=source, version=saved)
+            version = _saved_version(req, ref, resolved)
+            spec = SkillSpec(name=req.name or "", source=source, version=version)
             add_one(spec, resolved, base.last_segment, req)
         return install_locked(
             project, manifest=manifest, save_manifest=True, force=added, resolved=added

@@ -421,10 +421,10 @@ def _strip_v(tag: str) -> str:
 def sort_tags(tags: Iterable[str]) -> list[str]:
     """Semver tags newest first (ties by name), then the other tags alphabetically."""
     unique = list(dict.fromkeys(tags))
-    semver = sorted(t for t in unique if parse_semver(t))
-    semver.sort(key=parse_semver, reverse=True)  # stable: ties stay alphabetical
-    others = sorted(t for t in unique if not parse_semver(t))
-    return semver + others
+    parsed = [(v, t) for t in sorted(unique) if (v := parse_semver(t)) is not None]
+    parsed.sort(key=lambda pair: pair[0], reverse=True)  # stable: ties stay alphabetical
+    others = sorted(t for t in unique if parse_semver(t) is None)
+    return [t for _, t in parsed] + others
 
 
 def candidate_tags(

@@ -45,7 +45,7 @@ def run_hook(agent: str, app: Any) -> int:
 
     try:
         _run(agent, app)
-    except Exception as exc:  # never block a session on an internal error
+    except Exception as exc:  # noqa: BLE001 - never block a session on an internal error
         print(f"skillcrate: internal error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         _emit(
             render_hook_output(

@@ -468,9 +468,9 @@ def _is_ours(entry: object, spec: _HookSpec) -> bool:
 
 def _our_command(entry: JsonObject, spec: _HookSpec) -> str:
     return next(
-        entry[key]
+        command
         for key in spec.command_keys
-        if isinstance(entry.get(key), str) and is_skillcrate_hook(entry[key])
+        if isinstance(command := entry.get(key), str) and is_skillcrate_hook(command)
     )
 
 
@@ -497,7 +497,9 @@ def _with_matcher(group: JsonObject, matcher: str | None) -> JsonObject:
     return {**group, "matcher": matcher} if group.get("matcher") != matcher else group
 
 
-def _place_grouped(items: list[JsonObject], spec: _HookSpec, desired: JsonObject) -> list:
+def _place_grouped(
+    items: list[JsonObject], spec: _HookSpec, desired: JsonObject
+) -> list[JsonObject]:
     """Groups with exactly one of our entries, updated in place when possible."""
     result: list[JsonObject] = []
     placed = False
@@ -527,7 +529,7 @@ def _place_grouped(items: list[JsonObject], spec: _HookSpec, desired: JsonObject
     return result
 
 
-def _place_flat(items: list[JsonObject], spec: _HookSpec, desired: JsonObject) -> list:
+def _place_flat(items: list[JsonObject], spec: _HookSpec, desired: JsonObject) -> list[JsonObject]:
     """The list with exactly one of our entries, updated in place when present."""
     result: list[JsonObject] = []
     placed = False
@@ -721,7 +723,7 @@ def registered_hooks(project: Path) -> dict[str, list[str]]:
 # --------------------------------------------------------------------------- hook mode
 
 
-def parse_hook_stdin(text: str) -> dict:
+def parse_hook_stdin(text: str) -> JsonObject:
     """The JSON object an agent sends a hook on stdin; ``{}`` if empty or not an object."""
     try:
         value = json.loads(text) if text and text.strip() else {}
@@ -730,14 +732,16 @@ def parse_hook_stdin(text: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _stdin_dirs(agent: str, stdin: Mapping) -> list[object]:
+def _stdin_dirs(agent: str, stdin: Mapping[str, object]) -> list[object]:
     """Project folders named in the hook input: Cursor's ``workspace_roots``, then ``cwd``."""
     roots = stdin.get("workspace_roots") if agent == "cursor" else None
     first_root = roots[0] if isinstance(roots, list) and roots else None
     return [first_root, stdin.get("cwd")]
 
 
-def hook_project_dir(agent: str, env: Mapping[str, str], stdin: Mapping, cwd: Path) -> Path:
+def hook_project_dir(
+    agent: str, env: Mapping[str, str], stdin: Mapping[str, object], cwd: Path
+) -> Path:
     """The project a session hook runs for.
 
     In order: the agent's project variable (``CLAUDE_PROJECT_DIR``; ``GEMINI_PROJECT_DIR``;

@@ -15,7 +15,7 @@ from ..project.manifest import Manifest
 from ..skill.tree import FileRecord, tree_digest_of
 from . import gitignore, links
 from . import materialise as inst
-from .state import Artifact, InstallState, write_state
+from .state import Artifact, InstallState, folder_artifact, write_state
 
 if TYPE_CHECKING:
     pass
@@ -101,7 +101,7 @@ def apply(
         else:
             recs = list(p.records)
             result.unchanged.append(entry.name)
-        artifacts[rel] = Artifact.for_folder(rel, entry.name, recs)
+        artifacts[rel] = folder_artifact(rel, entry.name, recs)
         records[rel] = recs
         for link in entry.additional_installed_paths:
             text, copy = links.place_link(
@@ -111,7 +111,7 @@ def apply(
                 artifacts[link] = Artifact(link, entry.name, link=text)
             else:
                 assert copy is not None
-                artifacts[link] = Artifact.for_folder(link, entry.name, copy)
+                artifacts[link] = folder_artifact(link, entry.name, copy)
                 records[link] = copy
     # 2. what skillcrate made before and the new lock no longer has
     gone = set()

@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..boundary import skill_rel
 from ..errors import NotFound, ProjectError
@@ -23,10 +24,16 @@ from . import materialise as inst
 from .plan import link_paths, with_links
 from .state import InstallState
 
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
+    R = TypeVar("R")
+
 MAX_PARALLEL = 8
 
 
-def parallel(items: Sequence, fn: Callable) -> list:  # noqa: ANN001
+def parallel(items: Sequence[T], fn: Callable[[T], R]) -> list[R]:
     """``fn`` over ``items`` on up to 8 threads; results in order (workers share nothing)."""
     if len(items) <= 1:
         return [fn(i) for i in items]

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from ..fastpath import (
     project_state_dir,
     read_install,
     read_json_file,
+    stat_digest,
     state_dir,
 )
 from ..names import is_name
@@ -58,6 +59,7 @@ __all__ = [
     "RECORDS_FILE",
     "Artifact",
     "InstallState",
+    "folder_artifact",
     "forget",
     "known_projects",
     "project_dir",
@@ -66,6 +68,13 @@ __all__ = [
     "read_state",
     "write_state",
 ]
+
+
+def folder_artifact(rel: str, skill: str, records: Iterable[FileRecord]) -> Artifact:
+    """The artifact of a folder whose files are ``records``: tree and stat digests."""
+    recs = list(records)
+    return Artifact(rel, skill, records_tree(recs), stat_digest(recs), len(recs))
+
 
 RECORDS_FILE = "records.json"
 

@@ -70,7 +70,7 @@ def _host_keys(host: str) -> list[str]:
     return keys
 
 
-def _read_json(path: Path) -> dict | None:
+def _read_json(path: Path) -> dict[str, object] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

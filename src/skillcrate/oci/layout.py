@@ -20,6 +20,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._fs import atomic_write
 from ..digests import digest_hex, sha256_digest, verify_bytes
@@ -36,6 +37,11 @@ from .model import (
     parse_manifest,
     verified_chunks,
 )
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from filelock import FileLock
 
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
 MAX_MANIFEST = 4 * 1024 * 1024
@@ -92,13 +98,13 @@ class LayoutRepository:
     def exists(self) -> bool:
         return (self.root / "index.json").is_file()
 
-    def _lock(self):  # noqa: ANN202 - filelock type
+    def _lock(self) -> FileLock:
         from filelock import FileLock
 
         key = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:24]
         return FileLock(os.path.join(tempfile.gettempdir(), f"skillcrate-layout-{key}.lock"))
 
-    def _read_index(self) -> dict:
+    def _read_index(self) -> dict[str, Any]:
         path = self.root / "index.json"
         try:
             data = read_regular(path, MAX_MANIFEST, f"{self.describe()}: index.json")
@@ -111,7 +117,7 @@ class LayoutRepository:
             raise FormatError(f"{path}: 'manifests' is not a list")
         return obj
 
-    def _write_index(self, index: dict) -> None:
+    def _write_index(self, index: dict[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if not (self.root / "oci-layout").exists():
             atomic_write(self.root / "oci-layout", LAYOUT_FILE)
@@ -121,7 +127,7 @@ class LayoutRepository:
         return self.root / "blobs" / "sha256" / digest_hex(digest, error=DigestMismatch)
 
     # manifests ----------------------------------------------------------
-    def _entries(self) -> list[dict]:
+    def _entries(self) -> list[dict[str, Any]]:
         return [m for m in self._read_index().get("manifests", []) if isinstance(m, dict)]
 
     def resolve(self, reference: str) -> Descriptor:
@@ -180,7 +186,7 @@ class LayoutRepository:
             self._write_index(index)
         return desc
 
-    def _set_entry(self, index: dict, desc: Descriptor, tag: str | None) -> None:
+    def _set_entry(self, index: dict[str, Any], desc: Descriptor, tag: str | None) -> None:
         entries = [m for m in index.get("manifests", []) if isinstance(m, dict)]
         if tag:
             entries = [

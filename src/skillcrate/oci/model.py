@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,14 @@ MANIFEST_TYPES = (
 )
 ACCEPT_MANIFESTS = ", ".join(MANIFEST_TYPES)
 REF_NAME = "org.opencontainers.image.ref.name"
+# OCI image-spec annotations (annotations.md), used by every kind of artifact
+A_CREATED = "org.opencontainers.image.created"
+A_TITLE = "org.opencontainers.image.title"
+A_VERSION = "org.opencontainers.image.version"
+A_DESCRIPTION = "org.opencontainers.image.description"
+A_LICENSES = "org.opencontainers.image.licenses"
+A_SOURCE = "org.opencontainers.image.source"
+A_REVISION = "org.opencontainers.image.revision"
 CHUNK = 64 * 1024
 
 
@@ -118,3 +128,13 @@ def open_source(source: BlobSource) -> BinaryIO:
     if isinstance(source, bytes | bytearray):
         return io.BytesIO(source)
     return open(source, "rb")
+
+
+def created_timestamp(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    sde = env.get("SOURCE_DATE_EPOCH")
+    if sde and sde.strip().isdigit():
+        t = _dt.datetime.fromtimestamp(int(sde), _dt.UTC)
+    else:
+        t = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -18,8 +18,17 @@ from typing import Any
 
 from ..digests import verify_bytes
 from ..errors import UsageError
-from ..formats import A_CREATED, A_TITLE, created_timestamp
-from .model import EMPTY_JSON, OCI_EMPTY, OCI_MANIFEST, Descriptor, canonical_json, parse_manifest
+from .model import (
+    A_CREATED,
+    A_TITLE,
+    EMPTY_JSON,
+    OCI_EMPTY,
+    OCI_MANIFEST,
+    Descriptor,
+    canonical_json,
+    created_timestamp,
+    parse_manifest,
+)
 from .target import Target
 
 DEFAULT_LAYER_TYPE = "application/octet-stream"

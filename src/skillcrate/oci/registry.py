@@ -248,7 +248,7 @@ class RegistryRepository:
         m = _LINK_RE.search(link)
         if not m:
             return None
-        url = urljoin(resp_url, m.group(1))
+        url: str = urljoin(resp_url, m.group(1))
         if not self.transport.same_origin(url):
             raise FormatError(
                 f"{self.describe()}: the registry links the next page to another host; "
@@ -284,7 +284,7 @@ class RegistryRepository:
 
     def referrers(self, desc: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
         """The referrers API (every page); on 404 the ``sha256-<hex>`` fallback index."""
-        entries: list[dict] = []
+        entries: list[dict[str, object]] = []
         path: str | None = self._path("referrers", desc.digest)
         params = {"artifactType": artifact_type} if artifact_type else None
         seen: set[str] = set()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..boundary import Boundary
 from ..cache import Cache
@@ -16,6 +17,9 @@ from ..reference import Reference
 from .files import LOCK_NAME, MANIFEST_NAME
 from .lockfile import Lockfile, load_lockfile
 from .manifest import Manifest, load_manifest
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 Reporter = Callable[[str], None]
 
@@ -57,7 +61,7 @@ class Project:
 
         return Boundary(self.root, link_dirs=(*self.allow_link_dirs, *allowed_link_dirs()))
 
-    def lock(self):  # noqa: ANN201 - filelock.FileLock
+    def lock(self) -> FileLock:
         """The project's inter-process lock (held for every mutation).
 
         It lives in the per-user state folder, keyed by the project's real path, so
@@ -66,7 +70,7 @@ class Project:
         from filelock import FileLock
 
         from ..config import state_dir
-        from ..installer.state import project_key
+        from ..fastpath import project_key
 
         path = state_dir() / "locks" / f"project-{project_key(self.root)}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)

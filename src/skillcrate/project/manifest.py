@@ -32,9 +32,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # in the C module, not the stub
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .._json import json_type
 from ..boundary import Boundary, path_problem
@@ -274,7 +274,7 @@ class Manifest:
         return self.path.name
 
     def _entries(self) -> list[dict[str, Any]]:
-        return self.data.setdefault("skills", [])
+        return cast("list[dict[str, Any]]", self.data.setdefault("skills", []))
 
     @property
     def skills(self) -> list[SkillSpec]:

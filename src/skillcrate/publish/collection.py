@@ -23,17 +23,23 @@ from ..errors import FormatError, InvalidReference, RegistryError, UsageError
 from ..fetch import fetch_skill, get_manifest
 from ..formats import (
     A_COLLECTION_NAME,
-    A_CREATED,
     A_SKILL_NAME,
     A_SKILL_REF,
     AS_ARTIFACT,
     AS_COLLECTION,
-    created_timestamp,
     detect,
 )
 from ..names import NAME_RE
 from ..oci.copy import copy_manifest
-from ..oci.model import OCI_INDEX, REF_NAME, Descriptor, canonical_json, parse_manifest
+from ..oci.model import (
+    A_CREATED,
+    OCI_INDEX,
+    REF_NAME,
+    Descriptor,
+    canonical_json,
+    created_timestamp,
+    parse_manifest,
+)
 from ..oci.target import Target
 from ..reference import Reference
 

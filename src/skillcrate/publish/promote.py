@@ -9,8 +9,7 @@ from typing import Any
 
 from ..digests import verify_bytes
 from ..errors import LifecycleError, NotFound, RegistryError
-from ..formats import A_VERSION
-from ..oci.model import canonical_json, parse_manifest
+from ..oci.model import A_VERSION, canonical_json, parse_manifest
 from ..oci.target import ManifestDeleter, Target
 from ..states import (
     A_DEPRECATION,

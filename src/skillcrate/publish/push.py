@@ -19,13 +19,10 @@ from ..reference import Reference
 
 def push_packed(target: Target, packed: Packed, tags: Sequence[str]) -> Descriptor:
     """Push blobs (skipping those present), then the manifest under each tag."""
-    for desc in (packed.config, *packed.layers):
-        target.push_blob(desc, packed.blobs[desc.digest])
-    desc: Descriptor | None = None
-    for tag in tags or [None]:  # type: ignore[list-item]
-        desc = target.push_manifest(packed.manifest, packed.media_type, tag)
-    assert desc is not None
-    return desc
+    for blob in (packed.config, *packed.layers):
+        target.push_blob(blob, packed.blobs[blob.digest])
+    pushed = [target.push_manifest(packed.manifest, packed.media_type, tag) for tag in tags]
+    return pushed[-1] if pushed else target.push_manifest(packed.manifest, packed.media_type)
 
 
 def existing_tags(target: Target) -> list[str]:

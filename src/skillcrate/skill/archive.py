@@ -20,7 +20,7 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from .._fs import safe_join, safe_member_path
 from ..errors import FormatError, UnsafePath, ValidationError
@@ -183,7 +183,7 @@ class Budget:
 
 
 def write_file(
-    dest: Path, name: str, src: BinaryIO, size: int | None, executable: bool, budget: Budget
+    dest: Path, name: str, src: IO[bytes], size: int | None, executable: bool, budget: Budget
 ) -> FileRecord:
     """Write one archive member below ``dest`` (hashing as it goes); its record.
 

@@ -120,7 +120,7 @@ class SimpleSigning:
     optional: dict[str, Any] | None
 
 
-class _Pairs(dict):
+class _Pairs(dict[str, Any]):
     """A JSON object that keeps its raw (key, value) pairs, to see duplicate keys."""
 
     def __init__(self, pairs: list[tuple[str, Any]]) -> None:

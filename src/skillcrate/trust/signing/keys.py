@@ -191,9 +191,9 @@ def _scrypt_params(kdf: Any) -> tuple[int, int, int]:
     if not isinstance(params, dict):
         raise SigningError("encrypted key: missing scrypt parameters")
     values = [params.get(name) for name in ("N", "r", "p")]
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+    n, r, p = (v if isinstance(v, int) and not isinstance(v, bool) else 0 for v in values)
+    if min(n, r, p) <= 0:
         raise SigningError("encrypted key: scrypt parameters N, r, p must be positive integers")
-    n, r, p = values
     if n < 2 or n & (n - 1):
         raise SigningError(f"encrypted key: scrypt N={n} is not a power of 2")
     if n > MAX_SCRYPT_N:

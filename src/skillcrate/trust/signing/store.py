@@ -24,8 +24,15 @@ from typing import Any, Literal
 
 from ...digests import digest_hex, sha256_digest, verify_bytes
 from ...errors import DigestMismatch, FormatError, NotFound, UsageError, VerificationError
-from ...formats import A_CREATED, A_TITLE, created_timestamp
-from ...oci.model import OCI_MANIFEST, Descriptor, canonical_json, parse_manifest
+from ...oci.model import (
+    A_CREATED,
+    A_TITLE,
+    OCI_MANIFEST,
+    Descriptor,
+    canonical_json,
+    created_timestamp,
+    parse_manifest,
+)
 from ...oci.referrers import attach_bytes, open_referrer
 from ...oci.target import Target
 from .bundle import (
