@@ -15,13 +15,12 @@ from skillcrate.agents.hookfiles import (
     default_agents,
     hook_command,
     hook_file,
-    hook_project_dir,
-    parse_hook_stdin,
     register,
     registered_hooks,
     render_hook_output,
     unregister,
 )
+from skillcrate.agents.specs import hook_project_dir, parse_hook_stdin
 from skillcrate.errors import ProjectError, UsageError
 
 HOOK_FILES = {

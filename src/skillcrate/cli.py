@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from . import __version__
+from .agents.specs import AGENTS
 from .errors import SkillcrateError
+from .names import SIGNATURE_FORMATS, WRITE_FORMATS
+from .states import PUSH_STATES, STATES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -113,7 +116,7 @@ def format_option(f: F) -> F:
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(["agentskills", "acr", "image"]),
+        type=click.Choice(WRITE_FORMATS),
         default="agentskills",
         show_default=True,
         help="Artifact format to write.",
@@ -328,7 +331,7 @@ def pack(
 @click.option("--tag", "extra_tags", multiple=True, help="Also apply this tag (repeatable).")
 @click.option(
     "--status",
-    type=click.Choice(["draft", "testing", "published"]),
+    type=click.Choice(PUSH_STATES),
     default="published",
     show_default=True,
     help="Lifecycle state to start in: draft tags <ver>-draft, testing <ver>-testing, "
@@ -552,7 +555,7 @@ def versions(app: App, ref: str, as_json: bool) -> None:
     "--to",
     "status",
     required=True,
-    type=click.Choice(["testing", "published", "deprecated", "archived"]),
+    type=click.Choice(STATES[1:]),
     help="The next lifecycle state (one step: draft → testing → published → deprecated → "
     "archived).",
 )
@@ -910,7 +913,7 @@ def remove(app: App, names: tuple[str, ...], link_dirs: tuple[str, ...], as_json
 @click.option(
     "--hook",
     "hook",
-    type=click.Choice(["claude", "cursor", "copilot", "codex", "gemini"]),
+    type=click.Choice(AGENTS),
     help="Run as an agent's session-start hook: JSON for the agent on stdout, always exit 0.",
 )
 @link_dir_option
@@ -1211,7 +1214,7 @@ def keygen(app: App, prefix: str) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["bundle", "legacy", "both"]),
+    type=click.Choice(SIGNATURE_FORMATS),
     default="bundle",
     show_default=True,
     help="bundle: Sigstore bundle v0.3 referrer; legacy: cosign's sha256-<hex>.sig tag.",
@@ -1419,7 +1422,7 @@ def cache_prune(app: App) -> None:
 
 
 # ------------------------------------------------------------------- agents
-AGENT_CHOICES = click.Choice(["claude", "cursor", "copilot", "codex", "gemini", "all"])
+AGENT_CHOICES = click.Choice([*AGENTS, "all"])
 
 
 def _print_register(app: App, results: Sequence[RegisterResult], as_json: bool) -> None:
@@ -1500,7 +1503,7 @@ def unregister(app: App, agent_names: tuple[str, ...], as_json: bool) -> None:
       skillcrate unregister
       skillcrate unregister --agent cursor
     """
-    from .agents.hookfiles import AGENTS, resolve_agents
+    from .agents.hookfiles import resolve_agents
     from .agents.hookfiles import unregister as run
 
     names = resolve_agents(list(agent_names)) if agent_names else list(AGENTS)

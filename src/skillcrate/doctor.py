@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .agents import hookfiles as agents
+from .agents.specs import AGENTS
 from .errors import AuthError, NotFound, RegistryUnreachable, SkillcrateError
 from .installer.plan import frozen_problems
 from .oci.credentials import lookup
@@ -170,7 +171,7 @@ def _check_hooks(root: Path) -> list[Check]:
     except SkillcrateError as exc:  # a malformed hook file: report it, keep checking
         detail = exc.message.replace("; the file was not changed", "")
         return [Check("hooks", "agents", "fail", detail, "fix the JSON of that file by hand")]
-    for agent in agents.AGENTS:
+    for agent in AGENTS:
         path = agents.hook_file(root, agent).relative_to(root).as_posix()
         commands = found.get(agent) or []
         if not commands:

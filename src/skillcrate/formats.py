@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from .digests import sha256_digest
 from .errors import FormatError, ValidationError
-from .names import NAME_RE
+from .names import NAME_RE, WRITE_FORMATS
 from .oci.model import (
     A_CREATED,
     A_DESCRIPTION,
@@ -70,8 +70,6 @@ A_SKILL_COMPAT = "io.agentskills.skill.compatibility"
 A_SKILL_REF = "io.agentskills.skill.ref"
 A_COLLECTION_NAME = "io.agentskills.collection.name"
 A_ORAS_UNPACK = "io.deis.oras.content.unpack"
-
-WRITE_FORMATS = ("agentskills", "acr", "image")
 
 
 def _semver_like(tag: str | None) -> bool:

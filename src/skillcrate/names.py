@@ -21,6 +21,12 @@ NAME_MAX = 64
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 """An OCI tag (distribution-spec): also what is accepted from a registry's tag list."""
 
+WRITE_FORMATS = ("agentskills", "acr", "image")
+"""The artifact formats ``pack``/``push`` write (docs/formats.md); all of them are read."""
+
+SIGNATURE_FORMATS = ("bundle", "legacy", "both")
+"""How ``sign`` stores a signature: a Sigstore bundle referrer, cosign's tag, or both."""
+
 
 def is_name(value: object) -> bool:
     """Whether ``value`` is a valid skill name."""

@@ -58,7 +58,8 @@ def run_hook(agent: str, app: Any) -> int:
 def _run(agent: str, app: Any) -> None:
     from ..fastpath import is_up_to_date
     from ..project.files import MANIFEST_NAME, find_project
-    from .hookfiles import hook_project_dir, parse_hook_stdin, render_hook_output
+    from .hookfiles import render_hook_output
+    from .specs import hook_project_dir, parse_hook_stdin
 
     stdin = parse_hook_stdin(_read_stdin())
     if app.project_opt is not None:

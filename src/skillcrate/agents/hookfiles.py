@@ -60,8 +60,7 @@ from typing import Any
 from .._fs import atomic_write
 from ..errors import ProjectError, UsageError
 from ..text import inert, one_line
-
-AGENTS: tuple[str, ...] = ("claude", "cursor", "copilot", "codex", "gemini")
+from .specs import AGENTS
 
 HOOK_TIMEOUT_SECONDS = 120
 SESSION_MATCHER = "startup|resume|clear"
@@ -119,7 +118,6 @@ class _HookSpec:
     skeleton: Mapping[str, Any]  # top-level keys of a file we create from nothing
     build_entry: Callable[[str], JsonObject]
     command_keys: tuple[str, ...]  # entry keys holding a shell command
-    project_env: tuple[str, ...]  # environment variables naming the project folder
     notice: str | None = None
 
 
@@ -165,7 +163,6 @@ _SPECS: dict[str, _HookSpec] = {
         skeleton={},
         build_entry=_claude_entry,
         command_keys=("command",),
-        project_env=("CLAUDE_PROJECT_DIR",),
     ),
     "cursor": _HookSpec(
         agent="cursor",
@@ -176,7 +173,6 @@ _SPECS: dict[str, _HookSpec] = {
         skeleton={"version": 1},
         build_entry=_cursor_entry,
         command_keys=("command",),
-        project_env=("CURSOR_PROJECT_DIR", "CLAUDE_PROJECT_DIR"),
         notice=(
             "Cursor does not wait for sessionStart hooks: skills installed when a chat "
             "starts may only be visible from the next chat."
@@ -191,7 +187,6 @@ _SPECS: dict[str, _HookSpec] = {
         skeleton={"version": 1},
         build_entry=_copilot_entry,
         command_keys=("bash", "powershell", "command"),
-        project_env=(),
         notice=(
             "Copilot cloud agent reads .github/hooks/ and copilot-setup-steps.yml from the "
             "default branch: commit and merge them."
@@ -206,7 +201,6 @@ _SPECS: dict[str, _HookSpec] = {
         skeleton={},
         build_entry=_claude_entry,
         command_keys=("command",),
-        project_env=(),
         notice=(
             "Codex runs project hooks only in a trusted project and only after you approve "
             "the hook (review it with /hooks in Codex); older Codex versions also need "
@@ -222,7 +216,6 @@ _SPECS: dict[str, _HookSpec] = {
         skeleton={},
         build_entry=_gemini_entry,
         command_keys=("command",),
-        project_env=("GEMINI_PROJECT_DIR", "CLAUDE_PROJECT_DIR"),
         notice=(
             "Gemini CLI runs project hooks only in a trusted folder and warns about new or "
             "changed project hooks until you trust them."
@@ -721,41 +714,6 @@ def registered_hooks(project: Path) -> dict[str, list[str]]:
 
 
 # --------------------------------------------------------------------------- hook mode
-
-
-def parse_hook_stdin(text: str) -> JsonObject:
-    """The JSON object an agent sends a hook on stdin; ``{}`` if empty or not an object."""
-    try:
-        value = json.loads(text) if text and text.strip() else {}
-    except (json.JSONDecodeError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _stdin_dirs(agent: str, stdin: Mapping[str, object]) -> list[object]:
-    """Project folders named in the hook input: Cursor's ``workspace_roots``, then ``cwd``."""
-    roots = stdin.get("workspace_roots") if agent == "cursor" else None
-    first_root = roots[0] if isinstance(roots, list) and roots else None
-    return [first_root, stdin.get("cwd")]
-
-
-def hook_project_dir(
-    agent: str, env: Mapping[str, str], stdin: Mapping[str, object], cwd: Path
-) -> Path:
-    """The project a session hook runs for.
-
-    In order: the agent's project variable (``CLAUDE_PROJECT_DIR``; ``GEMINI_PROJECT_DIR``;
-    ``CURSOR_PROJECT_DIR``), Cursor's first ``workspace_roots`` entry, the ``cwd`` of the
-    hook input, else ``cwd``. A relative value is taken relative to ``cwd``.
-    """
-    spec = _spec(agent)
-    candidates: list[object] = [env.get(name) for name in spec.project_env]
-    candidates += _stdin_dirs(agent, stdin)
-    for value in candidates:
-        if isinstance(value, str) and value.strip():
-            path = Path(value)
-            return path if path.is_absolute() else Path(cwd) / path
-    return Path(cwd)
 
 
 def _one_line(text: str) -> str:
