@@ -3,10 +3,16 @@
 Written: ``agentskills`` (default), ``acr`` and ``image``. Read: those three, the
 Red Hat skillimage variant, plain ORAS folder and file pushes, and agentskills
 collections (an index of skill manifests).
+
+What differs between the written formats is data: one ``_Writer`` per format in
+``_WRITERS`` (media types, config, annotations), read by the one :func:`pack`. Reading
+goes the other way: :func:`detect` names the format from the manifest alone, and
+:func:`unpack` extracts whatever layer layout that format uses.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -166,6 +172,76 @@ def agentskills_config(info: SkillInfo, version: str) -> bytes:
     return canonical_json(cfg)
 
 
+@dataclass(frozen=True)
+class _Writer:
+    """How one format writes a packed skill: the per-format half of :func:`pack`."""
+
+    layer_media_type: str
+    artifact_type: str | None
+    named_layer: bool  # the layer's files sit under a folder named after the skill
+    config: Callable[[SkillInfo, str, archive.Layer], tuple[bytes, str]]
+    annotations: Callable[[SkillInfo, str, str], dict[str, str]]  # (info, version, created)
+    oci_descriptions: bool = True  # org.opencontainers description/licenses annotations
+    inline_config: bool = False  # the config descriptor carries its bytes ("data")
+
+
+def _agentskills_annotations(info: SkillInfo, version: str, created: str) -> dict[str, str]:
+    ann = {A_CREATED: created, A_TITLE: info.name, A_SKILL_NAME: info.name}
+    if info.compatibility:
+        ann[A_SKILL_COMPAT] = info.compatibility
+    return ann
+
+
+def _acr_annotations(info: SkillInfo, version: str, created: str) -> dict[str, str]:
+    ann = {
+        "org.agent.skill.name": info.name,
+        "org.agent.skill.version": version or "0.0.0",
+        A_CREATED: created,
+    }
+    if info.description:
+        ann["org.agent.skill.description"] = info.description
+    if info.license:
+        ann["org.agent.skill.license"] = info.license
+    if info.metadata and info.metadata.get("author"):
+        ann["org.agent.skill.author"] = info.metadata["author"]
+    if info.compatibility:
+        ann["org.agent.skill.compatibility"] = json.dumps([info.compatibility])
+    return ann
+
+
+def _image_config(info: SkillInfo, version: str, built: archive.Layer) -> tuple[bytes, str]:
+    rootfs = {"type": "layers", "diff_ids": [built.diff_id]}
+    return canonical_json({"architecture": "amd64", "os": "linux", "rootfs": rootfs}), IMAGE_CONFIG
+
+
+_WRITERS: dict[str, _Writer] = {
+    "agentskills": _Writer(
+        layer_media_type=AS_LAYER,
+        artifact_type=AS_ARTIFACT,
+        named_layer=True,
+        config=lambda info, version, _built: (agentskills_config(info, version), AS_CONFIG),
+        annotations=_agentskills_annotations,
+    ),
+    "acr": _Writer(
+        layer_media_type=ACR_LAYER,
+        artifact_type=ACR_ARTIFACT,
+        named_layer=True,
+        config=lambda _info, _version, _built: (EMPTY_JSON, OCI_EMPTY),
+        annotations=_acr_annotations,
+        oci_descriptions=False,
+        inline_config=True,
+    ),
+    "image": _Writer(
+        layer_media_type=IMAGE_LAYER,
+        artifact_type=None,
+        named_layer=False,
+        config=_image_config,
+        annotations=lambda info, _version, created: {A_CREATED: created, A_TITLE: info.name},
+    ),
+}
+assert tuple(_WRITERS) == WRITE_FORMATS
+
+
 def pack(
     folder: Path,
     fmt: str = "agentskills",
@@ -177,8 +253,11 @@ def pack(
 ) -> Packed:
     """Validate and pack a skill folder into an artifact of format ``fmt``."""
     folder = Path(folder)
-    if fmt not in WRITE_FORMATS:
+    writer = _WRITERS.get(fmt)
+    if writer is None:
         raise FormatError(f"unknown format {fmt!r} (choose from {', '.join(WRITE_FORMATS)})")
+    if status and status not in STATES:
+        raise FormatError(f"unknown lifecycle status {status!r} ({', '.join(STATES)})")
     errors = [p for p in validate(folder) if p.severity == "error"]
     if errors:
         first = errors[0]
@@ -194,69 +273,32 @@ def pack(
     layer_path = workdir / "layer.tar.gz"
     try:
         with open(layer_path, "wb") as out:
-            built = archive.write_layer(folder, None if fmt == "image" else info.name, out)
+            built = archive.write_layer(folder, info.name if writer.named_layer else None, out)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
 
-    ann: dict[str, str] = {}
-    if fmt == "agentskills":
-        config_bytes, config_mt = agentskills_config(info, version), AS_CONFIG
-        layer_mt, artifact_type = AS_LAYER, AS_ARTIFACT
-        ann = {A_CREATED: created, A_TITLE: info.name, A_SKILL_NAME: info.name}
-        if info.compatibility:
-            ann[A_SKILL_COMPAT] = info.compatibility
-    elif fmt == "acr":
-        config_bytes, config_mt = EMPTY_JSON, OCI_EMPTY
-        layer_mt, artifact_type = ACR_LAYER, ACR_ARTIFACT
-        ann = {
-            "org.agent.skill.name": info.name,
-            "org.agent.skill.version": version or "0.0.0",
-            A_CREATED: created,
-        }
-        if info.description:
-            ann["org.agent.skill.description"] = info.description
-        if info.license:
-            ann["org.agent.skill.license"] = info.license
-        if info.metadata and info.metadata.get("author"):
-            ann["org.agent.skill.author"] = info.metadata["author"]
-        if info.compatibility:
-            ann["org.agent.skill.compatibility"] = json.dumps([info.compatibility])
-    else:
-        diff_id = built.diff_id
-        config_bytes = canonical_json(
-            {
-                "architecture": "amd64",
-                "os": "linux",
-                "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-            }
-        )
-        config_mt, layer_mt, artifact_type = IMAGE_CONFIG, IMAGE_LAYER, None
-        ann = {A_CREATED: created, A_TITLE: info.name}
-    if version:
-        ann[A_VERSION] = version
-    if info.description and fmt != "acr":
-        ann[A_DESCRIPTION] = info.description
-    if info.license and fmt != "acr":
-        ann[A_LICENSES] = info.license
-    if source:
-        ann[A_SOURCE] = source
-    if revision:
-        ann[A_REVISION] = revision
-    if status:
-        if status not in STATES:
-            raise FormatError(f"unknown lifecycle status {status!r} ({', '.join(STATES)})")
-        ann[A_STATUS] = status
+    config_bytes, config_mt = writer.config(info, version, built)
+    ann = writer.annotations(info, version, created)
+    general = {
+        A_VERSION: version,
+        A_DESCRIPTION: info.description if writer.oci_descriptions else "",
+        A_LICENSES: info.license if writer.oci_descriptions else "",
+        A_SOURCE: source,
+        A_REVISION: revision,
+        A_STATUS: status or "",
+    }
+    ann.update({key: value for key, value in general.items() if value})
     ann.update(annotations or {})
 
     config = Descriptor.for_bytes(config_mt, config_bytes)
-    layer = Descriptor(layer_mt, built.digest, built.size)
+    layer = Descriptor(writer.layer_media_type, built.digest, built.size)
     manifest: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST}
-    if artifact_type:
-        manifest["artifactType"] = artifact_type
+    if writer.artifact_type:
+        manifest["artifactType"] = writer.artifact_type
     cfg_json = config.to_json()
-    if fmt == "acr":
-        cfg_json["data"] = "e30="
+    if writer.inline_config:
+        cfg_json["data"] = base64.b64encode(config_bytes).decode("ascii")
     manifest["config"] = cfg_json
     manifest["layers"] = [layer.to_json()]
     manifest["annotations"] = dict(sorted(ann.items()))
