@@ -79,9 +79,9 @@ def run_cli(
 ) -> subprocess.CompletedProcess:
     """Run the skillcrate CLI; its exit code, stdout and stderr.
 
-    By default in this process (``cli.main`` with the working folder, environment and
-    standard streams swapped for the call): fast, and the same code path as the console
-    script after its no-op check. ``process=True`` starts ``python -m skillcrate`` for what
+    By default in this process (``entry.main``, what the console script runs, with the
+    working folder, environment and standard streams swapped for the call): fast, and the
+    same code path as the console script. ``process=True`` starts ``python -m skillcrate`` for what
     only a real process shows (the session hook's stdout, concurrency, signals, imports).
     ``SKILLCRATE_TESTS_IN_PROCESS=0`` makes every call a process.
     """
@@ -113,7 +113,7 @@ def _in_process(
     *,
     capture: bool = True,
 ) -> subprocess.CompletedProcess:
-    from skillcrate.cli import main
+    from skillcrate.entry import main  # what the console script runs
 
     out, err = io.StringIO(), io.StringIO()
     with _IN_PROCESS, contextlib.ExitStack() as stack:

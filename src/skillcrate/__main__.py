@@ -1,4 +1,4 @@
-from skillcrate.cli import main
+from skillcrate.entry import main
 
 if __name__ == "__main__":
     main()

@@ -18,21 +18,24 @@ build on it).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import sys
-from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (no-op path)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from pathlib import Path
+
+    StrPath = str | os.PathLike[str]
 
 MANIFEST_NAME = "skills.json"  # the one place these file names are spelled
 LOCK_NAME = "skills.lock.json"
 
-STATE_VERSION = 2
-INSTALL_FILE = "install.json"
+STATE_VERSION = 3
+INSTALL_FILE = "install.txt"
 MAX_STATE_BYTES = 64 * 1024 * 1024
+_MAGIC = f"skillcrate-install {STATE_VERSION}"
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -43,9 +46,15 @@ def inputs_digest(manifest_bytes: bytes, lock_bytes: bytes) -> str:
     return "sha256:" + hashlib.sha256(manifest_bytes + b"\n\x00\n" + lock_bytes).hexdigest()
 
 
-def read_inputs_digest(root: Path) -> str | None:
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def read_inputs_digest(root: StrPath) -> str | None:
     try:
-        return inputs_digest((root / MANIFEST_NAME).read_bytes(), (root / LOCK_NAME).read_bytes())
+        manifest = _read_bytes(os.path.join(root, MANIFEST_NAME))
+        return inputs_digest(manifest, _read_bytes(os.path.join(root, LOCK_NAME)))
     except OSError:
         return None
 
@@ -63,24 +72,51 @@ def state_dir() -> Path:
     folder can stand in for it, so ownership and trust decisions never come from files a
     project or another program could plant.
     """
+    from pathlib import Path
+
+    return Path(state_path())
+
+
+def state_path() -> str:
+    """:func:`state_dir` as a string, computed without :mod:`pathlib` (the no-op path)."""
+    home = os.path.expanduser("~")
     if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "skillcrate" / "state"
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
+        return os.path.join(base, "skillcrate", "state")
     if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "skillcrate" / "state"
+        return os.path.join(home, "Library", "Application Support", "skillcrate", "state")
     xdg = os.environ.get("XDG_STATE_HOME", "").strip()
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "state"
-    return base / "skillcrate"
+    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(home, ".local", "state")
+    return os.path.join(base, "skillcrate")
 
 
-def project_key(root: Path) -> str:
+def project_key(root: StrPath) -> str:
     """The key of a project in the state folder: from its real path."""
     real = os.path.realpath(root)
     return hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def project_state_dir(root: Path) -> Path:
-    return state_dir() / "projects" / project_key(root)
+def project_state_dir(root: StrPath) -> Path:
+    from pathlib import Path
+
+    return Path(_project_state_path(root))
+
+
+def _project_state_path(root: StrPath) -> str:
+    return os.path.join(state_path(), "projects", project_key(root))
+
+
+def find_project_root(start: str) -> str:
+    """The nearest folder from ``start`` upwards holding skills.json, else ``start``."""
+    here = os.path.abspath(start)
+    current = here
+    while True:
+        if os.path.isfile(os.path.join(current, MANIFEST_NAME)):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return here
+        current = parent
 
 
 class Artifact:
@@ -116,14 +152,11 @@ class Artifact:
     def __repr__(self) -> str:
         return f"Artifact{self._key()!r}"
 
-    def to_json(self) -> dict[str, object]:
-        if self.link is not None:
-            return {"skill": self.skill, "link": self.link}
-        return {"skill": self.skill, "tree": self.tree, "stat": self.stat, "files": self.files}
 
-
-def read_json_file(path: Path, limit: int = MAX_STATE_BYTES) -> object:
+def read_json_file(path: StrPath, limit: int = MAX_STATE_BYTES) -> object:
     """JSON from a state file, at most ``limit`` bytes; OSError/ValueError when unusable."""
+    import json
+
     with open(path, "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
@@ -131,36 +164,78 @@ def read_json_file(path: Path, limit: int = MAX_STATE_BYTES) -> object:
     return json.loads(data)
 
 
-def _artifact(rel: object, raw: object) -> Artifact:
-    if not isinstance(rel, str) or not isinstance(raw, dict):
-        raise ValueError("bad artifact")
-    skill = raw.get("skill")
-    if not isinstance(skill, str):
-        raise ValueError("bad artifact skill")
-    link = raw.get("link")
-    if link is not None:
-        if not isinstance(link, str):
-            raise ValueError("bad link")
-        return Artifact(rel, skill, link=link)
-    tree, st, files = raw.get("tree"), raw.get("stat"), raw.get("files")
-    if not (isinstance(tree, str) and isinstance(st, str) and type(files) is int):
-        raise ValueError("bad folder artifact")
-    return Artifact(rel, skill, tree, st, files)
+def _root_field(root: StrPath) -> str:
+    return os.path.realpath(root).encode("utf-8", "surrogateescape").hex()
 
 
-def read_install(root: Path) -> tuple[str, dict[str, Artifact]] | None:
-    """(inputs digest, artifacts) of ``install.json`` for ``root``; None when missing/damaged."""
+def _unsafe(field: str) -> bool:
+    return "\t" in field or "\n" in field or "\r" in field
+
+
+def format_install(root: StrPath, inputs: str, artifacts: Mapping[str, Artifact]) -> str:
+    """The text of ``install.txt``: a header, then one tab-separated line per artifact.
+
+    Plain lines, not JSON, so that the no-op check reads it with neither :mod:`json` nor
+    :mod:`re` imported. Fields never hold tabs or line breaks (paths and names are checked
+    by the boundary and :mod:`names`); a field that did would be a bug, so it raises.
+    """
+    lines = [_MAGIC, f"root {_root_field(root)}", f"inputs {inputs}"]
+    for rel in sorted(artifacts):
+        art = artifacts[rel]
+        if art.link is not None:
+            fields = ["l", rel, art.skill, art.link]
+        else:
+            fields = ["d", rel, art.skill, str(art.tree), str(art.stat), str(art.files)]
+        if any(_unsafe(f) for f in fields) or _unsafe(inputs):
+            raise ValueError(f"install state field with a tab or line break: {fields!r}")
+        lines.append("\t".join(fields))
+    return "\n".join(lines) + "\n"
+
+
+def _parse_install(text: str, root: StrPath) -> tuple[str, dict[str, Artifact]] | None:
+    lines = text.split("\n")
+    if len(lines) < 4 or lines[0] != _MAGIC or lines[-1] != "":
+        return None
+    if lines[1] != f"root {_root_field(root)}":
+        return None  # a key collision or a copied state folder: not this project's
+    if not lines[2].startswith("inputs "):
+        return None
+    artifacts: dict[str, Artifact] = {}
+    for line in lines[3:-1]:
+        fields = line.split("\t")
+        if fields[0] == "l" and len(fields) == 4:
+            art = Artifact(fields[1], fields[2], link=fields[3])
+        elif fields[0] == "d" and len(fields) == 6 and fields[5].isdigit():
+            art = Artifact(fields[1], fields[2], fields[3], fields[4], int(fields[5]))
+        else:
+            return None
+        if not art.rel or not art.skill or art.rel in artifacts:
+            return None
+        artifacts[art.rel] = art
+    return lines[2][len("inputs ") :], artifacts
+
+
+def recorded_root(folder: StrPath) -> str | None:
+    """The project path an ``install.txt`` in the state folder ``folder`` belongs to."""
     try:
-        data = read_json_file(project_state_dir(root) / INSTALL_FILE)
-        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        with open(os.path.join(folder, INSTALL_FILE), "rb") as fh:
+            head = fh.read(64 * 1024).split(b"\n", 2)
+        if len(head) < 3 or head[0].decode() != _MAGIC or not head[1].startswith(b"root "):
             return None
-        inputs, raw = data.get("inputs"), data.get("artifacts")
-        if not isinstance(inputs, str) or not isinstance(raw, dict):
+        return bytes.fromhex(head[1][5:].decode()).decode("utf-8", "surrogateescape")
+    except (OSError, ValueError):
+        return None
+
+
+def read_install(root: StrPath) -> tuple[str, dict[str, Artifact]] | None:
+    """(inputs digest, artifacts) of ``install.txt`` for ``root``; None when missing/damaged."""
+    try:
+        with open(os.path.join(_project_state_path(root), INSTALL_FILE), "rb") as fh:
+            data = fh.read(MAX_STATE_BYTES + 1)
+        if len(data) > MAX_STATE_BYTES:
             return None
-        if data.get("root") != os.path.realpath(root):
-            return None  # a key collision or a copied state folder: not this project's
-        return inputs, {rel: _artifact(rel, art) for rel, art in raw.items()}
-    except (OSError, ValueError, RecursionError):
+        return _parse_install(data.decode("utf-8", "surrogateescape"), root)
+    except (OSError, ValueError):
         return None
 
 
@@ -235,9 +310,9 @@ def scan_stat(folder: str) -> str | None:
 # --------------------------------------------------------------------------- the check
 
 
-def is_up_to_date(root: Path) -> bool:
+def is_up_to_date(root: StrPath) -> bool:
     """True when ``install`` has nothing to do in ``root`` (see the module docstring)."""
-    root = Path(os.path.realpath(root))
+    root = os.path.realpath(root)
     digest = read_inputs_digest(root)
     if digest is None:
         return False
@@ -245,7 +320,7 @@ def is_up_to_date(root: Path) -> bool:
     return found is not None and found[0] == digest and artifacts_fresh(root, found[1])
 
 
-def artifacts_fresh(root: Path, artifacts: Mapping[str, Artifact]) -> bool:
+def artifacts_fresh(root: StrPath, artifacts: Mapping[str, Artifact]) -> bool:
     """Whether every artifact is still in ``root`` as recorded (``lstat`` only)."""
     real_dirs: set[str] = set()
     try:

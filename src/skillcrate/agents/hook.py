@@ -14,29 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-MAX_STDIN = 1024 * 1024
-
-
-def _read_stdin() -> str:
-    try:
-        if sys.stdin is None or sys.stdin.isatty():
-            return ""
-        return sys.stdin.read(MAX_STDIN)  # an agent's session JSON is small; never unbounded
-    except (OSError, ValueError):
-        return ""
-
 
 def _emit(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
-
-
-def _cwd() -> Path:
-    """The working folder; ``$PWD`` (or ``/``) when it was deleted under us."""
-    try:
-        return Path.cwd()
-    except OSError:
-        return Path(os.environ.get("PWD") or "/")
 
 
 def run_hook(agent: str, app: Any) -> int:
@@ -59,13 +40,13 @@ def _run(agent: str, app: Any) -> None:
     from ..fastpath import is_up_to_date
     from ..project.files import MANIFEST_NAME, find_project
     from .hookfiles import render_hook_output
-    from .specs import hook_project_dir, parse_hook_stdin
+    from .specs import hook_project_dir, parse_hook_stdin, read_hook_stdin, working_dir
 
-    stdin = parse_hook_stdin(_read_stdin())
+    stdin = parse_hook_stdin(read_hook_stdin())
     if app.project_opt is not None:
         root = Path(app.project_opt).absolute()
     else:
-        start = hook_project_dir(agent, os.environ, stdin, _cwd())
+        start = hook_project_dir(agent, os.environ, stdin, working_dir())
         root = find_project(None, start=start)
     if not (root / MANIFEST_NAME).is_file() or is_up_to_date(root):
         _emit(render_hook_output(agent, installed=[]))

@@ -3,17 +3,24 @@
 The hook runs at every session start; on an unchanged project it must answer before
 anything heavy is imported, so the agent names, where each agent says the project is, and
 how to read its hook input live here, apart from the hook-file layouts in ``hookfiles``.
+Nothing here imports :mod:`json`, :mod:`re` or :mod:`pathlib` until it is needed.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from pathlib import Path
+import os
+import sys
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (no-op path)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
+MAX_STDIN = 1024 * 1024  # an agent's session JSON is small; never read it unbounded
 
 AGENTS: tuple[str, ...] = ("claude", "cursor", "copilot", "codex", "gemini")
 
-PROJECT_ENV: Mapping[str, tuple[str, ...]] = {
+PROJECT_ENV: dict[str, tuple[str, ...]] = {
     "claude": ("CLAUDE_PROJECT_DIR",),
     "cursor": ("CURSOR_PROJECT_DIR", "CLAUDE_PROJECT_DIR"),
     "copilot": (),
@@ -26,11 +33,33 @@ NOTHING_TO_SAY = "{}"
 """The hook output when nothing was installed and nothing failed (every agent)."""
 
 
+def read_hook_stdin() -> str:
+    """What the agent wrote on stdin (at most :data:`MAX_STDIN`); "" for a terminal."""
+    try:
+        if sys.stdin is None or sys.stdin.isatty():
+            return ""
+        return sys.stdin.read(MAX_STDIN)
+    except (OSError, ValueError):
+        return ""
+
+
+def working_dir() -> str:
+    """The working folder; ``$PWD`` (or ``/``) when it was deleted under us."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return os.environ.get("PWD") or "/"
+
+
 def parse_hook_stdin(text: str) -> dict[str, object]:
     """The JSON object an agent sends a hook on stdin; ``{}`` if empty or not an object."""
+    if not text or not text.strip():
+        return {}
+    import json
+
     try:
-        value = json.loads(text) if text and text.strip() else {}
-    except (json.JSONDecodeError, RecursionError):
+        value = json.loads(text)
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -43,18 +72,29 @@ def _stdin_dirs(agent: str, stdin: Mapping[str, object]) -> list[object]:
 
 
 def hook_project_dir(
-    agent: str, env: Mapping[str, str], stdin: Mapping[str, object], cwd: Path
+    agent: str, env: Mapping[str, str], stdin: Mapping[str, object], cwd: Path | str
 ) -> Path:
+    """The project a session hook runs for (:func:`hook_project_path` as a Path)."""
+    from pathlib import Path
+
+    return Path(hook_project_path(agent, env, lambda: stdin, str(cwd)))
+
+
+def hook_project_path(
+    agent: str, env: Mapping[str, str], stdin: Callable[[], Mapping[str, object]], cwd: str
+) -> str:
     """The project a session hook runs for.
 
     In order: the agent's project variable (``CLAUDE_PROJECT_DIR``; ``GEMINI_PROJECT_DIR``;
     ``CURSOR_PROJECT_DIR``), Cursor's first ``workspace_roots`` entry, the ``cwd`` of the
-    hook input, else ``cwd``. A relative value is taken relative to ``cwd``.
+    hook input, else ``cwd``. A relative value is taken relative to ``cwd``. ``stdin`` is
+    called (the hook input parsed) only when no variable names the project.
     """
-    candidates: list[object] = [env.get(name) for name in PROJECT_ENV[agent]]
-    candidates += _stdin_dirs(agent, stdin)
-    for value in candidates:
-        if isinstance(value, str) and value.strip():
-            path = Path(value)
-            return path if path.is_absolute() else Path(cwd) / path
-    return Path(cwd)
+    for name in PROJECT_ENV[agent]:
+        value = env.get(name)
+        if value and value.strip():
+            return os.path.join(cwd, value)  # an absolute value replaces cwd
+    for candidate in _stdin_dirs(agent, stdin()):
+        if isinstance(candidate, str) and candidate.strip():
+            return os.path.join(cwd, candidate)
+    return cwd

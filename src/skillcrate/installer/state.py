@@ -44,10 +44,12 @@ from ..fastpath import (
     INSTALL_FILE,
     STATE_VERSION,
     Artifact,
+    format_install,
     project_key,
     project_state_dir,
     read_install,
     read_json_file,
+    recorded_root,
     stat_digest,
     state_dir,
 )
@@ -77,6 +79,7 @@ def folder_artifact(rel: str, skill: str, records: Iterable[FileRecord]) -> Arti
 
 
 RECORDS_FILE = "records.json"
+LEGACY_INSTALL_FILE = "install.json"  # state version 2 (JSON); removed when seen
 
 project_dir = project_state_dir
 
@@ -155,19 +158,13 @@ def write_state(
     folder = project_dir(root)
     recs = {rel: [r.to_json() for r in records[rel]] for rel in sorted(records) if rel in artifacts}
     atomic_write(folder / RECORDS_FILE, json.dumps(recs, separators=(",", ":")) + "\n")
-    doc = {
-        "version": STATE_VERSION,
-        "root": os.path.realpath(root),
-        "inputs": inputs,
-        "artifacts": {rel: artifacts[rel].to_json() for rel in sorted(artifacts)},
-    }
-    atomic_write(folder / INSTALL_FILE, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    atomic_write(folder / INSTALL_FILE, format_install(root, inputs, artifacts))
 
 
 def forget(root: Path) -> None:
     """Drop the install state of ``root`` (nothing installed any more)."""
     folder = project_dir(root)
-    for name in (INSTALL_FILE, RECORDS_FILE):
+    for name in (INSTALL_FILE, RECORDS_FILE, LEGACY_INSTALL_FILE):
         try:
             (folder / name).unlink()
         except FileNotFoundError:
@@ -187,11 +184,7 @@ def known_projects() -> list[Path]:
     except OSError:
         return out
     for entry in entries:
-        try:
-            data = read_json_file(Path(entry.path) / INSTALL_FILE)
-        except (OSError, ValueError, RecursionError):
-            continue
-        root = data.get("root") if isinstance(data, dict) else None
-        if isinstance(root, str) and os.path.isdir(root):
+        root = recorded_root(entry.path)
+        if root is not None and os.path.isdir(root):
             out.append(Path(root))
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..fastpath import LOCK_NAME, MANIFEST_NAME
+from ..fastpath import LOCK_NAME, MANIFEST_NAME, find_project_root
 
 __all__ = ["LOCK_NAME", "MANIFEST_NAME", "find_project"]
 
@@ -12,8 +12,4 @@ __all__ = ["LOCK_NAME", "MANIFEST_NAME", "find_project"]
 def find_project(explicit: Path | None = None, start: Path | None = None) -> Path:
     if explicit is not None:
         return Path(explicit).absolute()
-    here = (start or Path.cwd()).absolute()
-    for d in (here, *here.parents):
-        if (d / MANIFEST_NAME).is_file():
-            return d
-    return here
+    return Path(find_project_root(str(start) if start is not None else str(Path.cwd())))

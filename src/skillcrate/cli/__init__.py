@@ -1,0 +1,212 @@
+"""The ``skillcrate`` command line: parse, call the library, print. Nothing else.
+
+Exit codes: 0 success; 1 failure (any skillcrate error, drift, outdated skills);
+2 usage error (bad flags or arguments). Library modules are imported inside the
+commands so that ``skillcrate install`` on an unchanged project stays cheap.
+
+The root group, ``App`` and the entry point live here; the commands live in one
+module per group (``publish``, ``project``, ``signing``, ``cache``, ``agents``),
+imported at the bottom so that they register on ``cli``; ``options`` holds the
+options and helpers they share.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from .. import __version__
+from ..errors import SkillcrateError
+
+if TYPE_CHECKING:
+    from ..cache import Cache
+    from ..oci import Client, ClientOptions, Target
+    from ..reference import Reference
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class App:
+    project_opt: Path | None = None
+    quiet: bool = False
+    verbose: int = 0
+    plain_http: bool | None = None
+    insecure: bool = False
+    _project: Path | None = field(default=None, repr=False)
+
+    def client_options(self, base_dir: Path | None = None) -> ClientOptions:
+        from ..oci import ClientOptions
+
+        return ClientOptions(
+            plain_http=self.plain_http, insecure=self.insecure, base_dir=base_dir or Path.cwd()
+        )
+
+    @cached_property
+    def client(self) -> Client:  # oci.Client, imported when a command needs it
+        """This command's registry client (transports shared by its targets)."""
+        from ..oci import Client
+
+        return Client(self.client_options())
+
+    def target(self, ref: Reference, base_dir: Path | None = None) -> Target:
+        return self.client.open(ref, base_dir or Path.cwd())
+
+    def cache(self) -> Cache:
+        from ..cache import Cache
+
+        return Cache()
+
+    @property
+    def project(self) -> Path:
+        if self._project is None:
+            from ..project.files import find_project
+
+            self._project = find_project(self.project_opt)
+        return self._project
+
+    # output: everything passes through text.inert (registry and project text is hostile)
+    def out(self, text: str = "") -> None:
+        from ..text import inert
+
+        click.echo(inert(text))
+
+    def info(self, text: str) -> None:
+        """Human progress and notes: stderr, hidden by -q."""
+        if not self.quiet:
+            from ..text import inert
+
+            click.echo(inert(text), err=True)
+
+    def progress(self, text: str) -> None:
+        """Progress on long work: stderr, only when it is a terminal."""
+        if not self.quiet and sys.stderr.isatty():
+            from ..text import inert
+
+            click.echo(inert(text), err=True)
+
+    def json(self, data: Any) -> None:
+        from ..text import json_inert
+
+        click.echo(json_inert(json.dumps(data, indent=2, ensure_ascii=False)))
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="skillcrate")
+@click.option(
+    "-C",
+    "--project",
+    "project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project folder (default: nearest ancestor with skills.json, else cwd).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
+@click.option("-v", "--verbose", count=True, help="More detail; -vv logs HTTP requests.")
+@click.option(
+    "--plain-http",
+    is_flag=True,
+    default=None,
+    help="Talk plain HTTP to registries (loopback registries do by default).",
+)
+@click.option("--insecure", is_flag=True, help="HTTPS without certificate verification.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    project: Path | None,
+    quiet: bool,
+    verbose: int,
+    plain_http: bool | None,
+    insecure: bool,
+) -> None:
+    """skillcrate: share agent skills through OCI registries, like npm.
+
+    \b
+    Project:   init, add, remove, install, update, outdated, list, verify
+    Agents:    register, unregister, doctor
+    Publish:   validate, pack, push, pull, inspect, versions
+    Cache:     cache dir|list|verify|clean|prune
+
+    \b
+    Exit codes: 0 ok, 1 failure, 2 usage error.
+    References: ghcr.io/acme/skills/review:1.2.3, 127.0.0.1:5000/x@sha256:…,
+    or oci:PATH[:tag] for an OCI image layout folder (no server needed).
+    """
+    if verbose >= 2:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s")
+    ctx.obj = App(
+        project_opt=project,
+        quiet=quiet,
+        verbose=verbose,
+        plain_http=True if plain_http else None,
+        insecure=insecure,
+    )
+
+
+def _render_error(exc: SkillcrateError, verbose: int) -> None:
+    from ..text import inert
+
+    click.echo(f"error: {inert(exc.message)}", err=True)
+    if verbose:
+        cause = exc.__cause__
+        while cause is not None:
+            click.echo(f"  caused by: {inert(str(cause))}", err=True)
+            cause = cause.__cause__
+    for hint in exc.hints():
+        click.echo(f"hint: {inert(hint)}", err=True)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: run the CLI and map errors to exit codes in one place."""
+    args = sys.argv[1:] if argv is None else argv
+    verbose = sum(a.count("v") for a in args if a.startswith("-") and set(a[1:]) == {"v"})
+    try:
+        cli.main(args=args, prog_name="skillcrate", standalone_mode=False)
+    except SkillcrateError as exc:
+        _render_error(exc, verbose)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else 1)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        os._exit(1)
+    except OSError as exc:  # read-only project, full disk: name the path and the cause
+        from ..text import inert
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {inert(where)}{exc.strerror or exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # an internal error: still one line, -v for the traceback
+        if verbose:
+            raise
+        click.echo(f"error: internal error: {exc.__class__.__name__}: {exc}", err=True)
+        click.echo("hint: run again with -v for a traceback, and report it", err=True)
+        sys.exit(1)
+    sys.exit(0)
+
+
+# The command modules register their commands on ``cli`` as they are imported.
+from . import agents as agents  # noqa: E402
+from . import cache as cache  # noqa: E402
+from . import project as project  # noqa: E402
+from . import publish as publish  # noqa: E402
+from . import signing as signing  # noqa: E402

@@ -1,0 +1,357 @@
+"""Project commands: init, add, remove, install, update, outdated, list, verify."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ..agents.specs import AGENTS
+from . import CONTEXT, App, cli, pass_app
+from .options import PRE_HELP, _manifest_ref, _project, json_option, link_dir_option, parse_ref
+
+if TYPE_CHECKING:
+    from ..installer.apply import InstallResult
+
+
+def _print_result(
+    app: App, result: InstallResult, as_json: bool, *, verb: str = "installed"
+) -> None:
+    if as_json:
+        app.json(result.to_json())
+        return
+    for name in result.installed:
+        app.out(f"+ {name}")
+    for name in result.removed:
+        app.out(f"- {name}")
+    for w in result.warnings:
+        app.info(f"warning: {w}")
+    if not result.installed and not result.removed:
+        app.info("updated skills.lock.json" if result.lock_written else "skills are up to date")
+    else:
+        total = len(result.installed) + len(result.unchanged)
+        app.info(
+            f"{verb} {len(result.installed)}, removed {len(result.removed)}; "
+            f"{total} skill(s) in .agents/skills"
+        )
+
+
+@cli.command(context_settings=CONTEXT)
+@pass_app
+def init(app: App) -> None:
+    """Create skills.json and the managed .gitignore block in the project.
+
+    \b
+    Examples:
+      skillcrate init
+      skillcrate -C path/to/project init
+    """
+    from ..ops import init as run
+
+    created = run(_project(app))
+    app.out(
+        f"created {app.project / 'skills.json'}"
+        if created
+        else f"{app.project / 'skills.json'} already exists"
+    )
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("refs", nargs=-1, required=True)
+@click.option(
+    "--version",
+    "version",
+    metavar="RANGE",
+    help="Version range to save (default ^X.Y.Z of the newest version).",
+)
+@click.option("--name", help="Name in skills.json and .agents/skills (default: SKILL.md's name).")
+@click.option("--exact", is_flag=True, help="Save the exact version instead of ^X.Y.Z.")
+@click.option("--pre", is_flag=True, help=PRE_HELP)
+@click.option(
+    "--allow-external",
+    is_flag=True,
+    help="Also add collection members stored in other repositories than the collection.",
+)
+@link_dir_option
+@json_option
+@pass_app
+def add(
+    app: App,
+    refs: tuple[str, ...],
+    version: str | None,
+    name: str | None,
+    exact: bool,
+    pre: bool,
+    allow_external: bool,
+    link_dirs: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Add skills to skills.json, lock them and install them.
+
+    Saves ^X.Y.Z of the resolved version by default, the exact version with
+    --exact, and the digest for @sha256: references.
+
+    \b
+    Examples:
+      skillcrate add ghcr.io/acme/skills/review
+      skillcrate add ghcr.io/acme/skills/review:1.2.0 --exact
+      skillcrate add oci:./vendor/registry/hello-world --version '~1.0'
+      skillcrate add ghcr.io/acme/skills/review@sha256:<hex> --name review-pinned
+    """
+    from ..ops import AddRequest
+    from ..ops import add as run
+
+    if version and len(refs) > 1:
+        raise click.UsageError("--version can only be used with a single reference")
+    reqs = [AddRequest(ref, version=version, name=name, exact=exact) for ref in refs]
+    project = _project(app, pre=pre, link_dirs=link_dirs, allow_external=allow_external)
+    _print_result(app, run(project, reqs), as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("names", nargs=-1, required=True)
+@link_dir_option
+@json_option
+@pass_app
+def remove(app: App, names: tuple[str, ...], link_dirs: tuple[str, ...], as_json: bool) -> None:
+    """Remove skills: skills.json entry, lock entry, installed folder and links.
+
+    Never deletes a folder skillcrate did not create.
+
+    \b
+    Examples:
+      skillcrate remove review
+      skillcrate remove review hello-world
+    """
+    from ..ops import remove as run
+
+    _print_result(app, run(_project(app, link_dirs=link_dirs), list(names)), as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--frozen",
+    is_flag=True,
+    help="CI: fail if skills.json and the lock disagree; never write them.",
+)
+@click.option("--offline", is_flag=True, help="Use only the cache (no network).")
+@click.option(
+    "--hook",
+    "hook",
+    type=click.Choice(AGENTS),
+    help="Run as an agent's session-start hook: JSON for the agent on stdout, always exit 0.",
+)
+@link_dir_option
+@json_option
+@pass_app
+def install(
+    app: App,
+    frozen: bool,
+    offline: bool,
+    hook: str | None,
+    link_dirs: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Install exactly what skills.lock.json pins, resolving only new or changed entries.
+
+    When nothing changed (same skills.json and lock, installed files untouched)
+    this returns at once without any network access. --frozen always checks in
+    full: the lock must match skills.json, and signatures are re-verified against
+    the trust policy.
+
+    \b
+    Examples:
+      skillcrate install
+      skillcrate install --frozen        # CI: lockfile drift check
+      skillcrate install --offline       # from the cache only
+      skillcrate install --hook claude   # what `skillcrate register` puts in hooks
+    """
+    if hook:
+        from ..agents.hook import run_hook
+
+        sys.exit(run_hook(hook, app))
+    from ..fastpath import is_up_to_date
+
+    if not as_json and not frozen and is_up_to_date(app.project):
+        app.info("skills are up to date")
+        return
+    from ..ops import install as run
+
+    project = _project(app, offline=offline, link_dirs=link_dirs)
+    _print_result(app, run(project, frozen=frozen), as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("names", nargs=-1)
+@click.option("--latest", is_flag=True, help="Also move ranges to the newest version.")
+@click.option("--pre", is_flag=True, help=PRE_HELP)
+@link_dir_option
+@json_option
+@pass_app
+def update(
+    app: App,
+    names: tuple[str, ...],
+    latest: bool,
+    pre: bool,
+    link_dirs: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Re-resolve skills within their ranges and rewrite the lock.
+
+    \b
+    Examples:
+      skillcrate update
+      skillcrate update review
+      skillcrate update --latest        # ^1.2.0 becomes ^2.0.1 when 2.0.1 is newest
+    """
+    from ..ops import update as run
+
+    project = _project(app, pre=pre, link_dirs=link_dirs)
+    _print_result(app, run(project, list(names), latest=latest), as_json, verb="updated")
+
+
+@cli.command(context_settings=CONTEXT)
+@json_option
+@pass_app
+def outdated(app: App, as_json: bool) -> None:
+    """Show current, wanted (newest in range) and latest version per skill.
+
+    Exit 1 when any skill is outdated.
+
+    \b
+    Examples:
+      skillcrate outdated
+      skillcrate outdated --json
+    """
+    from ..ops import outdated as run
+
+    rows = run(_project(app))
+    if as_json:
+        app.json([r.to_json() for r in rows])
+    else:
+        stale = [r for r in rows if r.is_outdated]
+        if not stale:
+            app.info("all skills are up to date")
+        else:
+            app.out(f"{'name':20} {'current':12} {'wanted':12} {'latest':12} spec")
+            for r in stale:
+                app.out(
+                    f"{r.name:20} {r.current or '-':12} {r.wanted or '-':12} "
+                    f"{r.latest or '-':12} {r.spec}"
+                )
+    if any(r.is_outdated for r in rows):
+        sys.exit(1)
+
+
+@cli.command("list", context_settings=CONTEXT)
+@json_option
+@pass_app
+def list_(app: App, as_json: bool) -> None:
+    """List installed skills: name, version, digest, description, path.
+
+    \b
+    Examples:
+      skillcrate list
+      skillcrate list --json
+    """
+    from ..ops import list_skills
+
+    rows = list_skills(_project(app))
+    if as_json:
+        app.json([r.to_json() for r in rows])
+        return
+    if not rows:
+        app.info("no skills installed")
+    for r in rows:
+        state = "" if r.installed else "  (not installed: run skillcrate install)"
+        app.out(f"{r.name} {r.version or '-'} {r.digest[:19]}  {r.path}{state}")
+        if r.description:
+            desc = r.description if len(r.description) <= 96 else r.description[:93] + "..."
+            app.out(f"    {desc}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("ref", required=False)
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="With REF: a public key that must have signed it (repeatable).",
+)
+@click.option("--offline", is_flag=True, help="Only check installed files (skip signature checks).")
+@json_option
+@pass_app
+def verify(app: App, ref: str | None, keys: tuple[Path, ...], offline: bool, as_json: bool) -> None:
+    """Check installed skills against the lock, and signatures against the trust policy.
+
+    Without REF: every installed folder must match its lock tree (offline), and every
+    locked skill whose source has a "trust" rule in skills.json must carry a signature
+    (a Sigstore bundle referrer or a cosign .sig) that verifies with the rule's keys
+    and names the locked digest. With REF and --key: check that one artifact.
+
+    Exit 1 on any drift or failed enforce rule (warn rules are reported, not fatal).
+
+    \b
+    Examples:
+      skillcrate verify
+      skillcrate verify --json
+      skillcrate verify localhost:5000/review:1.2.0 --key cosign.pub
+    """
+    if ref is not None:
+        _verify_ref(app, ref, keys, as_json)
+        return
+    if keys:
+        raise click.UsageError("--key goes with REF; for the project, keys come from skills.json")
+    from ..ops import verify as run
+    from ..ops import verify_signatures
+
+    project = _project(app)
+    drift = run(project)
+    signatures = [] if offline else verify_signatures(project)
+    failed = [s for s in signatures if not s.result.ok and s.result.rule.mode == "enforce"]
+    if as_json:
+        app.json(
+            {
+                "drift": [d.to_json() for d in drift],
+                "signatures": [s.to_json() for s in signatures],
+            }
+        )
+    else:
+        for d in drift:
+            for p in d.paths or [""]:
+                app.out(f"{d.name}: {d.problem}: {p}".rstrip(": "))
+        for s in signatures:
+            r = s.result
+            if r.ok:
+                app.out(f"{s.name}: signed by {r.signed_by} ({r.kind}; policy {r.rule.pattern})")
+            else:
+                level = "FAILED" if r.rule.mode == "enforce" else "warning"
+                app.out(f"{s.name}: {level}: not verified by {r.rule.pattern}: {r.reason()}")
+        if not drift:
+            app.info("all installed skills match skills.lock.json")
+    if drift or failed:
+        sys.exit(1)
+
+
+def _verify_ref(app: App, ref: str, keys: tuple[Path, ...], as_json: bool) -> None:
+    from ..trust.policy import check
+    from ..trust.rules import TrustRule
+
+    if not keys:
+        raise click.UsageError("verifying REF needs --key")
+    reference = parse_ref(ref, default_tag="latest")
+    target = app.target(reference)
+    subject = target.resolve(_manifest_ref(reference))
+    rule = TrustRule(str(reference.with_tag(None)), "enforce", tuple(str(k) for k in keys))
+    result = check(target, subject, rule, Path.cwd())
+    if as_json:
+        app.json({"reference": str(reference), **result.to_json()})
+    elif result.ok:
+        app.out(f"{reference}@{subject.digest}: signed by {result.signed_by} ({result.kind})")
+    else:
+        app.out(f"{reference}@{subject.digest}: not verified: {result.reason()}")
+    if not result.ok:
+        sys.exit(1)

@@ -1,0 +1,106 @@
+"""The console script's first module: answer "nothing to do" before loading the CLI.
+
+Every agent session start runs ``skillcrate install --hook AGENT``, and on an unchanged
+project the whole answer is "up to date". This module recognises exactly the no-op
+shapes of the command line (``install`` and ``install --hook AGENT``, after the global
+options that cannot change the answer), runs the no-op check of :mod:`skillcrate.fastpath`,
+and answers. Anything else, or a project that is not up to date, falls through to the
+full CLI (click, the library) with the same arguments and the same stdin.
+
+Stdlib only, and not even :mod:`pathlib`, :mod:`json` or :mod:`re` on the no-op path: it
+imports nothing of skillcrate but ``fastpath`` and ``agents.specs``, which import nothing
+else (``tests/test_noop_entry.py`` checks).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+from .agents.specs import (
+    AGENTS,
+    NOTHING_TO_SAY,
+    hook_project_path,
+    parse_hook_stdin,
+    read_hook_stdin,
+    working_dir,
+)
+from .fastpath import MANIFEST_NAME, find_project_root, is_up_to_date
+
+_FLAGS = {"-q", "--quiet", "--plain-http", "--insecure"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: the no-op answer when it applies, else the full CLI."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if _answer(args):
+        sys.exit(0)
+    from .cli import main as full
+
+    full(args)
+
+
+def _parse(args: list[str]) -> tuple[str | None, bool, str | None] | None:
+    """(project option, quiet, hook agent) for a no-op candidate; None for anything else."""
+    project: str | None = None
+    quiet = False
+    i = 0
+    while i < len(args) and args[i] != "install":
+        arg = args[i]
+        if arg in ("-C", "--project") and i + 1 < len(args):
+            project, i = args[i + 1], i + 2
+            continue
+        if arg.startswith("--project="):
+            project = arg.split("=", 1)[1]
+        elif arg in _FLAGS or (len(arg) > 1 and arg[0] == "-" and set(arg[1:]) == {"v"}):
+            quiet = quiet or arg in ("-q", "--quiet")
+        else:
+            return None
+        i += 1
+    rest = args[i + 1 :] if i < len(args) else None
+    if rest is None:
+        return None
+    if not rest:
+        return project, quiet, None
+    if len(rest) == 2 and rest[0] == "--hook":
+        agent = rest[1]
+    elif len(rest) == 1 and rest[0].startswith("--hook="):
+        agent = rest[0].split("=", 1)[1]
+    else:
+        return None
+    return (project, quiet, agent) if agent in AGENTS else None
+
+
+def _answer(args: list[str]) -> bool:
+    """Print the no-op answer and return True, or return False to run the full CLI."""
+    parsed = _parse(args)
+    if parsed is None:
+        return False
+    project, quiet, agent = parsed
+    if project is not None and not os.path.isdir(project):
+        return False  # let the CLI say what is wrong with it
+    try:
+        if agent is None:
+            root = os.path.abspath(project) if project is not None else None
+            if not is_up_to_date(root or find_project_root(working_dir())):
+                return False
+            if not quiet:
+                print("skills are up to date", file=sys.stderr)
+            return True
+        stdin = read_hook_stdin()
+        sys.stdin = io.StringIO(stdin)  # the full CLI, if it runs, reads the same input
+        if project is not None:
+            root = os.path.abspath(project)
+        else:
+            start = hook_project_path(
+                agent, os.environ, lambda: parse_hook_stdin(stdin), working_dir()
+            )
+            root = find_project_root(start)
+        if os.path.isfile(os.path.join(root, MANIFEST_NAME)) and not is_up_to_date(root):
+            return False
+    except OSError:
+        return False  # the full CLI reports it properly
+    sys.stdout.write(NOTHING_TO_SAY + "\n")
+    sys.stdout.flush()
+    return True

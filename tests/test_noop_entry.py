@@ -1,0 +1,135 @@
+"""The console script's no-op answer (entry.py): right answers, and almost nothing imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from skillcrate.formats import pack
+from skillcrate.oci.layout import LayoutRepository
+from skillcrate.publish.push import push_packed
+
+from helpers import make_skill, run_cli
+
+# what the no-op path may load of skillcrate: nothing but these
+NOOP_MODULES = {
+    "skillcrate",
+    "skillcrate.entry",
+    "skillcrate.fastpath",
+    "skillcrate.agents",
+    "skillcrate.agents.specs",
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    store = tmp_path / "store"
+    for name in ("alpha", "beta"):
+        folder = make_skill(tmp_path / "src" / name, name, f"{name} skill.")
+        push_packed(LayoutRepository(store / name), pack(folder, tag="1.0.0"), ["1.0.0"])
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    for name in ("alpha", "beta"):
+        done = run_cli("add", f"oci:../store/{name}", cwd=proj)
+        assert done.returncode == 0, done.stderr
+    return proj
+
+
+def imported(*args: str, cwd: Path, stdin: str | None = None) -> tuple[set[str], str, str, int]:
+    """Run the console script's module in a real process; the modules it imported."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "import sys; from skillcrate.entry import main; sys.argv[1:] = "
+            + repr(list(args))
+            + "; main()",
+        ],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    modules, other = set(), []
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:"):
+            modules.add(line.rsplit("|", 1)[1].strip())
+        else:
+            other.append(line)
+    return modules, proc.stdout, "\n".join(other), proc.returncode
+
+
+def test_a_no_op_install_loads_neither_click_nor_the_cli(project: Path) -> None:
+    modules, out, err, code = imported("install", cwd=project)
+    assert code == 0 and out == "" and err == "skills are up to date"
+    assert "click" not in modules and "skillcrate.cli" not in modules
+    assert {m for m in modules if m.startswith("skillcrate")} <= NOOP_MODULES
+    assert not {"json", "pathlib", "re", "typing", "dataclasses"} & modules
+
+
+@pytest.mark.parametrize("agent", ["claude", "cursor", "copilot", "codex", "gemini"])
+def test_a_no_op_session_start_prints_nothing_to_say(project: Path, agent: str) -> None:
+    stdin = json.dumps({"cwd": str(project), "hook_event_name": "SessionStart"})
+    modules, out, err, code = imported("install", "--hook", agent, cwd=project.parent, stdin=stdin)
+    assert code == 0 and out == "{}\n" and err == ""
+    assert "click" not in modules and "skillcrate.cli" not in modules
+
+
+def test_global_options_that_cannot_change_the_answer_keep_the_fast_path(project: Path) -> None:
+    modules, _, err, code = imported("-q", "-v", "-C", str(project), "install", cwd=project.parent)
+    assert code == 0 and err == "" and "click" not in modules
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("install", "--frozen"),
+        ("install", "--json"),
+        ("install", "--offline"),
+        ("list",),
+        ("install", "--hook", "nobody"),
+        ("--project=/nonexistent", "install"),
+    ],
+)
+def test_anything_else_runs_the_full_cli(project: Path, args: tuple[str, ...]) -> None:
+    modules, *_ = imported(*args, cwd=project)
+    assert "skillcrate.cli" in modules
+
+
+def test_an_unknown_agent_is_still_a_usage_error(project: Path) -> None:
+    *_, code = imported("install", "--hook", "nobody", cwd=project)
+    assert code == 2
+
+
+def test_a_changed_project_falls_through_and_is_repaired(project: Path) -> None:
+    shutil.rmtree(project / ".agents" / "skills" / "alpha")
+    modules, out, err, code = imported("install", cwd=project)
+    assert code == 0 and "skillcrate.cli" in modules, err
+    assert (project / ".agents" / "skills" / "alpha" / "SKILL.md").is_file()
+    modules, *_ = imported("install", cwd=project)
+    assert "skillcrate.cli" not in modules  # up to date again
+
+
+def test_the_hook_input_reaches_the_full_cli_when_it_must_run(project: Path) -> None:
+    """The entry reads stdin to find the project; the full hook must see the same input."""
+    shutil.rmtree(project / ".agents" / "skills" / "beta")
+    stdin = json.dumps({"cwd": str(project)})
+    _, out, err, code = imported("install", "--hook", "codex", cwd=project.parent, stdin=stdin)
+    assert code == 0, err
+    assert "beta" in json.loads(out)["hookSpecificOutput"]["additionalContext"]
+    assert (project / ".agents" / "skills" / "beta" / "SKILL.md").is_file()
+
+
+def test_in_process_runs_take_the_same_entry(project: Path) -> None:
+    done = run_cli("install", cwd=project)
+    assert done.returncode == 0 and done.stderr == "skills are up to date\n"
