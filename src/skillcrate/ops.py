@@ -60,10 +60,17 @@ def install(
     frozen: bool = False,
     force: Iterable[str] = (),
     manifest: Manifest | None = None,
+    keep_going: bool = False,
 ) -> InstallResult:
-    """Make ``.agents/skills`` match the lock, resolving only what the lock cannot answer."""
+    """Make ``.agents/skills`` match the lock, resolving only what the lock cannot answer.
+
+    ``keep_going``: install every skill that can be, keep the others as they were, and
+    list them in ``result.failed`` (``frozen`` stays all-or-nothing).
+    """
     with project.lock():
-        return install_locked(project, frozen=frozen, force=force, manifest=manifest)
+        return install_locked(
+            project, frozen=frozen, force=force, manifest=manifest, keep_going=keep_going
+        )
 
 
 def init(project: Project) -> bool:

@@ -64,7 +64,7 @@ def _run(agent: str, app: Any) -> None:
     try:
         # stdout belongs to the agent's JSON: anything else printed goes to stderr
         with contextlib.redirect_stdout(sys.stderr):
-            result = install(project)
+            result = install(project, keep_going=True)
     except SkillcrateError as exc:
         from ..text import inert
 
@@ -75,7 +75,34 @@ def _run(agent: str, app: Any) -> None:
 
     for w in result.warnings:
         print(f"skillcrate: warning: {inert(w)}", file=sys.stderr)
+    for name, why in result.failed.items():
+        print(f"skillcrate: error: {name}: {inert(why)}", file=sys.stderr)
     message = None  # installed names are already part of the agent's context
     if result.removed:
         message = "skillcrate removed these skills: " + ", ".join(result.removed) + "."
-    _emit(render_hook_output(agent, installed=result.installed, message=message))
+    _emit(
+        render_hook_output(
+            agent,
+            installed=result.installed,
+            message=message,
+            skills=installed_skills(root, result.installed),
+            failed=result.failed,
+        )
+    )
+
+
+def installed_skills(root: Path, names: list[str]) -> dict[str, tuple[str, str]]:
+    """name -> (path of its SKILL.md, description) for each installed skill that reads."""
+    from ..boundary import skill_rel
+    from ..errors import SkillcrateError
+    from ..skill.rules import read_skill
+
+    out: dict[str, tuple[str, str]] = {}
+    for name in names:
+        folder = root / skill_rel(name)
+        try:
+            description = read_skill(folder).description or ""
+        except (SkillcrateError, OSError):
+            description = ""
+        out[name] = (str(folder / "SKILL.md"), description)
+    return out

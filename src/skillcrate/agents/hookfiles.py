@@ -68,6 +68,7 @@ SESSION_MATCHER = "startup|resume|clear"
 
 COPILOT_WORKFLOW = ".github/workflows/copilot-setup-steps.yml"
 
+_MAX_DESCRIPTION = 240
 _MAX_MESSAGE = 300
 
 # `<something ending in skillcrate>[version or .exe suffix] install --hook`
@@ -721,7 +722,19 @@ def _one_line(text: str) -> str:
     return one_line(" ".join(text.split()), _MAX_MESSAGE)
 
 
-def _context(installed: Sequence[str], message: str | None) -> str:
+_RELOAD_HINT = {
+    "gemini": " The user can run /skills reload to load them in this session.",
+    "copilot": " The user can run /skills reload to load them in this session.",
+}
+
+
+def _context(
+    agent: str,
+    installed: Sequence[str],
+    skills: Mapping[str, tuple[str, str]],
+    message: str | None,
+    failed: Mapping[str, str],
+) -> str:
     parts: list[str] = []
     if installed:
         parts.append(
@@ -729,9 +742,25 @@ def _context(installed: Sequence[str], message: str | None) -> str:
             + ", ".join(installed)
             + "."
         )
+        for name in installed:
+            path, description = skills.get(name, ("", ""))
+            if path:
+                about = f": {one_line(description, _MAX_DESCRIPTION)}" if description else ""
+                parts.append(f"- {name}{about} (instructions: {inert(path)})")
+        if agent != "claude":
+            parts.append(
+                "They may not be in your skill list until the next session: when a task "
+                "matches one, read its SKILL.md at the path above and follow it."
+                + _RELOAD_HINT.get(agent, "")
+            )
+    if failed:
+        parts.append(
+            f"skillcrate {_failed_line(failed)}; those skills are unchanged (or missing) "
+            "until a later session start installs them."
+        )
     if message and message.strip():
         parts.append(inert(message.strip()))
-    return "\n".join(parts)
+    return "\n".join(inert(p) if p.startswith("skillcrate ") else p for p in parts)
 
 
 def _claude_like(context: str, reload: bool, error: str | None, *, reload_key: bool) -> JsonObject:
@@ -752,23 +781,37 @@ def render_hook_output(
     installed: Sequence[str],
     message: str | None = None,
     error: str | None = None,
+    skills: Mapping[str, tuple[str, str]] | None = None,
+    failed: Mapping[str, str] | None = None,
 ) -> str:
     """The single JSON document ``install --hook AGENT`` prints on stdout.
 
-    ``{}`` when there is nothing to say. Otherwise the installed skills (and ``message``)
-    become context for the model, Claude Code is asked to re-scan its skills
-    (``reloadSkills``), and ``error`` becomes a short ``skillcrate: …`` line: a
+    ``{}`` when there is nothing to say. Otherwise the installed skills (with the path of
+    each ``SKILL.md`` and its description, from ``skills``: name -> (path, description))
+    and ``message`` become context for the model. Claude Code is asked to re-scan its
+    skills (``reloadSkills``); the other agents build their skill list before the hook
+    runs, so the context says how to use the new skills now and when they will be listed.
+    ``error`` and the ``failed`` skills become a short ``skillcrate: …`` line: a
     ``systemMessage`` where the agent shows one to the user (Claude Code, Codex, Gemini),
     else part of the context (Cursor, Copilot). Never a blocking decision.
     """
     _spec(agent)
     names = [installed] if isinstance(installed, str) else list(installed)
-    context = _context(names, message)
-    problem = _one_line(f"skillcrate: {error}") if error and error.strip() else None
-    if agent in ("claude", "codex", "gemini"):
+    problems = [error.strip()] if error and error.strip() else []
+    if failed:
+        problems.append(_failed_line(failed))
+    shown_to_user = agent in ("claude", "codex", "gemini")  # a systemMessage, not context
+    context = _context(agent, names, skills or {}, message, (failed or {}) if shown_to_user else {})
+    problem = _one_line("skillcrate: " + "; ".join(problems)) if problems else None
+    if shown_to_user:
         out = _claude_like(context, bool(names), problem, reload_key=agent == "claude")
     else:
         text = "\n".join(part for part in (problem, context) if part)
         key = "additional_context" if agent == "cursor" else "additionalContext"
         out = {key: text} if text else {}
     return json.dumps(out, ensure_ascii=False)
+
+
+def _failed_line(failed: Mapping[str, str]) -> str:
+    reasons = "; ".join(f"{n}: {(why or 'failed').splitlines()[0]}" for n, why in failed.items())
+    return f"could not install {', '.join(failed)} ({reasons})"

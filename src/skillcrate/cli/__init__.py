@@ -78,6 +78,12 @@ class App:
 
         click.echo(inert(text))
 
+    def err(self, text: str) -> None:
+        """A failure line on stderr (shown even with -q)."""
+        from ..text import inert
+
+        click.echo(inert(text), err=True)
+
     def info(self, text: str) -> None:
         """Human progress and notes: stderr, hidden by -q."""
         if not self.quiet:

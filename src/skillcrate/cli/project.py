@@ -28,6 +28,15 @@ def _print_result(
         app.out(f"- {name}")
     for w in result.warnings:
         app.info(f"warning: {w}")
+    for name, why in result.failed.items():
+        app.err(f"error: {name}: {why.splitlines()[0] if why else 'failed'}")
+    if result.failed:
+        app.info(
+            f"{len(result.failed)} skill(s) failed and were left as they were: "
+            + ", ".join(result.failed)
+        )
+    if result.failed and not result.installed and not result.removed:
+        return
     if not result.installed and not result.removed:
         app.info("updated skills.lock.json" if result.lock_written else "skills are up to date")
     else:
@@ -138,6 +147,12 @@ def remove(app: App, names: tuple[str, ...], link_dirs: tuple[str, ...], as_json
 )
 @click.option("--offline", is_flag=True, help="Use only the cache (no network).")
 @click.option(
+    "--keep-going",
+    "-k",
+    is_flag=True,
+    help="Install every skill that can be; keep the others as they were, list them, exit 1.",
+)
+@click.option(
     "--hook",
     "hook",
     type=click.Choice(AGENTS),
@@ -150,6 +165,7 @@ def install(
     app: App,
     frozen: bool,
     offline: bool,
+    keep_going: bool,
     hook: str | None,
     link_dirs: tuple[str, ...],
     as_json: bool,
@@ -161,11 +177,17 @@ def install(
     full: the lock must match skills.json, and signatures are re-verified against
     the trust policy.
 
+    With --keep-going (always in --hook mode) one unreachable or refused skill does
+    not stop the others: they are installed, the failed ones keep their previous
+    folder and lock entry (if any), and each failure is listed. --frozen stays
+    all-or-nothing.
+
     \b
     Examples:
       skillcrate install
       skillcrate install --frozen        # CI: lockfile drift check
       skillcrate install --offline       # from the cache only
+      skillcrate install --keep-going    # like make -k: install what can be
       skillcrate install --hook claude   # what `skillcrate register` puts in hooks
     """
     if hook:
@@ -179,8 +201,13 @@ def install(
         return
     from ..ops import install as run
 
+    if keep_going and frozen:
+        raise click.UsageError("--keep-going cannot be combined with --frozen (all-or-nothing)")
     project = _project(app, offline=offline, link_dirs=link_dirs)
-    _print_result(app, run(project, frozen=frozen), as_json)
+    result = run(project, frozen=frozen, keep_going=keep_going)
+    _print_result(app, result, as_json)
+    if result.failed:
+        sys.exit(1)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -10,7 +10,7 @@ from ..boundary import SKILLS_DIR, Boundary, skill_rel
 from ..errors import ProjectError, SkillcrateError
 from ..fastpath import inputs_digest
 from ..project.files import LOCK_NAME
-from ..project.lockfile import Lockfile, save_lockfile
+from ..project.lockfile import LockedSkill, Lockfile, save_lockfile
 from ..project.manifest import Manifest
 from ..skill.tree import FileRecord, tree_digest_of
 from . import gitignore, links
@@ -31,33 +31,50 @@ class InstallResult:
     unchanged: list[str] = field(default_factory=list)
     lock_written: bool = False
     warnings: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # keep-going: name -> why
 
     def to_json(self) -> dict[str, Any]:
         return {
             "installed": self.installed,
             "removed": self.removed,
             "unchanged": self.unchanged,
+            "failed": [{"name": n, "error": e} for n, e in self.failed.items()],
             "lockWritten": self.lock_written,
             "warnings": self.warnings,
         }
 
 
-def preflight(project: Project, prepared: Iterable[Prepared], owned: set[str]) -> None:
+def preflight(
+    project: Project,
+    prepared: Iterable[Prepared],
+    owned: set[str],
+    *,
+    failures: dict[str, SkillcrateError] | None = None,
+) -> None:
     """Refuse before anything is written: a folder to build that is someone else's, or a
-    link folder the boundary does not allow."""
-    b = project.boundary
+    link folder the boundary does not allow. With ``failures``, record instead of raising."""
     for p in prepared:
-        rel = skill_rel(p.entry.name)
-        if p.rebuild:
-            st = b.lstat(rel)
-            if st is not None and rel not in owned and not _identical(b, rel, p.entry.tree):
-                raise ProjectError(
-                    f"{rel} already exists and was not installed by skillcrate; "
-                    "choose another name with --name or move that folder",
-                )
-        for link in p.entry.additional_installed_paths:
-            b.check_artifact(link)
-            b.lstat(link)  # UnsafePath when the link folder (or a parent) is a symlink
+        try:
+            _preflight_one(project, p, owned)
+        except SkillcrateError as exc:
+            if failures is None:
+                raise
+            failures.setdefault(p.entry.name, exc)
+
+
+def _preflight_one(project: Project, p: Prepared, owned: set[str]) -> None:
+    b = project.boundary
+    rel = skill_rel(p.entry.name)
+    if p.rebuild:
+        st = b.lstat(rel)
+        if st is not None and rel not in owned and not _identical(b, rel, p.entry.tree):
+            raise ProjectError(
+                f"{rel} already exists and was not installed by skillcrate; "
+                "choose another name with --name or move that folder",
+            )
+    for link in p.entry.additional_installed_paths:
+        b.check_artifact(link)
+        b.lstat(link)  # UnsafePath when the link folder (or a parent) is a symlink
 
 
 def _identical(b: Boundary, rel: str, tree: str | None) -> bool:
@@ -81,18 +98,34 @@ def apply(
     link_dirs: Sequence[str],
     *,
     write_lock: bool,
+    carried: Sequence[LockedSkill] = (),
+    partial: bool = False,
 ) -> InstallResult:
-    """Make the project match the prepared entries; prune what skillcrate made before."""
+    """Make the project match the prepared entries; prune what skillcrate made before.
+
+    ``carried``: old lock entries of skills that failed (keep-going), kept verbatim with
+    whatever skillcrate had installed for them.
+    """
     b = project.boundary
     result = InstallResult()
     owned = state.owned if state else set()
     for folder in (SKILLS_DIR, *link_dirs):
         b.clean_temp(folder)
-    new_lock = Lockfile(skills=tuple(p.entry for p in prepared.values()))
+    new_lock = Lockfile(skills=(*(p.entry for p in prepared.values()), *carried))
     artifacts: dict[str, Artifact] = {}
     records: dict[str, list[FileRecord]] = {}
+    kept_names = {e.name for e in carried}
+    if state is not None:  # what a failed skill had stays as it was
+        for rel, art in state.artifacts.items():
+            if art.skill in kept_names:
+                artifacts[rel] = art
+                recs = state.records_for(rel)
+                if recs is not None:
+                    records[rel] = recs
     # 1. skill folders (each swapped in atomically) and their links
     for entry in new_lock.skills:
+        if entry.name in kept_names:
+            continue
         p = prepared[entry.name]
         rel = skill_rel(entry.name)
         if p.fetched is not None:
@@ -126,7 +159,10 @@ def apply(
         result.lock_written = save_lockfile(b.root / LOCK_NAME, new_lock)
     manifest_bytes = project.manifest_path.read_bytes() if project.manifest_path.exists() else b""
     lock_bytes = project.lock_path.read_bytes() if project.lock_path.exists() else b""
-    write_state(b.root, inputs_digest(manifest_bytes, lock_bytes), artifacts, records)
+    inputs = inputs_digest(manifest_bytes, lock_bytes)
+    if partial:  # never "up to date": the next run (session start) tries the failures again
+        inputs = f"partial:{inputs}"
+    write_state(b.root, inputs, artifacts, records)
     gitignore.update_gitignore(b, artifacts, keep_block=True)
     return result
 

@@ -7,27 +7,63 @@
 4. :func:`apply.preflight` then :func:`apply.apply`: refuse what may not be written, then
    swap folders in, link, prune, and write the lock, the state and ``.gitignore`` last.
 
-A failure before step 4 leaves the project as it was.
+A failure before step 4 leaves the project as it was. With ``keep_going`` (the session
+hook, ``install --keep-going``) a skill that fails in steps 2-4 is left out instead: its
+previous lock entry and installed folder (if any) stay exactly as they were, the others
+are installed, and the result lists each failure. The install state then does not count
+as up to date, so the next run tries the failed skills again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
+from typing import TypeVar
 
 from .. import states as lifecycle
-from ..errors import FrozenLockfileError
+from ..errors import FrozenLockfileError, ProjectError, SkillcrateError
 from ..project.context import Project
 from ..project.files import LOCK_NAME, MANIFEST_NAME
 from ..project.manifest import Manifest
 from ..resolver import Resolved
 from .apply import InstallResult, apply, link_dirs, preflight
 from .plan import frozen_problems, plan_install
-from .prepare import parallel, prepare_kept, prepare_new
+from .prepare import Prepared, parallel, prepare_kept, prepare_new
 from .state import read_state
 from .trust import apply_trust
 
 __all__ = ["InstallResult", "install_locked"]
+
+T = TypeVar("T")
+
+
+class _Failed:
+    """A skill that could not be prepared (keep-going mode): its name and the error."""
+
+    def __init__(self, name: str, error: SkillcrateError) -> None:
+        self.name, self.error = name, error
+
+
+def _nothing_installed(failures: dict[str, SkillcrateError]) -> SkillcrateError:
+    if len(failures) == 1:
+        return next(iter(failures.values()))
+    lines = [f"{name}: {exc.message.splitlines()[0]}" for name, exc in sorted(failures.items())]
+    return ProjectError(f"no skill could be installed: {'; '.join(lines)}")
+
+
+def _guarded(
+    fn: Callable[[T], Prepared], name_of: Callable[[T], str], keep_going: bool
+) -> Callable[[T], Prepared | _Failed]:
+    if not keep_going:
+        return fn
+
+    def run(item: T) -> Prepared | _Failed:
+        try:
+            return fn(item)
+        except SkillcrateError as exc:
+            return _Failed(name_of(item), exc)
+
+    return run
 
 
 def install_locked(
@@ -38,8 +74,14 @@ def install_locked(
     manifest: Manifest | None = None,
     save_manifest: bool = False,
     resolved: dict[str, Resolved] | None = None,
+    keep_going: bool = False,
 ) -> InstallResult:
-    """Make the project match its lock (the caller holds the project lock)."""
+    """Make the project match its lock (the caller holds the project lock).
+
+    ``keep_going``: install what can be installed and report the rest (never with
+    ``frozen``, which stays all-or-nothing).
+    """
+    keep_going = keep_going and not frozen
     manifest = manifest or project.load_manifest()
     lock = project.load_lock()
     if frozen:
@@ -52,14 +94,47 @@ def install_locked(
     folders = link_dirs(project, manifest)
     plan = plan_install(manifest, lock, force=force)
     state = read_state(project.boundary.root, records=True)
-    kept = parallel([*plan.keep, *plan.relock], partial(prepare_kept, project, manifest, state))
-    new = parallel(plan.resolve, partial(prepare_new, project, manifest, state, resolved or {}))
-    prepared = {p.entry.name: p for p in (*kept, *new)}
-    trust_warnings = apply_trust(project, manifest, prepared, frozen=frozen)
-    preflight(project, prepared.values(), state.owned if state else set())
+    kept = parallel(
+        [*plan.keep, *plan.relock],
+        _guarded(partial(prepare_kept, project, manifest, state), lambda i: i[0].name, keep_going),
+    )
+    new = parallel(
+        plan.resolve,
+        _guarded(
+            partial(prepare_new, project, manifest, state, resolved or {}),
+            lambda s: s.name,
+            keep_going,
+        ),
+    )
+    failures = {p.name: p.error for p in (*kept, *new) if isinstance(p, _Failed)}
+    prepared = {p.entry.name: p for p in (*kept, *new) if isinstance(p, Prepared)}
+    trust_warnings = apply_trust(
+        project, manifest, prepared, frozen=frozen, failures=failures if keep_going else None
+    )
+    preflight(
+        project,
+        prepared.values(),
+        state.owned if state else set(),
+        failures=failures if keep_going else None,
+    )
+    for name in failures:
+        prepared.pop(name, None)
+    if failures and not prepared and not plan.prune:
+        raise _nothing_installed(failures)  # nothing to do but fail: write nothing at all
     if save_manifest:
         manifest.save()
-    result = apply(project, lock, prepared, state, folders, write_lock=not frozen)
+    carried = [e for e in (lock.get(n) if lock else None for n in sorted(failures)) if e]
+    result = apply(
+        project,
+        lock,
+        prepared,
+        state,
+        folders,
+        write_lock=not frozen,
+        carried=carried,
+        partial=bool(failures),
+    )
+    result.failed = {name: failures[name].message for name in sorted(failures)}
     result.warnings.extend(trust_warnings)
     for spec in manifest.skills:
         p = prepared.get(spec.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..errors import VerificationError
+from ..errors import SkillcrateError, VerificationError
 from ..fetch import get_manifest
 from ..project.lockfile import LockedSkill
 from ..project.manifest import Manifest
@@ -43,6 +43,7 @@ def apply_trust(
     prepared: dict[str, Prepared],
     *,
     frozen: bool,
+    failures: dict[str, SkillcrateError] | None = None,
 ) -> list[str]:
     """Verify entries under skills.json's trust policy before anything is written.
 
@@ -64,9 +65,14 @@ def apply_trust(
                 todo.append((name, rule, fp))
     if todo and project.offline and any(not prepared[n].entry.source.is_layout for n, _, _ in todo):
         names = ", ".join(sorted({n for n, _, _ in todo}))
-        raise VerificationError(
+        error = VerificationError(
             f"{names}: the trust policy needs the registry to check signatures (--offline)"
         )
+        if failures is None:
+            raise error
+        for name, _, _ in todo:
+            failures[name] = error
+        todo = []
 
     def one(item: tuple[str, TrustRule, str]) -> tuple[str, TrustRule, str, TrustCheck]:
         name, rule, fp = item
@@ -86,7 +92,10 @@ def apply_trust(
         if rule.mode == "enforce":
             from ..trust.policy import refusal
 
-            raise refusal(name, entry.source.ref, result)
+            if failures is None:
+                raise refusal(name, entry.source.ref, result)
+            failures.setdefault(name, refusal(name, entry.source.ref, result))
+            continue
         warnings.append(
             f"{name}: not verified by trust policy {rule.pattern!r} "
             f"({result.reason()}); installed anyway (mode warn)"
