@@ -342,7 +342,7 @@ def test_register_json_output(project: Path) -> None:
     data = json.loads(done.stdout)
     assert [r["agent"] for r in data] == ["cursor", "claude"]
     for row in data:
-        assert set(row) == {"agent", "changes", "notices"}
+        assert set(row) == {"agent", "changes", "notices", "warnings"}
         assert row["changes"] == [
             {"path": str(project / HOOK_FILES[row["agent"]]), "action": "created"}
         ]

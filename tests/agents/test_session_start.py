@@ -94,3 +94,31 @@ def test_dead_registry_never_blocks_the_session(
     ev = agent_run(agent, project, timeout=SESSION_TIMEOUT)
     assert_session_went_on(ev)
     assert ev.hook_errors == [], ev.summary()
+
+
+@pytest.mark.parametrize("agent", [a for a in AGENTS if a != "claude"])
+def test_context_names_the_skill_md_for_agents_that_list_skills_early(
+    agent: str, fresh_session: Callable[[str], Evidence]
+) -> None:
+    """Codex, Gemini and Copilot list skills before the hook runs: tell the model where."""
+    ev = fresh_session(agent)
+    assert ev.context is not None, ev.summary()
+    assert ".agents/skills/hello-world/SKILL.md" in ev.context, ev.summary()
+    assert "next session" in ev.context, ev.summary()
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_a_dead_source_does_not_cost_the_other_skills(
+    agent: str,
+    agent_project: Callable[..., Path],
+    agent_run: Callable[..., Evidence],
+) -> None:
+    """One skills.json entry on a dead registry: hello-world is still installed."""
+    project = agent_project(agent)
+    agentrun.add_dead_registry_skill(project, agentrun.closed_port())
+    ev = agent_run(agent, project, timeout=SESSION_TIMEOUT)
+    assert_session_went_on(ev)
+    assert (project / ".agents" / "skills" / "hello-world" / "SKILL.md").is_file(), ev.summary()
+    assert ev.context is not None and "hello-world" in ev.context, ev.summary()
+    if agent == "claude":
+        assert ev.skills is not None and "hello-world" in ev.skills, ev.summary()

@@ -40,9 +40,18 @@ def _run(agent: str, app: Any) -> None:
     from ..fastpath import is_up_to_date
     from ..project.files import MANIFEST_NAME, find_project
     from .hookfiles import render_hook_output
-    from .specs import hook_project_dir, parse_hook_stdin, read_hook_stdin, working_dir
+    from .specs import (
+        hook_project_dir,
+        parse_hook_stdin,
+        read_hook_stdin,
+        under_cursor,
+        working_dir,
+    )
 
     stdin = parse_hook_stdin(read_hook_stdin())
+    as_claude_in_cursor = agent == "claude" and under_cursor(os.environ, stdin)
+    if as_claude_in_cursor:
+        agent = "cursor"  # Cursor runs Claude Code's hooks too: answer in Cursor's format
     if app.project_opt is not None:
         root = Path(app.project_opt).absolute()
     else:
@@ -50,6 +59,9 @@ def _run(agent: str, app: Any) -> None:
         root = find_project(None, start=start)
     if not (root / MANIFEST_NAME).is_file() or is_up_to_date(root):
         _emit(render_hook_output(agent, installed=[]))
+        return
+    if as_claude_in_cursor and _cursor_hook_registered(root):
+        _emit(render_hook_output(agent, installed=[]))  # Cursor's own hook installs: once
         return
     from ..errors import SkillcrateError
     from ..ops import install
@@ -106,3 +118,13 @@ def installed_skills(root: Path, names: list[str]) -> dict[str, tuple[str, str]]
             description = ""
         out[name] = (str(folder / "SKILL.md"), description)
     return out
+
+
+def _cursor_hook_registered(root: Path) -> bool:
+    from ..errors import SkillcrateError
+    from .hookfiles import registered_hooks
+
+    try:
+        return bool(registered_hooks(root).get("cursor"))
+    except SkillcrateError:
+        return False

@@ -51,7 +51,9 @@ This module is on the session-start hot path: stdlib and ``skillcrate.errors`` /
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +107,7 @@ class RegisterResult:
     changes: tuple[FileChange, ...]
     notices: tuple[str, ...]
     workflow_steps: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,10 @@ _SPECS: dict[str, _HookSpec] = {
         skeleton={},
         build_entry=_claude_entry,
         command_keys=("command",),
+        notice=(
+            "Claude Code runs project hooks once you accept its workspace trust dialog; new "
+            "skills are listed in the same session (reloadSkills)."
+        ),
     ),
     "cursor": _HookSpec(
         agent="cursor",
@@ -176,7 +183,8 @@ _SPECS: dict[str, _HookSpec] = {
         command_keys=("command",),
         notice=(
             "Cursor does not wait for sessionStart hooks: skills installed when a chat "
-            "starts may only be visible from the next chat."
+            "starts may only be visible from the next chat. Cursor also runs Claude Code's "
+            "hooks (.claude/settings.json); skillcrate notices and answers it once."
         ),
     ),
     "copilot": _HookSpec(
@@ -189,8 +197,11 @@ _SPECS: dict[str, _HookSpec] = {
         build_entry=_copilot_entry,
         command_keys=("bash", "powershell", "command"),
         notice=(
-            "Copilot cloud agent reads .github/hooks/ and copilot-setup-steps.yml from the "
-            "default branch: commit and merge them."
+            "Copilot CLI loads .github/hooks only in a trusted folder (--trust-folder, or "
+            "trustedFolders in ~/.copilot/config.json), and shows hook output only to the "
+            "model, so errors are not shown to you; new skills are listed from the next "
+            "session, or after /skills reload. The cloud agent reads .github/hooks/ and "
+            "copilot-setup-steps.yml from the default branch: commit and merge them."
         ),
     ),
     "codex": _HookSpec(
@@ -203,9 +214,10 @@ _SPECS: dict[str, _HookSpec] = {
         build_entry=_claude_entry,
         command_keys=("command",),
         notice=(
-            "Codex runs project hooks only in a trusted project and only after you approve "
-            "the hook (review it with /hooks in Codex); older Codex versions also need "
-            "`[features] codex_hooks = true` in config.toml."
+            "Codex runs project hooks only in a trusted project, and only once the hook "
+            "itself is trusted: approve it with /hooks in Codex (stored per checkout in "
+            "~/.codex/config.toml, asked again whenever the entry changes). `codex exec` "
+            "skips an untrusted hook silently. New skills are listed from the next session."
         ),
     ),
     "gemini": _HookSpec(
@@ -218,8 +230,10 @@ _SPECS: dict[str, _HookSpec] = {
         build_entry=_gemini_entry,
         command_keys=("command",),
         notice=(
-            "Gemini CLI runs project hooks only in a trusted folder and warns about new or "
-            "changed project hooks until you trust them."
+            "Gemini CLI loads project hooks only in a trusted folder (~/.gemini/"
+            "trustedFolders.json, or GEMINI_CLI_TRUST_WORKSPACE=true; --skip-trust loads "
+            "none); it warns once about new hooks and runs them. New skills are listed "
+            "from the next session, or after /skills reload."
         ),
     ),
 }
@@ -626,8 +640,52 @@ def register(
                     f"{COPILOT_WORKFLOW} exists and was not changed: add these steps to its "
                     "copilot-setup-steps job so the cloud agent starts with the skills:\n" + steps
                 )
-        results.append(RegisterResult(agent, tuple(changes), tuple(notices), steps))
+        warning = launcher_not_found(project, launcher)
+        results.append(
+            RegisterResult(
+                agent, tuple(changes), tuple(notices), steps, (warning,) if warning else ()
+            )
+        )
     return results
+
+
+def launcher_not_found(project: Path, launcher: str) -> str | None:
+    """Why the hook's launcher would not start where the agent runs it, or None.
+
+    The first word is what the shell looks up: a path (relative ones are taken from the
+    project, where the agents run hooks; a project variable stands for the project) must
+    be an executable file, a bare name must be on ``PATH``. The message names the fixes.
+    """
+    import shutil
+
+    first = launcher.split(" ", 1)[0]
+    for var in PROJECT_VARS:
+        for spelling in (f'"${var}"', f'"${{{var}}}"', f"${var}", f"${{{var}}}"):
+            if first.startswith(spelling):
+                first = str(project) + first[len(spelling) :]
+    if "/" in first:
+        path = Path(first) if Path(first).is_absolute() else Path(project) / first
+        if path.is_file() and os.access(path, os.X_OK):
+            return None
+        found = f"{first} is not an executable file (from {project})"
+    elif shutil.which(first) is not None:
+        return None
+    else:
+        found = f"{first!r} is not on PATH"
+    fixes = []
+    venv = Path(project) / ".venv" / "bin" / "skillcrate"
+    if venv.is_file():
+        fixes.append("register --command .venv/bin/skillcrate (this project's virtualenv)")
+    fixes.append(
+        "install skillcrate as a tool so it is on PATH: `pipx install PATH` or "
+        "`uv tool install PATH`, PATH being a skillcrate checkout or its wheel"
+    )
+    here = shutil.which("skillcrate", path=os.path.dirname(sys.executable))
+    if here:
+        fixes.append(f"register --command {here} (this machine only)")
+    return f"the hook cannot start: {found}, so `{launcher} install --hook …` would fail " + (
+        "(exit 127). Fix: " + "; or ".join(fixes)
+    )
 
 
 # --------------------------------------------------------------------------- unregister

@@ -51,6 +51,14 @@ def working_dir() -> str:
         return os.environ.get("PWD") or "/"
 
 
+def under_cursor(env: Mapping[str, str], stdin: Mapping[str, object]) -> bool:
+    """Whether Cursor started this hook (it also runs Claude Code's hooks).
+
+    Cursor sets ``CURSOR_VERSION`` and sends ``cursor_version`` in the hook input.
+    """
+    return bool(env.get("CURSOR_VERSION")) or "cursor_version" in stdin
+
+
 def parse_hook_stdin(text: str) -> dict[str, object]:
     """The JSON object an agent sends a hook on stdin; ``{}`` if empty or not an object."""
     if not text or not text.strip():

@@ -26,6 +26,7 @@ def _print_register(app: App, results: Sequence[RegisterResult], as_json: bool) 
                     "agent": r.agent,
                     "changes": [{"path": str(c.path), "action": c.action} for c in r.changes],
                     "notices": list(r.notices),
+                    "warnings": list(r.warnings),
                 }
                 for r in results
             ]
@@ -40,6 +41,8 @@ def _print_register(app: App, results: Sequence[RegisterResult], as_json: bool) 
             app.out(f"{r.agent}: {c.action} {shown}")
         for n in r.notices:
             app.info(f"{r.agent}: note: {n}")
+    for w in dict.fromkeys(w for r in results for w in r.warnings):
+        app.err(f"warning: {w}")
 
 
 @cli.command(context_settings=CONTEXT)

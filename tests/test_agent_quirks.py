@@ -1,0 +1,87 @@
+"""Agent quirks the session path handles: Cursor running Claude's hooks, launchers that exist."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from skillcrate.formats import pack
+from skillcrate.oci.layout import LayoutRepository
+from skillcrate.publish.push import push_packed
+
+from helpers import make_skill, run_cli
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Path:
+    folder = make_skill(tmp_path / "src" / "alpha", "alpha", "The alpha skill.")
+    push_packed(
+        LayoutRepository(tmp_path / "store" / "alpha"), pack(folder, tag="1.0.0"), ["1.0.0"]
+    )
+    root = tmp_path / "proj"
+    root.mkdir()
+    assert run_cli("add", "oci:../store/alpha", cwd=root).returncode == 0
+    shutil.rmtree(root / ".agents" / "skills" / "alpha")  # the next session start restores it
+    return root
+
+
+def claude_hook(proj: Path, **env: str) -> dict:
+    stdin = json.dumps(
+        {"cwd": str(proj), "cursor_version": "1.7.0"}
+        if env.pop("via_stdin", "")
+        else {"cwd": str(proj)}
+    )
+    done = run_cli("install", "--hook", "claude", cwd=proj, stdin=stdin, env=env, process=True)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("how", ["env", "stdin"])
+def test_claudes_hook_run_by_cursor_answers_in_cursors_format(proj: Path, how: str) -> None:
+    env = {"CURSOR_VERSION": "1.7.0"} if how == "env" else {"via_stdin": "1"}
+    doc = claude_hook(proj, **env)
+    assert set(doc) == {"additional_context"}, doc
+    assert "alpha" in doc["additional_context"]
+    assert (proj / ".agents" / "skills" / "alpha" / "SKILL.md").is_file()
+
+
+def test_claudes_hook_in_cursor_leaves_the_work_to_cursors_own_hook(proj: Path) -> None:
+    assert run_cli("register", "--agent", "claude", "--agent", "cursor", cwd=proj).returncode == 0
+    doc = claude_hook(proj, CURSOR_VERSION="1.7.0")
+    assert doc == {}
+    assert not (proj / ".agents" / "skills" / "alpha").exists()  # the cursor hook installs
+
+
+def test_claude_itself_still_gets_claudes_format(proj: Path) -> None:
+    doc = claude_hook(proj)
+    assert doc["hookSpecificOutput"]["reloadSkills"] is True
+
+
+def test_register_warns_when_the_launcher_is_not_found(proj: Path) -> None:
+    done = run_cli(
+        "register",
+        "--agent",
+        "claude",
+        "--command",
+        "no-such-skillcrate",
+        cwd=proj,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0
+    assert "warning: the hook cannot start: 'no-such-skillcrate' is not on PATH" in done.stderr
+    assert (proj / ".claude" / "settings.json").is_file()  # written, and said so
+
+
+def test_register_accepts_a_project_launcher_that_exists(proj: Path) -> None:
+    launcher = proj / ".venv" / "bin" / "skillcrate"
+    launcher.parent.mkdir(parents=True)
+    launcher.write_text("#!/bin/sh\nexit 0\n")
+    done = run_cli("register", "--agent", "claude", cwd=proj, env={"PATH": "/usr/bin:/bin"})
+    assert "--command .venv/bin/skillcrate" in done.stderr  # the fix names it
+    launcher.chmod(0o755)
+    for command in (".venv/bin/skillcrate", '"$CLAUDE_PROJECT_DIR"/.venv/bin/skillcrate'):
+        done = run_cli("register", "--agent", "claude", "--command", command, cwd=proj)
+        assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
