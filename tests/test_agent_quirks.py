@@ -85,3 +85,32 @@ def test_register_accepts_a_project_launcher_that_exists(proj: Path) -> None:
     for command in (".venv/bin/skillcrate", '"$CLAUDE_PROJECT_DIR"/.venv/bin/skillcrate'):
         done = run_cli("register", "--agent", "claude", "--command", command, cwd=proj)
         assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
+
+
+def codex_checks(proj: Path, codex_home: Path) -> list[dict]:
+    done = run_cli("doctor", "--json", cwd=proj, env={"CODEX_HOME": str(codex_home)})
+    data = json.loads(done.stdout)
+    rows = data["checks"] if isinstance(data, dict) else data
+    return [c for c in rows if c["subject"] == "codex" and "Codex" in c["detail"]]
+
+
+def test_doctor_reads_codex_trust_without_changing_it(proj: Path, tmp_path: Path) -> None:
+    assert run_cli("register", "--agent", "codex", cwd=proj).returncode == 0
+    codex_home = tmp_path / "codex-home"
+    [check] = codex_checks(proj, codex_home)
+    assert check["status"] == "warn" and "not trusted" in check["detail"]
+    assert "/hooks" in check["fix"]
+    codex_home.mkdir()
+    real = str(proj.resolve())
+    config = (
+        f'[projects."{real}"]\ntrust_level = "trusted"\n\n'
+        f'[hooks.state."{real}/.codex/hooks.json:session_start:0:0"]\n'
+        'trusted_hash = "sha256:00"\n'
+    )
+    (codex_home / "config.toml").write_text(config)
+    [check] = codex_checks(proj, codex_home)
+    assert check["status"] == "ok", check
+    assert (codex_home / "config.toml").read_text() == config  # read-only
+    (codex_home / "config.toml").write_text(f'[projects."{real}"]\ntrust_level = "trusted"\n')
+    [check] = codex_checks(proj, codex_home)
+    assert check["status"] == "warn" and "not been approved" in check["detail"]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,33 +101,6 @@ def _check_project(project: Project) -> list[Check]:
     return out
 
 
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-# Variables agents set to the project folder when they run a hook.
-_PROJECT_VARS = ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR")
-
-
-def _expand(word: str, root: Path) -> str | None:
-    """``word`` as the hook's shell would see it: ``$VAR``/``${VAR}`` and a leading ``~``.
-
-    The agents' project variables stand for ``root``; None when a variable is unknown.
-    """
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        if name in _PROJECT_VARS:
-            return str(root)
-        if name in os.environ:
-            return os.environ[name]
-        raise KeyError(name)
-
-    try:
-        word = _VARIABLE.sub(value, word)
-    except KeyError:
-        return None
-    return os.path.expanduser(word)
-
-
 def _plain_shape(command: str) -> bool:
     """Whether the hook is ``<plain launcher> install --hook <agent>`` and nothing more.
 
@@ -140,28 +111,60 @@ def _plain_shape(command: str) -> bool:
     return agents.plain_hook(shaped) is not None
 
 
-def _launcher_resolvable(command: str, root: Path) -> tuple[bool | None, str]:
-    """Whether the hook's program exists: True, False, or None when it cannot be told.
+def codex_config() -> Path:
+    """Codex's user config: ``$CODEX_HOME/config.toml``, else ``~/.codex/config.toml``."""
+    home = os.environ.get("CODEX_HOME", "").strip()
+    return (Path(home) if home else Path.home() / ".codex") / "config.toml"
 
-    Leading ``NAME=value`` words are skipped; a path (with ``/``) must be an executable
-    file, relative to the project; a bare name must be found on PATH.
+
+def _check_codex_trust(root: Path) -> list[Check]:
+    """Whether Codex trusts this project and has approved its hook (read-only).
+
+    Codex stores both in its user config: ``[projects."<path>"] trust_level = "trusted"``
+    and, per hook, ``[hooks.state."<path>/.codex/hooks.json:session_start:…"]
+    trusted_hash``. It asks again when the entry changes, which this cannot tell.
     """
+    import tomllib
+
     try:
-        words = shlex.split(command)
-    except ValueError:
-        return False, "cannot parse the command"
-    while words and _ASSIGNMENT.match(words[0]):
-        words = words[1:]
-    if not words:
-        return False, "empty command"
-    exe = _expand(words[0], root)
-    if exe is None:
-        return None, f"{words[0]} uses an unknown variable"
-    if "/" in exe:
-        path = Path(exe) if os.path.isabs(exe) else root / exe
-        return path.is_file() and os.access(path, os.X_OK), str(path)
-    found = shutil.which(exe)
-    return found is not None, found or exe
+        if not agents.registered_hooks(root).get("codex"):
+            return []
+    except SkillcrateError:
+        return []  # reported by the hook checks
+    path = codex_config()
+    try:
+        with open(path, "rb") as fh:
+            config = tomllib.load(fh)
+    except FileNotFoundError:
+        config = {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return [Check("hooks", "codex", "warn", f"cannot read {path}: {exc}", "")]
+    real = os.path.realpath(root)
+    projects = config.get("projects")
+    entry = projects.get(real) if isinstance(projects, dict) else None
+    trusted = isinstance(entry, dict) and entry.get("trust_level") == "trusted"
+    hooks = config.get("hooks")
+    state = hooks.get("state") if isinstance(hooks, dict) else None
+    prefix = f"{real}/.codex/hooks.json:session_start:"
+    approved = isinstance(state, dict) and any(
+        key.startswith(prefix) and isinstance(value, dict) and value.get("trusted_hash")
+        for key, value in state.items()
+    )
+    if trusted and approved:
+        return [Check("hooks", "codex", "ok", f"Codex trusts this project and its hook ({path})")]
+    missing = [
+        *([] if trusted else ["the project is not trusted"]),
+        *([] if approved else ["the hook has not been approved"]),
+    ]
+    return [
+        Check(
+            "hooks",
+            "codex",
+            "warn",
+            f"Codex will not run the hook yet: {' and '.join(missing)} ({path})",
+            "start `codex` in the project, trust it, and approve the hook with /hooks",
+        )
+    ]
 
 
 def _check_hooks(root: Path) -> list[Check]:
@@ -197,7 +200,7 @@ def _check_hooks(root: Path) -> list[Check]:
                 )
             )
             continue
-        ok, where = _launcher_resolvable(commands[0], root)
+        ok, where = agents.launcher_resolvable(commands[0], root)
         if ok:
             out.append(Check("hooks", agent, "ok", f"{path}: {commands[0]} ({where})"))
         elif ok is None:
@@ -311,5 +314,6 @@ def _check_registries(project: Project) -> list[Check]:
 def diagnose(project: Project) -> list[Check]:
     checks = _check_project(project)
     checks += _check_hooks(project.root)
+    checks += _check_codex_trust(project.root)
     checks += _check_registries(project)
     return checks

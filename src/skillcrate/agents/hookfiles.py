@@ -44,8 +44,9 @@ Our own entries are recognised by their command (`is_skillcrate_hook`), so a cha
 launcher replaces the old entry instead of adding a second one, and nothing else in a
 hook file is ever touched.
 
-This module is on the session-start hot path: stdlib and ``skillcrate.errors`` /
-``skillcrate._fs`` only.
+The session-start no-op path does not import this module (see ``agents/specs.py``); a
+session start that installs does, so it stays stdlib plus ``skillcrate.errors`` /
+``skillcrate._fs`` / ``skillcrate.text``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -649,29 +652,68 @@ def register(
     return results
 
 
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _expand(word: str, root: Path) -> str | None:
+    """``word`` as the hook's shell would see it: ``$VAR``/``${VAR}`` and a leading ``~``.
+
+    The agents' project variables stand for ``root``; None when a variable is unknown.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if name in PROJECT_VARS:
+            return str(root)
+        if name in os.environ:
+            return os.environ[name]
+        raise KeyError(name)
+
+    try:
+        word = _VARIABLE.sub(value, word)
+    except KeyError:
+        return None
+    return os.path.expanduser(word)
+
+
+def launcher_resolvable(command: str, root: Path) -> tuple[bool | None, str]:
+    """Whether the hook's program exists: True, False, or None when it cannot be told.
+
+    Leading ``NAME=value`` words are skipped; a path (with ``/``) must be an executable
+    file, relative to the project; a bare name must be found on PATH.
+    """
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return False, "cannot parse the command"
+    while words and _ASSIGNMENT.match(words[0]):
+        words = words[1:]
+    if not words:
+        return False, "empty command"
+    exe = _expand(words[0], root)
+    if exe is None:
+        return None, f"{words[0]} uses an unknown variable"
+    if "/" in exe:
+        path = Path(exe) if os.path.isabs(exe) else root / exe
+        return path.is_file() and os.access(path, os.X_OK), str(path)
+    found = shutil.which(exe)
+    return found is not None, found or exe
+
+
 def launcher_not_found(project: Path, launcher: str) -> str | None:
     """Why the hook's launcher would not start where the agent runs it, or None.
 
-    The first word is what the shell looks up: a path (relative ones are taken from the
-    project, where the agents run hooks; a project variable stands for the project) must
-    be an executable file, a bare name must be on ``PATH``. The message names the fixes.
+    The first word is what the shell looks up (:func:`launcher_resolvable`): a path
+    (relative ones from the project, where the agents run hooks; a project variable stands
+    for the project) must be an executable file, a bare name must be on ``PATH``. The
+    message names the fixes.
     """
-    import shutil
-
-    first = launcher.split(" ", 1)[0]
-    for var in PROJECT_VARS:
-        for spelling in (f'"${var}"', f'"${{{var}}}"', f"${var}", f"${{{var}}}"):
-            if first.startswith(spelling):
-                first = str(project) + first[len(spelling) :]
-    if "/" in first:
-        path = Path(first) if Path(first).is_absolute() else Path(project) / first
-        if path.is_file() and os.access(path, os.X_OK):
-            return None
-        found = f"{first} is not an executable file (from {project})"
-    elif shutil.which(first) is not None:
+    ok, where = launcher_resolvable(launcher, Path(project))
+    if ok is not False:
         return None
-    else:
-        found = f"{first!r} is not on PATH"
+    first = launcher.split(" ", 1)[0]
+    found = f"{where} is not an executable file" if "/" in where else f"{first!r} is not on PATH"
     fixes = []
     venv = Path(project) / ".venv" / "bin" / "skillcrate"
     if venv.is_file():
