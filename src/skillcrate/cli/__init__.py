@@ -176,7 +176,11 @@ def _render_error(exc: SkillcrateError, verbose: int) -> None:
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: run the CLI and map errors to exit codes in one place."""
     args = sys.argv[1:] if argv is None else argv
-    verbose = sum(a.count("v") for a in args if a.startswith("-") and set(a[1:]) == {"v"})
+    verbose = sum(
+        a.count("v") if a != "--verbose" else 1
+        for a in args
+        if a == "--verbose" or (a.startswith("-") and set(a[1:]) == {"v"})
+    )
     try:
         cli.main(args=args, prog_name="skillcrate", standalone_mode=False)
     except SkillcrateError as exc:
@@ -187,7 +191,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.ClickException as exc:
         exc.show()
         sys.exit(2 if isinstance(exc, click.UsageError) else 1)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C (and end of input at a prompt) into Abort: keep Ctrl-C's 130
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         click.echo("aborted", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
