@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SYSTEM_TOOLS := docker-registry skopeo htpasswd umoci
 
-.PHONY: demo test lint format bench system-deps js-deps agents-deps test-agents clean
+.PHONY: demo test lint format bench dist system-deps js-deps agents-deps test-agents clean
 
 $(BIN)/skillcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ lint: $(VENV)/.test-deps
 
 format: $(VENV)/.test-deps
 	$(BIN)/ruff format src tests benchmarks
+
+# A wheel in dist/, to install skillcrate as a tool (pipx install dist/skillcrate-*.whl) or
+# to ship to a machine, a CI job or Copilot's setup steps.
+dist: $(BIN)/skillcrate
+	rm -rf dist && $(BIN)/python -m pip wheel -q --no-deps -w dist .
 
 bench: $(BIN)/skillcrate
 	$(BIN)/python benchmarks/noop_install.py

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from skillcrate import __version__
 from skillcrate.agents import hookfiles as agents
 from skillcrate.agents.hookfiles import (
     AGENTS,
@@ -555,9 +556,33 @@ def test_copilot_workflow_created_when_absent(tmp_path: Path) -> None:
     assert text.count("\n  copilot-setup-steps:") == 1
     assert "actions/checkout@" in text
     assert "actions/setup-python@" in text
-    assert "run: pip install skillcrate\n" in text
+    assert f'run: "pip install skillcrate=={__version__}"\n' in text  # pinned, stated
     assert "run: skillcrate install --frozen\n" in text
     assert "\t" not in text
+    assert any("--install" in n for n in result.notices)
+
+
+def test_copilot_workflow_install_command_is_configurable(tmp_path: Path) -> None:
+    workflow = tmp_path / COPILOT_WORKFLOW
+    register(tmp_path, ["copilot"], install="pip install ./tools/skillcrate.whl")
+    assert 'run: "pip install ./tools/skillcrate.whl"\n' in workflow.read_text()
+    (again,) = register(tmp_path, ["copilot"], install="pipx install skillcrate: odd # name")
+    assert FileChange(workflow, "updated") in again.changes  # ours: rewritten, not skipped
+    assert 'run: "pipx install skillcrate: odd # name"\n' in workflow.read_text()  # quoted
+    (undone,) = unregister(tmp_path, ["copilot"])
+    assert FileChange(workflow, "removed") in undone.changes
+    with pytest.raises(UsageError):
+        register(tmp_path, ["copilot"], install="pip install x\nrm -rf /")
+
+
+def test_a_workflow_written_before_the_install_was_quoted_is_still_ours(tmp_path: Path) -> None:
+    from skillcrate.agents.hookfiles import _WORKFLOW
+
+    workflow = tmp_path / COPILOT_WORKFLOW
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(_WORKFLOW.replace("{install}", "pip install skillcrate"))
+    (undone,) = unregister(tmp_path, ["copilot"])
+    assert FileChange(workflow, "removed") in undone.changes
 
 
 def test_copilot_workflow_left_alone_when_present(tmp_path: Path) -> None:

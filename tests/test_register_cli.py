@@ -388,7 +388,7 @@ def test_copilot_workflow_is_untouched_when_present_and_steps_are_printed(
     assert f"copilot: unchanged {WORKFLOW}" in done.stdout
     assert WORKFLOW in done.stderr
     assert "run: skillcrate install --frozen" in done.stderr  # the steps to add by hand
-    assert "run: pip install skillcrate" in done.stderr
+    assert 'run: "pip install skillcrate==' in done.stderr
     assert (project / HOOK_FILES["copilot"]).is_file()
 
     gone = cli(project, "unregister", "--agent", "copilot")

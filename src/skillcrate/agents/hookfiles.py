@@ -253,6 +253,14 @@ _COPILOT_MARKERS: tuple[str, ...] = (
     COPILOT_WORKFLOW,
 )
 
+
+def default_install() -> str:
+    """How the Copilot setup steps install skillcrate unless ``register --install`` says."""
+    from .. import __version__
+
+    return f"pip install skillcrate=={__version__}"
+
+
 # The steps a copilot-setup-steps job needs; also what we ask users to add by hand.
 _WORKFLOW_STEPS = """\
       - name: Set up Python
@@ -260,10 +268,11 @@ _WORKFLOW_STEPS = """\
         with:
           python-version: "3.12"
       - name: Install skillcrate
-        run: pip install skillcrate
+        run: {install}
       - name: Install skills
         run: skillcrate install --frozen
 """
+_INSTALL_LINE = re.compile(r"^      - name: Install skillcrate\n        run: (.*)$", re.M)
 
 _WORKFLOW = f"""\
 # Prepares the environment of GitHub Copilot cloud agent before it starts: installs
@@ -290,6 +299,23 @@ jobs:
       - name: Checkout code
         uses: actions/checkout@v4
 {_WORKFLOW_STEPS}"""
+
+
+def _steps(install: str) -> str:
+    return _WORKFLOW_STEPS.format(install=json.dumps(install, ensure_ascii=False))
+
+
+def _workflow(install: str) -> str:
+    return _WORKFLOW.replace("{install}", json.dumps(install, ensure_ascii=False))
+
+
+def install_problem(install: str) -> str | None:
+    """Why ``install`` cannot be the setup steps' install command, or None."""
+    if not install.strip():
+        return "the install command is empty"
+    if any(ord(c) < 32 or ord(c) == 127 for c in install):
+        return "the install command must be one line without control characters"
+    return None
 
 
 # --------------------------------------------------------------------------- commands
@@ -595,28 +621,54 @@ def _register_hook(project: Path, spec: _HookSpec, command: str) -> FileChange:
     return FileChange(path, _write_json(path, before, doc))
 
 
-def workflow_steps() -> str:
+def workflow_steps(install: str | None = None) -> str:
     """The copilot-setup-steps steps that install skillcrate and the locked skills."""
-    return _WORKFLOW_STEPS
+    return _steps(install or default_install())
 
 
-def _register_workflow(project: Path) -> tuple[FileChange, str | None]:
-    """Create copilot-setup-steps.yml, or return the steps to add to an existing one."""
+def _register_workflow(project: Path, install: str) -> tuple[FileChange, str | None]:
+    """Create copilot-setup-steps.yml, or return the steps to add to an existing one.
+
+    A workflow this module wrote (any install command) is rewritten with ``install``.
+    """
     path = Path(project) / COPILOT_WORKFLOW
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        atomic_write(path, _WORKFLOW)
+        atomic_write(path, _workflow(install))
         return FileChange(path, "created"), None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProjectError(f"{path}: cannot read: {exc}") from exc
+    if _ours(text):
+        wanted = _workflow(install)
+        if text == wanted:
+            return FileChange(path, "unchanged"), None
+        atomic_write(path, wanted)
+        return FileChange(path, "updated"), None
     if "skillcrate install" in text:
         return FileChange(path, "unchanged"), None
-    return FileChange(path, "unchanged"), _WORKFLOW_STEPS
+    return FileChange(path, "unchanged"), _steps(install)
+
+
+def _ours(text: str) -> bool:
+    """Whether ``text`` is exactly a workflow :func:`_workflow` wrote (for some install)."""
+    found = _INSTALL_LINE.search(text)
+    if found is None:
+        return False
+    try:
+        install = json.loads(found.group(1))
+    except ValueError:
+        install = found.group(1)  # written before the command was quoted
+        return isinstance(install, str) and text == _WORKFLOW.replace("{install}", install)
+    return isinstance(install, str) and text == _workflow(install)
 
 
 def register(
-    project: Path, agents: Sequence[str], launcher: str = "skillcrate"
+    project: Path,
+    agents: Sequence[str],
+    launcher: str = "skillcrate",
+    *,
+    install: str | None = None,
 ) -> list[RegisterResult]:
     """Add (or refresh) the skillcrate session hook for each agent, merging into its file.
 
@@ -636,7 +688,17 @@ def register(
         notices = [spec.notice] if spec.notice else []
         steps = None
         if agent == "copilot":
-            change, steps = _register_workflow(project)
+            how = install or default_install()
+            problem = install_problem(how)
+            if problem:
+                raise UsageError(f"--install: {problem}")
+            change, steps = _register_workflow(project, how)
+            if install is None and change.action == "created":
+                notices.append(
+                    f"{COPILOT_WORKFLOW} installs skillcrate with `{how}`: if your package "
+                    "index does not serve that version, run register again with "
+                    "--install 'pip install <wheel URL or git+URL>'"
+                )
             changes.append(change)
             if steps:
                 notices.append(
@@ -764,7 +826,7 @@ def _unregister_workflow(project: Path) -> tuple[FileChange | None, str | None]:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError):
         return None, None
-    if text == _WORKFLOW:
+    if _ours(text):
         path.unlink()
         return FileChange(path, "removed"), None
     if "skillcrate" in text:

@@ -60,9 +60,18 @@ def _print_register(app: App, results: Sequence[RegisterResult], as_json: bool) 
     show_default=True,
     help="Launcher for the hook, e.g. 'uvx skillcrate' or '.venv/bin/skillcrate'.",
 )
+@click.option(
+    "--install",
+    "install",
+    metavar="COMMAND",
+    help="How Copilot's setup steps install skillcrate "
+    "(default: pip install skillcrate==<this version>).",
+)
 @json_option
 @pass_app
-def register(app: App, agent_names: tuple[str, ...], launcher: str, as_json: bool) -> None:
+def register(
+    app: App, agent_names: tuple[str, ...], launcher: str, install: str | None, as_json: bool
+) -> None:
     """Add a session-start hook so every agent session starts with `skillcrate install`.
 
     Merges into existing hook files (other hooks and keys are kept, our entry is
@@ -73,12 +82,13 @@ def register(app: App, agent_names: tuple[str, ...], launcher: str, as_json: boo
       skillcrate register                     # agents found in the project, else Claude Code
       skillcrate register --agent all
       skillcrate register --agent cursor --command 'uvx skillcrate'
+      skillcrate register --agent copilot --install 'pip install ./tools/skillcrate.whl'
     """
     from ..agents.hookfiles import default_agents, resolve_agents
     from ..agents.hookfiles import register as run
 
     names = resolve_agents(list(agent_names)) if agent_names else default_agents(app.project)
-    _print_register(app, run(app.project, names, launcher), as_json)
+    _print_register(app, run(app.project, names, launcher, install=install), as_json)
 
 
 @cli.command(context_settings=CONTEXT)
