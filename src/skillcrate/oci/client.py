@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..reference import Reference
 from .target import Target
@@ -37,10 +37,14 @@ class Client:
         self._transports: dict[tuple[str, bool, bool | str], Transport] = {}
         self._lock = threading.Lock()
 
-    def open(self, ref: Reference, base_dir: Path | None = None) -> Target:
+    def open(
+        self, ref: Reference, base_dir: Path | None = None, *, deferred: bool = False
+    ) -> Target:
         """The store for ``ref``: a registry repository, or an ``oci:`` layout folder.
 
         A relative layout path resolves against ``base_dir``, else the options' folder.
+        ``deferred``: a registry repository is made (and the HTTP stack imported) only when
+        first used, so an install served from the cache never loads it.
         """
         if ref.layout:
             from .layout import LayoutRepository
@@ -50,6 +54,11 @@ class Client:
             if not path.is_absolute() and base is not None:
                 path = base / path
             return LayoutRepository(path)
+        if deferred:
+            return cast(Target, _Deferred(self, ref))
+        return self._registry(ref)
+
+    def _registry(self, ref: Reference) -> Target:
         from .registry import RegistryRepository
 
         return RegistryRepository(self.transport(ref), ref.repository)
@@ -72,12 +81,36 @@ class Client:
             return found
 
 
+class _Deferred:
+    """A registry repository that is opened on first use (see :meth:`Client.open`)."""
+
+    def __init__(self, client: Client, ref: Reference) -> None:
+        self._client, self._ref = client, ref
+        self._real: Target | None = None
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return f"{api_host(self._ref.registry)}/{self._ref.repository}"
+
+    def __getattr__(self, name: str) -> object:
+        with self._lock:
+            if self._real is None:
+                self._real = self._client._registry(self._ref)
+        return getattr(self._real, name)
+
+
+def api_host(host: str) -> str:
+    """Where a registry's API lives: Docker Hub's name is not its API host."""
+    return "registry-1.docker.io" if host == "docker.io" else host
+
+
 def _new_transport(host: str, plain: bool, verify: bool | str) -> Transport:
     from .credentials import lookup
     from .transport import Transport
 
-    api_host = "registry-1.docker.io" if host == "docker.io" else host
-    return Transport(api_host, plain_http=plain, verify=verify, credential=lambda: lookup(host))
+    return Transport(
+        api_host(host), plain_http=plain, verify=verify, credential=lambda: lookup(host)
+    )
 
 
 def open_target(ref: Reference, options: ClientOptions | None = None) -> Target:

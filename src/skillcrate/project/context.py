@@ -94,7 +94,7 @@ class Project:
         """
         if self.offline and not ref.layout:
             return None
-        return self.client.open(ref, self.root)
+        return self.client.open(ref, self.root, deferred=True)
 
     def online_target(self, ref: Reference, why: str) -> Target:
         target = self.target(ref)

@@ -1,0 +1,50 @@
+"""A warm-cache install (a fresh clone, everything cached) loads no HTTP code at all."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from skillcrate.formats import pack
+from skillcrate.oci import open_target
+from skillcrate.publish.push import push_packed
+from skillcrate.reference import Reference
+
+from helpers import make_skill, run_cli
+from registry_server import RegistryServer
+
+
+def test_a_fresh_clone_installs_from_the_cache_without_the_http_stack(
+    tmp_path: Path, fresh_registry: RegistryServer, repo_name: str
+) -> None:
+    ref = Reference.parse(f"{fresh_registry.host}/{repo_name}/alpha")
+    folder = make_skill(tmp_path / "src" / "alpha", "alpha", "The alpha skill.")
+    push_packed(open_target(ref), pack(folder, tag="1.0.0"), ["1.0.0"])
+    first = tmp_path / "first"
+    first.mkdir()
+    assert run_cli("add", str(ref), cwd=first).returncode == 0
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("skills.json", "skills.lock.json"):
+        shutil.copy(first / name, clone / name)
+    fresh_registry.stop()  # nothing may be asked of it
+
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "skillcrate", "install"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (clone / ".agents" / "skills" / "alpha" / "SKILL.md").is_file()
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert not {"requests", "urllib3", "skillcrate.oci.transport", "yaml"} & modules
