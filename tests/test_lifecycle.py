@@ -72,6 +72,9 @@ def test_tags_per_state_match_skillctl() -> None:
     ]
     assert lifecycle.push_tags("1.2.0", "published", ["1.0.0", "2.0.0-rc.1"]) == ["1.2.0", "latest"]
     assert lifecycle.push_tags("1.0.5", "published", ["2.0.0"]) == ["1.0.5"]  # latest stays
+    # a prerelease never moves latest (latest follows the newest release only)
+    assert lifecycle.push_tags("2.0.0-rc.1", "published", ["1.0.0"]) == ["2.0.0-rc.1"]
+    assert lifecycle.push_tags("0.1.0-alpha", "published", []) == ["0.1.0-alpha"]
     assert lifecycle.push_tags("1.2.0-draft", "draft", []) == ["1.2.0-draft"]
     with pytest.raises(LifecycleError):
         lifecycle.push_tags("1.2.0", "deprecated", [])

@@ -337,8 +337,9 @@ def test_ownership_clashes_and_hand_written_skills(store, proj):
     assert (mine / "SKILL.md").read_text().endswith("mine\n---\n")
     sc(proj, "add", "oci:../store/alpha", "--name", "alpha-shared")
     sc(proj, "add", "oci:../store/beta")
-    proc = sc(proj, "add", "oci:../store/beta", ok=False)
-    assert "already in skills.json" in proc.stderr
+    sc(proj, "add", "oci:../store/beta")  # the same source again: nothing to do (npm's way)
+    proc = sc(proj, "add", "oci:../store/alpha", "--name", "beta", ok=False)
+    assert "already in skills.json" in proc.stderr  # another source under that name
     sc(proj, "remove", "alpha-shared", "beta")
     assert (mine / "SKILL.md").is_file(), "a hand-written skill was deleted"
     gitignore = proj / ".gitignore"

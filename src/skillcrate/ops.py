@@ -140,14 +140,20 @@ def add(
                 name = fetch_skill(
                     target, resolved.digest, project.cache, fallback_name=fallback
                 ).name
-            if name in manifest or name in added:
-                have = manifest.get(name)
+            have = manifest.get(name)
+            if have is not None and name not in added and _same_entry_source(have, spec):
+                # npm/uv/cargo: adding what is there again rewrites its spec (or does nothing)
+                if have.version != spec.version:
+                    manifest.set_version(name, spec.version)
+                    added[name] = resolved
+                return
+            if have is not None or name in added:
                 raise ProjectError(
                     f"{name} is already in {MANIFEST_NAME}"
                     + (f" (from {have.source})" if have else ""),
                     hints=[
-                        f"`skillcrate update {name}` moves it within its range; "
-                        "use --name to add it under another name"
+                        f"`skillcrate remove {name}` first to take it from another source; "
+                        "or use --name to add it under another name"
                     ],
                 )
             manifest.add(replace(spec, name=name))
@@ -188,6 +194,17 @@ def add(
         return install_locked(
             project, manifest=manifest, save_manifest=True, force=added, resolved=added
         )
+
+
+def _same_entry_source(have: SkillSpec, spec: SkillSpec) -> bool:
+    """Whether ``spec`` names the repository of the existing entry ``have`` (and neither
+    came from a collection, whose entries are managed as one)."""
+    if have.collection or spec.collection:
+        return False
+    try:
+        return have.reference().policy_name == spec.reference().policy_name
+    except SkillcrateError:
+        return False
 
 
 def _check_collection(

@@ -8,22 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from . import states as lifecycle
 from .errors import NoMatchingVersion, NotFound
 from .fetch import get_manifest
 from .oci.model import Descriptor, parse_manifest
 from .oci.target import Target
+from .project.context import Project
 from .project.lockfile import LockedSource
 from .project.manifest import SkillSpec
 from .reference import Reference
 from .versions import Spec, asks_for_prerelease, candidate_tags, classify_spec, require_tag
-
-if TYPE_CHECKING:
-    pass
-
-from .project.context import Project
 
 
 @dataclass(frozen=True)
@@ -70,7 +65,11 @@ def resolve_spec(project: Project, spec: SkillSpec) -> Resolved:
                     hints=[f"`skillcrate versions {base}` lists the published tags"],
                 ) from None
         return Resolved(base, tag, desc.digest, tag)
-    tag, desc = pick_selectable(project, target, kind, target.tags(), source=str(base))
+    tags = target.tags()
+    if kind.text in tags:  # a spec that is a tag's name selects that tag (`1`, `v1`, `1.2`)
+        desc = target.resolve(kind.text)
+        return Resolved(base, kind.text, desc.digest, kind.text)
+    tag, desc = pick_selectable(project, target, kind, tags, source=str(base))
     return Resolved(base, tag, desc.digest, tag)
 
 

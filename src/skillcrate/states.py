@@ -75,9 +75,10 @@ def base_version(tag: str) -> str:
 
 
 def moves_latest(version: str, tags: Sequence[str]) -> bool:
-    """Whether publishing ``version`` should move ``latest``: not older than any release."""
+    """Whether publishing ``version`` should move ``latest``: a release (not a prerelease)
+    that is not older than any release already there."""
     v = parse_semver(version)
-    if v is None:
+    if v is None or v.is_prerelease:
         return False
     releases = [p for p in map(parse_semver, tags) if p is not None and not p.is_prerelease]
     return all(not (v < r) for r in releases)

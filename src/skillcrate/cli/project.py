@@ -100,7 +100,11 @@ def add(
     """Add skills to skills.json, lock them and install them.
 
     Saves ^X.Y.Z of the resolved version by default, the exact version with
-    --exact, and the digest for @sha256: references.
+    --exact, and the digest for @sha256: references. A reference equal to one
+    of the repository's tags (1, v1, stable) selects that tag. Adding a skill
+    that is already listed from the same source rewrites its version (or does
+    nothing when it is the same). A relative oci: path is taken from the
+    project folder with -C, else from the current folder.
 
     \b
     Examples:
@@ -116,7 +120,8 @@ def add(
         raise click.UsageError("--version can only be used with a single reference")
     reqs = [AddRequest(ref, version=version, name=name, exact=exact) for ref in refs]
     project = _project(app, pre=pre, link_dirs=link_dirs, allow_external=allow_external)
-    _print_result(app, run(project, reqs), as_json)
+    base = project.root if app.project_opt is not None else None  # -C: paths from the project
+    _print_result(app, run(project, reqs, cwd=base), as_json)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -1,0 +1,78 @@
+"""npm/uv/cargo habits for `add`: idempotent, rewrites a version, takes tags as tags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from skillcrate.formats import pack
+from skillcrate.oci.layout import LayoutRepository
+from skillcrate.publish.push import push_packed
+
+from helpers import make_skill, run_cli
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Path:
+    store = LayoutRepository(tmp_path / "store" / "review")
+    for version, extra in (("1.0.0", ["v1"]), ("1.1.0", []), ("2.0.0", ["stable"])):
+        folder = make_skill(
+            tmp_path / "src" / version / "review",
+            "review",
+            "Review skill.",
+            files={"references/v.md": version + "\n"},
+        )
+        push_packed(store, pack(folder, tag=version), [version, *extra])
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    return proj
+
+
+def entry(proj: Path) -> dict:
+    [only] = json.loads((proj / "skills.json").read_text())["skills"]
+    return only
+
+
+def installed_version(proj: Path) -> str:
+    return (proj / ".agents/skills/review/references/v.md").read_text().strip()
+
+
+def ok(proj: Path, *args: str) -> str:
+    done = run_cli(*args, cwd=proj)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_adding_the_same_thing_twice_is_a_no_op(world: Path) -> None:
+    ok(world, "add", "oci:../store/review:1.0.0")
+    before = (world / "skills.json").read_bytes(), (world / "skills.lock.json").read_bytes()
+    ok(world, "add", "oci:../store/review:1.0.0")
+    after = (world / "skills.json").read_bytes(), (world / "skills.lock.json").read_bytes()
+    assert after == before
+
+
+def test_adding_again_with_another_version_rewrites_the_spec(world: Path) -> None:
+    ok(world, "add", "oci:../store/review")
+    assert entry(world)["version"] == "^2.0.0" and installed_version(world) == "2.0.0"
+    ok(world, "add", "oci:../store/review", "--version", "~1.0")  # a downgrade, like npm
+    assert entry(world)["version"] == "~1.0" and installed_version(world) == "1.0.0"
+    ok(world, "add", "oci:../store/review:1.1.0", "--exact")
+    assert entry(world)["version"] == "1.1.0" and installed_version(world) == "1.1.0"
+
+
+def test_a_spec_that_is_a_tag_selects_that_tag(world: Path) -> None:
+    ok(world, "add", "oci:../store/review:v1")  # read as a tag, not as the range >=1 <2
+    assert entry(world)["version"] == "v1" and installed_version(world) == "1.0.0"
+    ok(world, "add", "oci:../store/review", "--version", "stable")
+    assert installed_version(world) == "2.0.0"
+    ok(world, "install", "--frozen")
+
+
+def test_a_relative_layout_with_dash_c_is_taken_from_the_project(world: Path) -> None:
+    elsewhere = world.parent / "some" / "where"  # ../store/review from here is not the store
+    elsewhere.mkdir(parents=True)
+    done = run_cli("-C", str(world), "add", "oci:../store/review", cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    assert entry(world)["source"] == "oci:../store/review"
