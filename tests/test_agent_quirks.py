@@ -114,3 +114,16 @@ def test_doctor_reads_codex_trust_without_changing_it(proj: Path, tmp_path: Path
     (codex_home / "config.toml").write_text(f'[projects."{real}"]\ntrust_level = "trusted"\n')
     [check] = codex_checks(proj, codex_home)
     assert check["status"] == "warn" and "not been approved" in check["detail"]
+
+
+def test_unregister_removes_the_folders_it_emptied(tmp_path: Path) -> None:
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / ".github" / "workflows").mkdir(parents=True)
+    (proj / ".github" / "workflows" / "ci.yml").write_text("name: ci\n")
+    assert run_cli("register", "--agent", "all", cwd=proj).returncode == 0
+    assert run_cli("unregister", cwd=proj).returncode == 0
+    left = sorted(p.relative_to(proj).as_posix() for p in proj.rglob("*"))
+    assert left == [".github", ".github/workflows", ".github/workflows/ci.yml"]
+    done = run_cli("register", cwd=proj)  # plain register: nothing left to mistake for agents
+    assert {line.split(":")[0] for line in done.stdout.splitlines()} == {"claude"}, done.stdout

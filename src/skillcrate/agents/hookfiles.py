@@ -816,8 +816,25 @@ def _unregister_hook(project: Path, spec: _HookSpec) -> FileChange | None:
             del doc["hooks"]
     if not doc or doc == dict(spec.skeleton):
         path.unlink()
+        _remove_emptied(Path(project), path.parent)
         return FileChange(path, "removed")
     return FileChange(path, _write_json(path, before, doc))
+
+
+def _remove_emptied(project: Path, folder: Path) -> None:
+    """Remove ``folder`` and its parents below ``project`` while they are empty.
+
+    A leftover empty ``.codex/`` or ``.github/hooks/`` would make the next plain
+    ``register`` think the project uses that agent.
+    """
+    project = project.absolute()
+    folder = folder.absolute()
+    while folder != project and project in folder.parents:
+        try:
+            folder.rmdir()  # only ever succeeds on an empty folder
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def _unregister_workflow(project: Path) -> tuple[FileChange | None, str | None]:
@@ -828,6 +845,7 @@ def _unregister_workflow(project: Path) -> tuple[FileChange | None, str | None]:
         return None, None
     if _ours(text):
         path.unlink()
+        _remove_emptied(Path(project), path.parent)
         return FileChange(path, "removed"), None
     if "skillcrate" in text:
         return (

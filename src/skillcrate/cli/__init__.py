@@ -185,6 +185,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
         cli.main(args=args, prog_name="skillcrate", standalone_mode=False)
     except SkillcrateError as exc:
         _render_error(exc, verbose)
+        if "--json" in args:  # a script reading stdout gets the failure as data too
+            from ..text import json_inert
+
+            error = {"message": exc.message, "hints": list(exc.hints()), "exitCode": exc.exit_code}
+            click.echo(json_inert(json.dumps({"error": error}, indent=2, ensure_ascii=False)))
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -94,3 +94,20 @@ private_key_option = click.option(
 
 
 AGENT_CHOICES = click.Choice([*AGENTS, "all"])
+
+
+def skill_name_option(help_text: str) -> Callable[[F], F]:
+    """``--name`` holding a skill name: a bad one is a usage error (exit 2), said at once."""
+
+    def check(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        from ..names import name_problem
+
+        problem = name_problem(value) if value is not None else None
+        if problem:
+            raise click.BadParameter(problem)
+        return value
+
+    def decorate(f: F) -> F:
+        return click.option("--name", callback=check, help=help_text)(f)
+
+    return decorate

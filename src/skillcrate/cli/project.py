@@ -10,7 +10,15 @@ import click
 
 from ..agents.specs import AGENTS
 from . import CONTEXT, App, cli, pass_app
-from .options import PRE_HELP, _manifest_ref, _project, json_option, link_dir_option, parse_ref
+from .options import (
+    PRE_HELP,
+    _manifest_ref,
+    _project,
+    json_option,
+    link_dir_option,
+    parse_ref,
+    skill_name_option,
+)
 
 if TYPE_CHECKING:
     from ..installer.apply import InstallResult
@@ -75,7 +83,7 @@ def init(app: App) -> None:
     metavar="RANGE",
     help="Version range to save (default ^X.Y.Z of the newest version).",
 )
-@click.option("--name", help="Name in skills.json and .agents/skills (default: SKILL.md's name).")
+@skill_name_option("Name in skills.json and .agents/skills (default: SKILL.md's name).")
 @click.option("--exact", is_flag=True, help="Save the exact version instead of ^X.Y.Z.")
 @click.option("--pre", is_flag=True, help=PRE_HELP)
 @click.option(

@@ -13,7 +13,7 @@ import click
 
 from ..states import PUSH_STATES, STATES
 from . import CONTEXT, App, cli, pass_app
-from .options import _manifest_ref, format_option, json_option, parse_ref
+from .options import _manifest_ref, format_option, json_option, parse_ref, skill_name_option
 
 if TYPE_CHECKING:
     from ..oci import Target
@@ -240,7 +240,7 @@ def push(
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder to write the skill into (default: ./<name>).",
 )
-@click.option("--name", help="Skill to take from a collection.")
+@skill_name_option("Skill to take from a collection.")
 @click.option("--force", is_flag=True, help="Replace an existing folder.")
 @json_option
 @pass_app
