@@ -76,3 +76,19 @@ def test_a_relative_layout_with_dash_c_is_taken_from_the_project(world: Path) ->
     done = run_cli("-C", str(world), "add", "oci:../store/review", cwd=elsewhere)
     assert done.returncode == 0, done.stderr
     assert entry(world)["source"] == "oci:../store/review"
+
+
+def test_outdated_reports_a_followed_tag_that_moved(world: Path) -> None:
+    import json as _json
+
+    ok(world, "add", "oci:../store/review:stable")
+    done = run_cli("outdated", "--json", cwd=world)
+    assert done.returncode == 0, done.stdout  # the tag has not moved
+    store = LayoutRepository(world.parent / "store" / "review")
+    store.tag(store.resolve("1.1.0"), "stable")  # the publisher moves the tag
+    done = run_cli("outdated", "--json", cwd=world)
+    assert done.returncode == 1
+    [row] = _json.loads(done.stdout)
+    assert row["tracking"] and row["outdated"]
+    assert row["current"].startswith("stable@") and row["wanted"].startswith("stable@")
+    assert row["current"] != row["wanted"]

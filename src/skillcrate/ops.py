@@ -315,9 +315,12 @@ class Outdated:
     wanted: str
     latest: str
     source: str
+    tracking: bool = False  # the spec follows a tag (latest, stable, v1): compare digests
 
     @property
     def is_outdated(self) -> bool:
+        if self.tracking:  # outdated when the tag now points at other content
+            return self.current != self.wanted
         return self.current != self.wanted or (bool(self.latest) and self.current != self.latest)
 
     def to_json(self) -> dict[str, Any]:
@@ -328,6 +331,7 @@ class Outdated:
             "wanted": self.wanted,
             "latest": self.latest,
             "source": self.source,
+            "tracking": self.tracking,
             "outdated": self.is_outdated,
         }
 
@@ -346,10 +350,16 @@ def outdated(project: Project) -> list[Outdated]:
             return Outdated(spec.name, kind.text, current, kind.text, kind.text, spec.source)
         target = project.online_target(spec.reference(), f"checking {spec.name}")
         tags = target.tags()
-        wanted = selectable_tag(project, target, kind, tags)
         newest = selectable_tag(project, target, classify_spec(None), tags)
-        if kind.kind == "tag":
-            newest = wanted
+        if kind.kind == "tag" or (kind.kind == "range" and kind.text in tags):
+            # a tag is followed, not a version: show where it pointed and where it points
+            tag = kind.text
+            now = target.resolve(tag).digest
+            have = f"{tag}@{locked.source.digest[7:19]}" if locked else ""
+            want = f"{tag}@{now[7:19]}"
+            latest = want if kind.kind == "tag" else newest
+            return Outdated(spec.name, tag, have, want, latest, spec.source, tracking=True)
+        wanted = selectable_tag(project, target, kind, tags)
         return Outdated(spec.name, version or "*", current, wanted, newest, spec.source)
 
     return parallel(manifest.skills, one)
