@@ -92,3 +92,16 @@ def test_outdated_reports_a_followed_tag_that_moved(world: Path) -> None:
     assert row["tracking"] and row["outdated"]
     assert row["current"].startswith("stable@") and row["wanted"].startswith("stable@")
     assert row["current"] != row["wanted"]
+
+
+def test_add_in_a_subfolder_of_a_git_repository_uses_its_root(world: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(world)], check=True)
+    sub = world / "src" / "deep"
+    sub.mkdir(parents=True)
+    done = run_cli("add", f"oci:{world.parent / 'store' / 'review'}", cwd=sub)
+    assert done.returncode == 0, done.stderr
+    assert (world / "skills.json").is_file() and not (sub / "skills.json").exists()
+    assert f"created {world / 'skills.json'}" in done.stderr
+    assert (world / ".agents" / "skills" / "review" / "SKILL.md").is_file()

@@ -107,15 +107,20 @@ def _project_state_path(root: StrPath) -> str:
 
 
 def find_project_root(start: str) -> str:
-    """The nearest folder from ``start`` upwards holding skills.json, else ``start``."""
+    """The nearest folder from ``start`` upwards holding skills.json; else the root of the
+    git repository holding ``start`` (what agents open, like npm's package.json walk or
+    cargo's); else ``start``."""
     here = os.path.abspath(start)
     current = here
+    git_root: str | None = None
     while True:
         if os.path.isfile(os.path.join(current, MANIFEST_NAME)):
             return current
+        if git_root is None and os.path.exists(os.path.join(current, ".git")):
+            git_root = current
         parent = os.path.dirname(current)
         if parent == current:
-            return here
+            return git_root or here
         current = parent
 
 

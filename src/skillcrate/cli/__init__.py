@@ -114,7 +114,7 @@ pass_app = click.make_pass_decorator(App)
     "--project",
     "project",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Project folder (default: nearest ancestor with skills.json, else cwd).",
+    help="Project folder (default: nearest ancestor with skills.json, else git root, else cwd).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
 @click.option("-v", "--verbose", count=True, help="More detail; -vv logs HTTP requests.")

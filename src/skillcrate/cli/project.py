@@ -129,7 +129,11 @@ def add(
     reqs = [AddRequest(ref, version=version, name=name, exact=exact) for ref in refs]
     project = _project(app, pre=pre, link_dirs=link_dirs, allow_external=allow_external)
     base = project.root if app.project_opt is not None else None  # -C: paths from the project
-    _print_result(app, run(project, reqs, cwd=base), as_json)
+    existed = project.manifest_path.exists()
+    result = run(project, reqs, cwd=base)
+    if not existed and project.manifest_path.exists():
+        app.info(f"created {project.manifest_path}")
+    _print_result(app, result, as_json)
 
 
 @cli.command(context_settings=CONTEXT)
