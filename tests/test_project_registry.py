@@ -8,14 +8,14 @@ import shutil
 from helpers import make_skill, run_cli
 
 
-def push(tmp_path, host, repo, name, version, body=""):
+def push(tmp_path, host, repo, name, version, body="", *extra):
     folder = make_skill(
         tmp_path / "src" / f"{name}-{version}-{body}",
         name,
         f"{name} at {version}.",
         files={"references/v.md": f"{version} {body}\n"},
     )
-    proc = run_cli("push", str(folder), f"{host}/{repo}:{version}", "--json")
+    proc = run_cli("push", str(folder), f"{host}/{repo}:{version}", "--json", *extra)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)["digest"]
 
@@ -57,7 +57,8 @@ def test_moved_tag_on_registry_keeps_locked_digest(tmp_path, registry, repo_name
     proj = tmp_path / "proj"
     proj.mkdir()
     sc(proj, "add", f"{registry.host}/{repo_name}:1.0.0", "--exact")
-    second = push(tmp_path, registry.host, repo_name, "tagged", "1.0.0", body="second")
+    # someone moves the tag (here with --force; other tools do it silently)
+    second = push(tmp_path, registry.host, repo_name, "tagged", "1.0.0", "second", "--force")
     assert first != second
     shutil.rmtree(proj / ".agents")
     sc(proj, "cache", "clean")

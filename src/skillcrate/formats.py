@@ -99,6 +99,7 @@ class Packed:
     config: Descriptor
     layers: tuple[Descriptor, ...]
     blobs: Mapping[str, bytes | Path] = field(repr=False, default_factory=dict)  # layers: files
+    declared_version: str = ""  # SKILL.md's metadata.version, when it has one
 
     @property
     def digest(self) -> str:
@@ -311,6 +312,7 @@ def pack(
         config=config,
         layers=(layer,),
         blobs={config.digest: config_bytes, layer.digest: layer_path},
+        declared_version=str((info.metadata or {}).get("version") or ""),
     )
     weakref.finalize(packed, shutil.rmtree, workdir, True)  # the layer file lives as long
     return packed

@@ -167,6 +167,11 @@ def pack(
     help="Lifecycle state to start in: draft tags <ver>-draft, testing <ver>-testing, "
     "published <ver> (and latest when it is the newest release).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Move a version tag that already names other content (versions are immutable).",
+)
 @json_option
 @pass_app
 def push(
@@ -177,11 +182,14 @@ def push(
     annotations: tuple[str, ...],
     extra_tags: tuple[str, ...],
     status: str,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Validate, pack and push a skill to a registry or an OCI layout.
 
     REF's tag is the version; without one the skill's metadata.version is used.
+    A version that is already published with other content is refused (npm's
+    rule): publish a new version, or --force to move the tag.
     The manifest records the lifecycle state in io.skillimage.status (as skillctl
     does); move it on with `skillcrate promote`.
 
@@ -211,8 +219,18 @@ def push(
     app.progress(
         f"pushing {packed.name} {version_tag} ({status}) to {reference.with_tag(None)} ..."
     )
+    declared = packed.declared_version
+    if declared and reference.tag and declared != version_tag:
+        app.info(
+            f"warning: the tag says {version_tag}, but SKILL.md's metadata.version is {declared}"
+        )
     desc, tags = push_skill(
-        app.target(reference), packed, version_tag, status=status, extra_tags=extra_tags
+        app.target(reference),
+        packed,
+        version_tag,
+        status=status,
+        extra_tags=extra_tags,
+        force=force,
     )
     pushed = reference.with_tag(tags[0]).with_digest(desc.digest)
     if as_json:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .._fs import temp_path
 from ..cache import Cache
-from ..errors import NotFound, ProjectError
+from ..errors import LifecycleError, NotFound, ProjectError
 from ..fetch import FetchedSkill, fetch_skill
 from ..formats import Packed
 from ..oci.model import Descriptor
@@ -40,13 +40,35 @@ def push_skill(
     *,
     status: str = "published",
     extra_tags: Sequence[str] = (),
+    force: bool = False,
 ) -> tuple[Descriptor, list[str]]:
     """Push with the tags ``status`` calls for (``<ver>-draft``, ``<ver>`` + ``latest``, ...)."""
     from ..states import push_tags
 
-    tags = push_tags(version_tag, status, existing_tags(target))
+    existing = existing_tags(target)
+    tags = push_tags(version_tag, status, existing)
     tags += [t for t in extra_tags if t not in tags]
+    if not force:
+        _refuse_moving_versions(target, packed, [t for t in tags if t in existing])
     return push_packed(target, packed, tags), tags
+
+
+def _refuse_moving_versions(target: Target, packed: Packed, present: Sequence[str]) -> None:
+    """A published version is immutable (npm refuses to republish one): a version tag that
+    already names other content is not moved without ``force``. Re-pushing the same
+    content is fine (the same digest)."""
+    from ..versions import parse_semver
+
+    for tag in present:
+        if parse_semver(tag) is None:
+            continue  # latest, stable, …: tags that are meant to move
+        current = target.resolve(tag).digest
+        if current != packed.digest:
+            raise LifecycleError(
+                f"{target.describe()}:{tag} already holds other content ({current}); "
+                "a published version is not changed",
+                hints=["publish a new version, or pass --force to move the tag anyway"],
+            )
 
 
 def copy_tree(src: Path, dest: Path) -> None:
