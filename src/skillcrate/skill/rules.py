@@ -9,6 +9,7 @@ top-level keys are warnings. Symlinks inside the folder are errors (cannot be pa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -81,6 +82,33 @@ def split_front_matter(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+@functools.lru_cache(maxsize=1)
+def _yaml12_loader() -> type:
+    """PyYAML's safe loader with YAML 1.2 core-schema scalars: no implicit dates or
+    timestamps, and only ``true``/``false`` are booleans (not ``yes``/``no``/``on``/``off``),
+    so ``updated: 2026-03-01`` is the string the spec's YAML makes of it."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    resolvers = {
+        first: [(tag, rx) for tag, rx in entries if tag not in (_TIMESTAMP, _BOOL)]
+        for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.yaml_implicit_resolvers = resolvers
+    Loader.add_implicit_resolver(
+        _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    return Loader
+
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_BOOL = "tag:yaml.org,2002:bool"
+
+
 def parse_front_matter(text: str, file: str = "SKILL.md") -> dict[str, Any]:
     """Parse the YAML front matter of a SKILL.md; raise ValidationError when missing/invalid."""
     import yaml
@@ -89,7 +117,7 @@ def parse_front_matter(text: str, file: str = "SKILL.md") -> dict[str, Any]:
     if fm_text is None:
         raise ValidationError(f"{file}: no YAML front matter (start the file with '---')")
     try:
-        fm = yaml.safe_load(fm_text) or {}
+        fm = yaml.load(fm_text, Loader=_yaml12_loader()) or {}  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 2}" if mark is not None else ""

@@ -1,0 +1,35 @@
+"""SKILL.md front matter is read with YAML 1.2 scalars (the spec's YAML), not YAML 1.1's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from skillcrate.skill.rules import parse_front_matter
+
+from helpers import run_cli
+
+
+def test_dates_and_yes_no_stay_strings() -> None:
+    fm = parse_front_matter(
+        "---\nname: a\ndescription: d\nmetadata:\n  updated: 2026-03-01\n  reviewed: no\n"
+        "  at: 2026-03-01 10:00:00\n  beta: true\n---\n"
+    )
+    assert fm["metadata"] == {
+        "updated": "2026-03-01",
+        "reviewed": "no",
+        "at": "2026-03-01 10:00:00",
+        "beta": True,
+    }
+
+
+def test_a_skill_with_a_date_in_metadata_validates_and_pushes(tmp_path: Path) -> None:
+    folder = tmp_path / "dated"
+    folder.mkdir()
+    (folder / "SKILL.md").write_text(
+        "---\nname: dated\ndescription: A skill with a date.\nmetadata:\n"
+        "  updated: 2026-03-01\n---\nBody.\n"
+    )
+    done = run_cli("validate", str(folder))
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_cli("push", str(folder), f"oci:{tmp_path / 'store'}:1.0.0")
+    assert done.returncode == 0, done.stderr
