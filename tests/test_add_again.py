@@ -105,3 +105,10 @@ def test_add_in_a_subfolder_of_a_git_repository_uses_its_root(world: Path) -> No
     assert (world / "skills.json").is_file() and not (sub / "skills.json").exists()
     assert f"created {world / 'skills.json'}" in done.stderr
     assert (world / ".agents" / "skills" / "review" / "SKILL.md").is_file()
+
+
+def test_add_and_update_print_the_versions(world: Path) -> None:
+    out = ok(world, "add", "oci:../store/review", "--version", "~1.0")
+    assert out == "+ review 1.0.0\n"
+    out = ok(world, "add", "oci:../store/review", "--version", "^1.0.0")
+    assert out == "+ review 1.0.0 → 1.1.0\n"

@@ -31,7 +31,9 @@ def _print_result(
         app.json(result.to_json())
         return
     for name in result.installed:
-        app.out(f"+ {name}")
+        was, now = result.versions.get(name, ("", ""))
+        change = f"{was} → {now}" if was and was != now else now
+        app.out(f"+ {name} {change}".rstrip())
     for name in result.removed:
         app.out(f"- {name}")
     for w in result.warnings:

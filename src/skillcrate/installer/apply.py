@@ -32,6 +32,7 @@ class InstallResult:
     lock_written: bool = False
     warnings: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # keep-going: name -> why
+    versions: dict[str, tuple[str, str]] = field(default_factory=dict)  # installed: (was, now)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,6 +40,7 @@ class InstallResult:
             "removed": self.removed,
             "unchanged": self.unchanged,
             "failed": [{"name": n, "error": e} for n, e in self.failed.items()],
+            "versions": {n: {"from": a or None, "to": b} for n, (a, b) in self.versions.items()},
             "lockWritten": self.lock_written,
             "warnings": self.warnings,
         }
@@ -131,6 +133,8 @@ def apply(
         if p.fetched is not None:
             recs = inst.materialise(b, rel, p.fetched.root, p.fetched.records)
             result.installed.append(entry.name)
+            was = old_lock.get(entry.name) if old_lock else None
+            result.versions[entry.name] = (_shown(was) if was else "", _shown(entry))
         else:
             recs = list(p.records)
             result.unchanged.append(entry.name)
@@ -165,6 +169,11 @@ def apply(
     write_state(b.root, inputs, artifacts, records)
     gitignore.update_gitignore(b, artifacts, keep_block=True)
     return result
+
+
+def _shown(entry: LockedSkill) -> str:
+    """A lock entry's version as people read it: the tag, else a short digest."""
+    return entry.version or entry.source.digest[:19]
 
 
 def link_dirs(project: Project, manifest: Manifest) -> list[str]:
