@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,16 @@ def test_add_and_update_print_the_versions(world: Path) -> None:
     assert out == "+ review 1.0.0\n"
     out = ok(world, "add", "oci:../store/review", "--version", "^1.0.0")
     assert out == "+ review 1.0.0 → 1.1.0\n"
+
+
+def test_cache_prune_keeps_what_other_live_projects_pin(world: Path) -> None:
+    other = world.parent / "other"
+    other.mkdir()
+    ok(other, "add", "oci:../store/review:1.0.0", "--exact")
+    ok(world, "add", "oci:../store/review:2.0.0", "--exact")
+    ok(world, "cache", "prune")
+    shutil.rmtree(other / ".agents")
+    shutil.rmtree(world.parent / "store")  # only the cache can serve it now
+    done = run_cli("install", "--offline", cwd=other)  # its pins survived the prune
+    assert done.returncode == 0, done.stderr
+    assert installed_version(other) == "1.0.0"

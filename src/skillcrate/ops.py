@@ -531,12 +531,37 @@ def known_digests(project: Project) -> set[str]:
     return {s.source.digest for s in lock.skills} if lock else set()
 
 
-def cache_keep_set(project: Project, cache: Cache) -> set[str]:
-    """Every digest the lock needs: manifests, their blobs, and unpacked trees."""
+def live_projects(project: Project) -> list[Path]:
+    """This project and every other one skillcrate installed into that still exists."""
+    from .installer.state import known_projects
+
+    roots = [project.root, *known_projects()]
+    return sorted({Path(os.path.realpath(r)) for r in roots})
+
+
+def pinned_by(roots: Sequence[Path]) -> set[str]:
+    """Manifest digests the locks of ``roots`` pin; a lock that does not parse is skipped."""
+    from .project.lockfile import load_lockfile
+
+    out: set[str] = set()
+    for root in roots:
+        try:
+            lock = load_lockfile(root / LOCK_NAME)
+        except SkillcrateError:
+            continue
+        if lock is not None:
+            out |= {s.source.digest for s in lock.skills}
+    return out
+
+
+def cache_keep_set(project: Project, cache: Cache, roots: Sequence[Path] | None = None) -> set[str]:
+    """Every digest the locks of ``roots`` (default: this project) need: manifests, their
+    blobs, and unpacked trees."""
     import json
 
     keep: set[str] = set()
-    for digest in known_digests(project):
+    digests = known_digests(project) if roots is None else pinned_by(roots)
+    for digest in digests:
         keep.add(digest)
         data = cache.get_manifest(digest)
         if data is None:

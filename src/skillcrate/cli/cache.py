@@ -88,14 +88,20 @@ def cache_clean(app: App) -> None:
 @cache.command("prune", context_settings=CONTEXT)
 @pass_app
 def cache_prune(app: App) -> None:
-    """Remove cache entries that the project's lock does not pin.
+    """Remove cache entries that no live project's lock pins.
+
+    Live projects are this one and every project skillcrate installed into that
+    still exists (like pnpm's store), so `install --offline` keeps working there.
 
     \b
     Example:
-      skillcrate -C path/to/project cache prune
+      skillcrate cache prune
     """
-    from ..ops import cache_keep_set
+    from ..ops import cache_keep_set, live_projects
 
     c = app.cache()
-    freed = c.prune(cache_keep_set(_project(app), c))
+    project = _project(app)
+    roots = live_projects(project)
+    freed = c.prune(cache_keep_set(project, c, roots))
+    app.info(f"kept what the locks of {len(roots)} project(s) pin")
     app.out(f"freed {freed} bytes")
