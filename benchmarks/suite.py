@@ -103,7 +103,7 @@ class Sizes:
     warmup: int  # untimed rounds before the timed ones (not for the big rows)
 
 
-FULL = Sizes(20, 500, 20, 300, 200, noop_runs=15, runs=7, big_runs=3, warmup=1)
+FULL = Sizes(20, 500, 20, 300, 200, noop_runs=25, runs=9, big_runs=3, warmup=1)
 QUICK = Sizes(20, 100, 20, 100, 16, noop_runs=5, runs=3, big_runs=2, warmup=1)
 
 
@@ -901,7 +901,7 @@ def print_table(rows: list[Row], header: list[str]) -> None:
     for line in table:
         print(fmt(line))
     print()
-    print("baselines:")
+    print("baselines (details in the docstring of benchmarks/suite.py):")
     for row in rows:
         print(f"  {row.id:>3}  {row.baseline}")
     for row in rows:

@@ -55,3 +55,62 @@ def test_json_commands_print_the_error_as_json_too(tmp_path: Path) -> None:
 def test_a_bad_skill_name_is_a_usage_error(tmp_path: Path, args: tuple[str, ...]) -> None:
     done = run_cli(*args, cwd=tmp_path)
     assert done.returncode == 2 and "not a valid skill name" in done.stderr
+
+
+def test_waiting_for_another_process_is_said_and_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skillcrate.errors import ProjectError
+    from skillcrate.project.context import Project
+
+    monkeypatch.setenv("SKILLCRATE_LOCK_TIMEOUT", "0.2")
+    said: list[str] = []
+    holder, waiter = Project(tmp_path), Project(tmp_path, report=said.append)
+    with holder.lock():
+        with pytest.raises(ProjectError, match="held the lock"), waiter.lock():
+            pass
+    assert said and "waiting for another skillcrate process" in said[0]
+    with waiter.lock():  # free again: no waiting, nothing said
+        pass
+    assert len(said) == 1
+
+
+def test_a_registry_that_never_answers_fails_after_the_configured_timeout() -> None:
+    """Hostile server: accepts the connection and says nothing."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        port = server.getsockname()[1]
+        done = run_cli("versions", f"127.0.0.1:{port}/x", env={"SKILLCRATE_READ_TIMEOUT": "0.3"})
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+    assert done.returncode == 1 and "error:" in done.stderr
+
+
+def test_timeouts_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skillcrate.oci.transport import Transport, timeouts
+
+    assert timeouts() == (2.5, 30.0)
+    monkeypatch.setenv("SKILLCRATE_READ_TIMEOUT", "0.3")
+    monkeypatch.setenv("SKILLCRATE_CONNECT_TIMEOUT", "nonsense")  # ignored, default kept
+    assert Transport("127.0.0.1:1", plain_http=True).timeouts == (2.5, 0.3)

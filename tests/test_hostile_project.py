@@ -337,11 +337,11 @@ def test_stale_staging_folders_are_removed_and_ignored(world) -> None:
 def test_the_project_lock_does_not_depend_on_the_cache_folder(tmp_path: Path) -> None:
     proj = tmp_path / "proj"
     proj.mkdir()
-    a = Project(proj, cache=Cache(tmp_path / "cache-a")).lock()
-    b = Project(proj, cache=Cache(tmp_path / "cache-b")).lock()
-    c = Project(proj / "." / "", cache=Cache(tmp_path / "cache-c")).lock()
-    assert a.lock_file == b.lock_file == c.lock_file
-    assert not str(a.lock_file).startswith(str(tmp_path / "cache-a"))
+    a = Project(proj, cache=Cache(tmp_path / "cache-a")).lock_file
+    b = Project(proj, cache=Cache(tmp_path / "cache-b")).lock_file
+    c = Project(proj / "." / "", cache=Cache(tmp_path / "cache-c")).lock_file
+    assert a == b == c
+    assert not str(a).startswith(str(tmp_path / "cache-a"))
 
 
 def test_concurrent_adds_with_different_cache_folders_keep_every_edit(tmp_path: Path) -> None:

@@ -47,6 +47,26 @@ log = logging.getLogger("skillcrate.oci")
 
 CONNECT_TIMEOUT = 2.5
 READ_TIMEOUT = 30.0
+
+
+def timeouts() -> tuple[float, float]:
+    """(connect, read) seconds: ``SKILLCRATE_CONNECT_TIMEOUT`` / ``SKILLCRATE_READ_TIMEOUT``,
+    else 2.5 s and 30 s. A registry that accepts and never answers fails after the read
+    timeout (times the retries)."""
+    import os
+
+    def value(name: str, default: float) -> float:
+        try:
+            seconds = float(os.environ.get(name, ""))
+        except ValueError:
+            return default
+        return seconds if seconds > 0 else default
+
+    return value("SKILLCRATE_CONNECT_TIMEOUT", CONNECT_TIMEOUT), value(
+        "SKILLCRATE_READ_TIMEOUT", READ_TIMEOUT
+    )
+
+
 ATTEMPTS = 3
 USER_AGENT = "skillcrate/0.1"
 MAX_REDIRECTS = 5
@@ -171,6 +191,7 @@ class Transport:
         self.base = f"{'http' if plain_http else 'https'}://{host}"
         self.origin = origin(self.base)
         self.verify = verify
+        self.timeouts = timeouts()
         self._credential_fn = credential or (lambda: None)
         self._credential: Credential | None = None
         self._credential_loaded = False
@@ -236,7 +257,7 @@ class Transport:
                     data=body if form is None else form,
                     stream=True,  # bodies are read by the caller, with a bound
                     auth=auth,
-                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    timeout=self.timeouts,
                     verify=self.verify,
                     allow_redirects=False,  # followed in request(), credentials scoped
                 )

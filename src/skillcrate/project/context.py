@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..boundary import Boundary
 from ..cache import Cache
-from ..errors import ManifestError, NotFound
+from ..errors import ManifestError, NotFound, ProjectError
 from ..oci import Client, ClientOptions
 from ..oci.target import Target
 from ..reference import Reference
@@ -18,10 +18,18 @@ from .files import LOCK_NAME, MANIFEST_NAME
 from .lockfile import Lockfile, load_lockfile
 from .manifest import Manifest, load_manifest
 
-if TYPE_CHECKING:
-    from filelock import FileLock
-
 Reporter = Callable[[str], None]
+LOCK_WAIT = 600.0  # seconds to wait for another process's project lock (default)
+
+
+def lock_wait() -> float:
+    """``SKILLCRATE_LOCK_TIMEOUT`` seconds, else :data:`LOCK_WAIT`."""
+    import os
+
+    try:
+        return max(0.0, float(os.environ["SKILLCRATE_LOCK_TIMEOUT"]))
+    except (KeyError, ValueError):
+        return LOCK_WAIT
 
 
 def _quiet(_: str) -> None:
@@ -61,20 +69,44 @@ class Project:
 
         return Boundary(self.root, link_dirs=(*self.allow_link_dirs, *allowed_link_dirs()))
 
-    def lock(self) -> FileLock:
+    @property
+    def lock_file(self) -> Path:
+        """Where the project lock lives: the state folder, keyed by the real path."""
+        from ..config import state_dir
+        from ..fastpath import project_key
+
+        return state_dir() / "locks" / f"project-{project_key(self.root)}.lock"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
         """The project's inter-process lock (held for every mutation).
 
         It lives in the per-user state folder, keyed by the project's real path, so
         every skillcrate process of the user agrees on it whatever its cache folder.
+        When another process holds it, that is said (progress) before waiting, up to
+        :func:`lock_wait` seconds.
         """
-        from filelock import FileLock
+        from filelock import FileLock, Timeout
 
-        from ..config import state_dir
-        from ..fastpath import project_key
-
-        path = state_dir() / "locks" / f"project-{project_key(self.root)}.lock"
+        path = self.lock_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(path), timeout=600)
+        held = FileLock(str(path))
+        try:
+            held.acquire(timeout=0)
+        except Timeout:
+            self.report(f"waiting for another skillcrate process working on {self.root} ...")
+            try:
+                held.acquire(timeout=lock_wait())
+            except Timeout:
+                raise ProjectError(
+                    f"another skillcrate process has held the lock of {self.root} for "
+                    f"{lock_wait():.0f} s ({path})",
+                    hints=["wait for it to finish, or stop it; the lock frees itself then"],
+                ) from None
+        try:
+            yield
+        finally:
+            held.release()
 
     def load_manifest(self) -> Manifest:
         if not self.manifest_path.is_file():
