@@ -126,3 +126,12 @@ def test_cache_prune_keeps_what_other_live_projects_pin(world: Path) -> None:
     done = run_cli("install", "--offline", cwd=other)  # its pins survived the prune
     assert done.returncode == 0, done.stderr
     assert installed_version(other) == "1.0.0"
+
+
+def test_list_columns_line_up_with_long_names(world: Path) -> None:
+    ok(world, "add", "oci:../store/review")
+    ok(world, "add", "oci:../store/review", "--name", "a-very-long-skill-name-for-columns")
+    lines = [line for line in ok(world, "list").splitlines() if not line.startswith("    ")]
+    assert len(lines) == 2
+    starts = {line.index("sha256:") for line in lines}
+    assert len(starts) == 1, lines  # the digest column starts at the same place

@@ -21,7 +21,18 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..installer.apply import InstallResult
+
+
+def columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as aligned text columns (widths from the longest cell; "-" for empty cells)."""
+    cells = [[c or "-" for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
 
 
 def _print_result(
@@ -281,12 +292,10 @@ def outdated(app: App, as_json: bool) -> None:
         if not stale:
             app.info("all skills are up to date")
         else:
-            app.out(f"{'name':20} {'current':12} {'wanted':12} {'latest':12} spec")
-            for r in stale:
-                app.out(
-                    f"{r.name:20} {r.current or '-':12} {r.wanted or '-':12} "
-                    f"{r.latest or '-':12} {r.spec}"
-                )
+            table: list[tuple[str, ...]] = [("name", "current", "wanted", "latest", "spec")]
+            table += [(r.name, r.current, r.wanted, r.latest, r.spec) for r in stale]
+            for line in columns(table):
+                app.out(line)
     if any(r.is_outdated for r in rows):
         sys.exit(1)
 
@@ -310,9 +319,10 @@ def list_(app: App, as_json: bool) -> None:
         return
     if not rows:
         app.info("no skills installed")
-    for r in rows:
+    lines = columns([(r.name, r.version, r.digest[:19], r.path) for r in rows])
+    for r, line in zip(rows, lines, strict=True):
         state = "" if r.installed else "  (not installed: run skillcrate install)"
-        app.out(f"{r.name} {r.version or '-'} {r.digest[:19]}  {r.path}{state}")
+        app.out(line + state)
         if r.description:
             desc = r.description if len(r.description) <= 96 else r.description[:93] + "..."
             app.out(f"    {desc}")
