@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SYSTEM_TOOLS := docker-registry skopeo htpasswd umoci
 
-.PHONY: demo test lint format bench dist system-deps js-deps agents-deps test-agents clean
+.PHONY: demo test lint format bench bench-suite dist system-deps js-deps agents-deps test-agents clean
 
 $(BIN)/skillcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,9 @@ format: $(VENV)/.test-deps
 # to ship to a machine, a CI job or Copilot's setup steps.
 dist: $(BIN)/skillcrate
 	rm -rf dist && $(BIN)/python -m pip wheel -q --no-deps -w dist .
+
+bench-suite: $(BIN)/skillcrate
+	$(BIN)/python benchmarks/suite.py
 
 bench: $(BIN)/skillcrate
 	$(BIN)/python benchmarks/noop_install.py
