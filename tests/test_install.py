@@ -34,7 +34,7 @@ from skillcrate.skill.tree import (
     tree_files,
 )
 
-LOCK = "sha256:" + "1" * 64
+LOCK = b'{"skills": []}\n\n\x00\n{"lockfileVersion": 1}\n'  # inputs_blob-shaped bytes
 
 
 def make_tree(root: Path, files: dict[str, str], executable: tuple[str, ...] = ()) -> Path:

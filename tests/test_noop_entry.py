@@ -75,6 +75,21 @@ def test_a_no_op_install_loads_neither_click_nor_the_cli(project: Path) -> None:
     assert "click" not in modules and "skillcrate.cli" not in modules
     assert {m for m in modules if m.startswith("skillcrate")} <= NOOP_MODULES
     assert not {"json", "pathlib", "re", "typing", "dataclasses"} & modules
+    assert not {"hashlib", "_hashlib", "_sha256", "_blake2"} & modules  # no dlopen to hash
+
+
+def test_a_damaged_inputs_section_is_never_up_to_date(project: Path) -> None:
+    from skillcrate.fastpath import INSTALL_FILE, is_up_to_date, project_state_dir
+
+    state = project_state_dir(project) / INSTALL_FILE
+    good = state.read_bytes()
+    assert is_up_to_date(project)
+    for damaged in (good[:-1], good + b"x", good.replace(b"\ninputs ", b"\ninputs -\n")):
+        state.write_bytes(damaged)
+        assert not is_up_to_date(project)
+    state.write_bytes(good)
+    (project / "skills.json").write_bytes((project / "skills.json").read_bytes() + b" ")
+    assert not is_up_to_date(project)  # the inputs are compared byte for byte
 
 
 @pytest.mark.parametrize("agent", ["claude", "cursor", "copilot", "codex", "gemini"])

@@ -17,7 +17,6 @@ build on it).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import sys
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 MANIFEST_NAME = "skills.json"  # the one place these file names are spelled
 LOCK_NAME = "skills.lock.json"
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 INSTALL_FILE = "install.txt"
 MAX_STATE_BYTES = 64 * 1024 * 1024
 _MAGIC = f"skillcrate-install {STATE_VERSION}"
@@ -41,9 +40,12 @@ _MAGIC = f"skillcrate-install {STATE_VERSION}"
 # ----------------------------------------------------------------------------- inputs
 
 
-def inputs_digest(manifest_bytes: bytes, lock_bytes: bytes) -> str:
-    """What the install state is keyed by: skills.json and skills.lock.json together."""
-    return "sha256:" + hashlib.sha256(manifest_bytes + b"\n\x00\n" + lock_bytes).hexdigest()
+def inputs_blob(manifest_bytes: bytes, lock_bytes: bytes) -> bytes:
+    """What the install state records of its inputs: skills.json and the lock, verbatim.
+
+    Compared byte for byte, not by digest: the no-op check then loads no hashing module
+    (each extension module costs the check a ``dlopen``)."""
+    return manifest_bytes + b"\n\x00\n" + lock_bytes
 
 
 def _read_bytes(path: str) -> bytes:
@@ -51,10 +53,11 @@ def _read_bytes(path: str) -> bytes:
         return fh.read()
 
 
-def read_inputs_digest(root: StrPath) -> str | None:
+def read_inputs(root: StrPath) -> bytes | None:
+    """:func:`inputs_blob` of the project at ``root`` now; None when a file is missing."""
     try:
         manifest = _read_bytes(os.path.join(root, MANIFEST_NAME))
-        return inputs_digest(manifest, _read_bytes(os.path.join(root, LOCK_NAME)))
+        return inputs_blob(manifest, _read_bytes(os.path.join(root, LOCK_NAME)))
     except OSError:
         return None
 
@@ -90,10 +93,22 @@ def state_path() -> str:
     return os.path.join(base, "skillcrate")
 
 
+_FNV_OFFSET = 0x6C62272E07BB014262B821756295C58D
+_FNV_PRIME = 0x0000000001000000000000000000013B
+_MASK128 = (1 << 128) - 1
+
+
 def project_key(root: StrPath) -> str:
-    """The key of a project in the state folder: from its real path."""
-    real = os.path.realpath(root)
-    return hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    """The key of a project in the state folder: FNV-1a (128 bits) of its real path.
+
+    Not a cryptographic hash, on purpose: it only names a folder, and the state in it
+    records the real path it belongs to, which readers compare (a collision means "not
+    this project's"), so the no-op check needs no hashing module.
+    """
+    h = _FNV_OFFSET
+    for byte in os.path.realpath(root).encode("utf-8", "surrogateescape"):
+        h = ((h ^ byte) * _FNV_PRIME) & _MASK128
+    return f"{h:032x}"
 
 
 def project_state_dir(root: StrPath) -> Path:
@@ -177,36 +192,49 @@ def _unsafe(field: str) -> bool:
     return "\t" in field or "\n" in field or "\r" in field
 
 
-def format_install(root: StrPath, inputs: str, artifacts: Mapping[str, Artifact]) -> str:
-    """The text of ``install.txt``: a header, then one tab-separated line per artifact.
+def format_install(root: StrPath, inputs: bytes | None, artifacts: Mapping[str, Artifact]) -> bytes:
+    """The bytes of ``install.txt``: a header, one tab-separated line per artifact, then
+    ``inputs N`` and the N bytes of :func:`inputs_blob` (``inputs -`` for none: a partial
+    install, never up to date).
 
     Plain lines, not JSON, so that the no-op check reads it with neither :mod:`json` nor
     :mod:`re` imported. Fields never hold tabs or line breaks (paths and names are checked
     by the boundary and :mod:`names`); a field that did would be a bug, so it raises.
     """
-    lines = [_MAGIC, f"root {_root_field(root)}", f"inputs {inputs}"]
+    lines = [_MAGIC, f"root {_root_field(root)}"]
     for rel in sorted(artifacts):
         art = artifacts[rel]
         if art.link is not None:
             fields = ["l", rel, art.skill, art.link]
         else:
             fields = ["d", rel, art.skill, str(art.tree), str(art.stat), str(art.files)]
-        if any(_unsafe(f) for f in fields) or _unsafe(inputs):
+        if any(_unsafe(f) for f in fields):
             raise ValueError(f"install state field with a tab or line break: {fields!r}")
         lines.append("\t".join(fields))
-    return "\n".join(lines) + "\n"
+    lines.append("inputs -" if inputs is None else f"inputs {len(inputs)}")
+    head = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+    return head + (inputs or b"")
 
 
-def _parse_install(text: str, root: StrPath) -> tuple[str, dict[str, Artifact]] | None:
-    lines = text.split("\n")
-    if len(lines) < 4 or lines[0] != _MAGIC or lines[-1] != "":
+def _parse_install(data: bytes, root: StrPath) -> tuple[bytes | None, dict[str, Artifact]] | None:
+    at = data.find(b"\ninputs ")
+    end = data.find(b"\n", at + 1) if at >= 0 else -1
+    if end < 0:
+        return None
+    count = data[at + len(b"\ninputs ") : end]
+    inputs = data[end + 1 :]
+    if count == b"-":
+        if inputs:
+            return None
+    elif not count.isdigit() or int(count) != len(inputs):
+        return None
+    lines = data[:at].decode("utf-8", "surrogateescape").split("\n")
+    if len(lines) < 2 or lines[0] != _MAGIC:
         return None
     if lines[1] != f"root {_root_field(root)}":
         return None  # a key collision or a copied state folder: not this project's
-    if not lines[2].startswith("inputs "):
-        return None
     artifacts: dict[str, Artifact] = {}
-    for line in lines[3:-1]:
+    for line in lines[2:]:
         fields = line.split("\t")
         if fields[0] == "l" and len(fields) == 4:
             art = Artifact(fields[1], fields[2], link=fields[3])
@@ -217,7 +245,7 @@ def _parse_install(text: str, root: StrPath) -> tuple[str, dict[str, Artifact]] 
         if not art.rel or not art.skill or art.rel in artifacts:
             return None
         artifacts[art.rel] = art
-    return lines[2][len("inputs ") :], artifacts
+    return (None if count == b"-" else inputs), artifacts
 
 
 def recorded_root(folder: StrPath) -> str | None:
@@ -232,14 +260,14 @@ def recorded_root(folder: StrPath) -> str | None:
         return None
 
 
-def read_install(root: StrPath) -> tuple[str, dict[str, Artifact]] | None:
-    """(inputs digest, artifacts) of ``install.txt`` for ``root``; None when missing/damaged."""
+def read_install(root: StrPath) -> tuple[bytes | None, dict[str, Artifact]] | None:
+    """(inputs, artifacts) of ``install.txt`` for ``root``; None when missing/damaged."""
     try:
         with open(os.path.join(_project_state_path(root), INSTALL_FILE), "rb") as fh:
             data = fh.read(MAX_STATE_BYTES + 1)
         if len(data) > MAX_STATE_BYTES:
             return None
-        return _parse_install(data.decode("utf-8", "surrogateescape"), root)
+        return _parse_install(data, root)
     except (OSError, ValueError):
         return None
 
@@ -270,8 +298,10 @@ def stat_line(path: str, size: int, mtime_ns: int, ctime_ns: int, executable: bo
 
 
 def _digest_lines(lines: list[str]) -> str:
+    """The stat lines, sorted, as one hex string: compared, never hashed (no hashing module
+    on the no-op path; the lines are short, so the state stays small)."""
     lines.sort()
-    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+    return "".join(lines).encode("utf-8", "surrogateescape").hex()
 
 
 def stat_digest(records: Iterable[StatRecord]) -> str:
@@ -320,11 +350,11 @@ def scan_stat(folder: str) -> str | None:
 def is_up_to_date(root: StrPath) -> bool:
     """True when ``install`` has nothing to do in ``root`` (see the module docstring)."""
     root = os.path.realpath(root)
-    digest = read_inputs_digest(root)
-    if digest is None:
+    inputs = read_inputs(root)
+    if inputs is None:
         return False
     found = read_install(root)
-    return found is not None and found[0] == digest and artifacts_fresh(root, found[1])
+    return found is not None and found[0] == inputs and artifacts_fresh(root, found[1])
 
 
 def artifacts_fresh(root: StrPath, artifacts: Mapping[str, Artifact]) -> bool:

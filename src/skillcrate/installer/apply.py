@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..boundary import SKILLS_DIR, Boundary, skill_rel
 from ..errors import ProjectError, SkillcrateError
-from ..fastpath import inputs_digest
+from ..fastpath import inputs_blob
 from ..project.files import LOCK_NAME
 from ..project.lockfile import LockedSkill, Lockfile, save_lockfile
 from ..project.manifest import Manifest
@@ -163,9 +163,8 @@ def apply(
         result.lock_written = save_lockfile(b.root / LOCK_NAME, new_lock)
     manifest_bytes = project.manifest_path.read_bytes() if project.manifest_path.exists() else b""
     lock_bytes = project.lock_path.read_bytes() if project.lock_path.exists() else b""
-    inputs = inputs_digest(manifest_bytes, lock_bytes)
-    if partial:  # never "up to date": the next run (session start) tries the failures again
-        inputs = f"partial:{inputs}"
+    # partial: never "up to date", so the next run (session start) tries the failures again
+    inputs = None if partial else inputs_blob(manifest_bytes, lock_bytes)
     write_state(b.root, inputs, artifacts, records)
     gitignore.update_gitignore(b, artifacts, keep_block=True)
     return result

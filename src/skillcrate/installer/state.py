@@ -5,24 +5,25 @@ request), so the record of what skillcrate created — which decides what it may
 replace or delete, and what the no-op check trusts — lives in skillcrate's own per-user
 state folder (:func:`skillcrate.config.state_dir`), keyed by the project's real path::
 
-    <state>/projects/<key>/install.json    ownership and the no-op check (small)
+    <state>/projects/<key>/install.txt     ownership and the no-op check
     <state>/projects/<key>/records.json    every installed file's sha256 and lstat
     <state>/locks/project-<key>.lock       the project lock (see project.Project.lock)
 
-``key`` is the first 32 hex digits of the SHA-256 of the project's real path.
+``key`` is :func:`skillcrate.fastpath.project_key` of the project's real path.
 
-``install.json``::
+``install.txt`` (:func:`skillcrate.fastpath.format_install`)::
 
-    {"version": 2, "root": "/abs/project", "inputs": "sha256:…",
-     "artifacts": {
-       ".agents/skills/review": {"skill": "review", "tree": "sha256:…",
-                                 "stat": "<hex>", "files": 3},
-       ".claude/skills/review": {"skill": "review", "link": "../../.agents/skills/review"}}}
+    skillcrate-install 4
+    root <hex of the project's real path>
+    d<TAB>.agents/skills/review<TAB>review<TAB>sha256:…<TAB><stat lines, hex><TAB>3
+    l<TAB>.claude/skills/review<TAB>review<TAB>../../.agents/skills/review
+    inputs <N>
+    <N bytes: skills.json, "\n\0\n", skills.lock.json, as the install saw them>
 
-``inputs`` is the digest of skills.json and the lock the install saw
-(:func:`skillcrate.fastpath.inputs_digest`). Each artifact is a folder skillcrate made
-(``tree`` and ``stat``: :func:`skillcrate.tree.stat_digest` of its files) or a symlink
-(``link``: its target text); the keys are exactly the paths skillcrate owns.
+Each artifact is a folder skillcrate made (``tree``, and ``stat``: the sorted stat lines
+of its files, :func:`skillcrate.fastpath.stat_digest`) or a symlink (its target text); the
+artifact paths are exactly the paths skillcrate owns. ``inputs -`` marks a partial install
+(never up to date).
 ``records.json`` maps each folder artifact to its file records
 (``[path, sha256, exec, size, mtime_ns, ctime_ns]``); it is read only when an install
 or ``verify`` needs file hashes, and its records must hash to the artifact's ``tree``.
@@ -88,7 +89,7 @@ project_dir = project_state_dir
 class InstallState:
     """The state of one project (see the module docstring)."""
 
-    inputs: str
+    inputs: bytes | None
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     records: dict[str, list[FileRecord]] = field(default_factory=dict)  # loaded on demand
     root: str = ""
@@ -148,7 +149,7 @@ def read_records(root: Path) -> dict[str, list[FileRecord]]:
 
 def write_state(
     root: Path,
-    inputs: str,
+    inputs: bytes | None,
     artifacts: Mapping[str, Artifact],
     records: Mapping[str, list[FileRecord]],
 ) -> None:
