@@ -127,3 +127,22 @@ def test_unregister_removes_the_folders_it_emptied(tmp_path: Path) -> None:
     assert left == [".github", ".github/workflows", ".github/workflows/ci.yml"]
     done = run_cli("register", cwd=proj)  # plain register: nothing left to mistake for agents
     assert {line.split(":")[0] for line in done.stdout.splitlines()} == {"claude"}, done.stdout
+
+
+@pytest.mark.parametrize(
+    ("original", "check"),
+    [
+        ('{"model": "opus", "env": {"A": "1"}}\n', lambda t: t.count("\n") == 1 and '": ' in t),
+        ('{"model":"opus"}\n', lambda t: t.count("\n") == 1 and '":"' in t),
+        ('{\n\t"model": "opus"\n}\n', lambda t: '\n\t"model"' in t),
+        ('{\n    "model": "opus"\n}\n', lambda t: '\n    "model"' in t),
+    ],
+)
+def test_register_keeps_the_hook_files_layout(tmp_path: Path, original: str, check) -> None:  # noqa: ANN001
+    proj = tmp_path / "p"
+    (proj / ".claude").mkdir(parents=True)
+    (proj / ".claude" / "settings.json").write_text(original)
+    assert run_cli("register", "--agent", "claude", cwd=proj).returncode == 0
+    text = (proj / ".claude" / "settings.json").read_text()
+    assert check(text), text
+    assert json.loads(text)["model"] == "opus" and "SessionStart" in json.loads(text)["hooks"]

@@ -432,8 +432,23 @@ def default_agents(project: Path) -> list[str]:
 # --------------------------------------------------------------------------- JSON files
 
 
-def _dump(doc: object) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+def _dump(doc: object, style: str | None = None) -> str:
+    """``doc`` as JSON in the layout of ``style`` (a file's text; default: 2-space indent).
+
+    A file written compactly on one line stays on one line (with its separators); an
+    indented one keeps its indent (spaces or a tab), so ``register`` changes only the hook.
+    """
+    text = (style or "").strip()
+    if text and "\n" not in text:
+        separators = (", ", ": ") if '": ' in text or '", ' in text else (",", ":")
+        return json.dumps(doc, separators=separators, ensure_ascii=False) + "\n"
+    indent: str | int = 2
+    for line in text.splitlines()[1:]:
+        stripped = line.lstrip(" \t")
+        if stripped and stripped != line:
+            indent = line[: len(line) - len(stripped)]
+            break
+    return json.dumps(doc, indent=indent, ensure_ascii=False) + "\n"
 
 
 def _line_of_key(text: str, key: str) -> int:
@@ -595,9 +610,9 @@ def _without_ours(items: list[JsonObject], spec: _HookSpec) -> list[JsonObject]:
     return result
 
 
-def _write_json(path: Path, before: str | None, doc: JsonObject) -> str:
+def _write_json(path: Path, before: str | None, doc: JsonObject, style: str | None = None) -> str:
     """Write ``doc`` if it differs (in content or key order) from what was parsed."""
-    after = _dump(doc)
+    after = _dump(doc, style)
     if before is not None and after == before:
         return "unchanged"
     atomic_write(path, after)
@@ -610,7 +625,8 @@ def _write_json(path: Path, before: str | None, doc: JsonObject) -> str:
 def _register_hook(project: Path, spec: _HookSpec, command: str) -> FileChange:
     path = Path(project) / spec.path
     loaded = _load(path, spec)
-    before = _dump(loaded[0]) if loaded is not None else None
+    style = loaded[1] if loaded is not None else None
+    before = _dump(loaded[0], style) if loaded is not None else None
     doc: JsonObject = loaded[0] if loaded and loaded[0] else dict(spec.skeleton)
     if not isinstance(doc.get("hooks"), dict):
         doc["hooks"] = {}
@@ -618,7 +634,7 @@ def _register_hook(project: Path, spec: _HookSpec, command: str) -> FileChange:
     items = hooks.get(spec.event) or []
     place = _place_grouped if spec.grouped else _place_flat
     hooks[spec.event] = place(items, spec, spec.build_entry(command))
-    return FileChange(path, _write_json(path, before, doc))
+    return FileChange(path, _write_json(path, before, doc, style))
 
 
 def workflow_steps(install: str | None = None) -> str:
@@ -800,8 +816,8 @@ def _unregister_hook(project: Path, spec: _HookSpec) -> FileChange | None:
     loaded = _load(path, spec)
     if loaded is None:
         return None
-    doc, _ = loaded
-    before = _dump(doc)
+    doc, style = loaded
+    before = _dump(doc, style)
     hooks = doc.get("hooks")
     if not isinstance(hooks, dict) or not isinstance(hooks.get(spec.event), list):
         return FileChange(path, "unchanged")
@@ -818,7 +834,7 @@ def _unregister_hook(project: Path, spec: _HookSpec) -> FileChange | None:
         path.unlink()
         _remove_emptied(Path(project), path.parent)
         return FileChange(path, "removed")
-    return FileChange(path, _write_json(path, before, doc))
+    return FileChange(path, _write_json(path, before, doc, style))
 
 
 def _remove_emptied(project: Path, folder: Path) -> None:
