@@ -33,3 +33,15 @@ def test_a_skill_with_a_date_in_metadata_validates_and_pushes(tmp_path: Path) ->
     assert done.returncode == 0, done.stdout + done.stderr
     done = run_cli("push", str(folder), f"oci:{tmp_path / 'store'}:1.0.0")
     assert done.returncode == 0, done.stderr
+
+
+def test_strict_validation_refuses_fields_outside_the_spec(tmp_path: Path) -> None:
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    (folder / "SKILL.md").write_text(
+        "---\nname: extra\ndescription: A skill.\nversion: 1.0.0\n---\nBody.\n"
+    )
+    lenient = run_cli("validate", str(folder))
+    assert lenient.returncode == 0 and "skills-ref" in lenient.stdout
+    strict = run_cli("validate", str(folder), "--strict")
+    assert strict.returncode == 1 and "error: version" in strict.stdout

@@ -22,9 +22,14 @@ if TYPE_CHECKING:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Front-matter fields outside the spec's six are errors (as in skills-ref).",
+)
 @json_option
 @pass_app
-def validate(app: App, path: Path, as_json: bool) -> None:
+def validate(app: App, path: Path, strict: bool, as_json: bool) -> None:
     """Check a skill folder against the Agent Skills rules.
 
     Lists every problem with its file, field and a fix. Exit 1 on any error
@@ -34,10 +39,11 @@ def validate(app: App, path: Path, as_json: bool) -> None:
     Examples:
       skillcrate validate examples/hello-world
       skillcrate validate ./my-skill --json
+      skillcrate validate ./my-skill --strict   # unknown fields are errors
     """
     from ..skill.rules import validate as run
 
-    problems = run(path)
+    problems = run(path, strict=strict)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
         app.json(

@@ -216,16 +216,33 @@ def _check_fields(fm: Mapping[str, Any], folder_name: str | None, file: str) -> 
                 Problem(
                     "warning",
                     str(key),
-                    f"unknown front matter field {key!r}",
+                    f"unknown front matter field {key!r} (the reference validator, "
+                    "skills-ref, refuses fields outside the spec's six)",
                     file,
-                    "agents may ignore it; remove it unless a vendor reads it",
+                    "agents may ignore it; remove it unless a vendor reads it "
+                    "(`validate --strict` treats it as an error)",
                 )
             )
     return out
 
 
-def validate(folder: Path) -> list[Problem]:
-    """Every problem with a skill folder, errors and warnings, in a stable order."""
+def validate(folder: Path, *, strict: bool = False) -> list[Problem]:
+    """Every problem with a skill folder, errors and warnings, in a stable order.
+
+    ``strict``: unknown front-matter fields are errors, as in the reference validator.
+    """
+    problems = _validate(folder)
+    if not strict:
+        return problems
+    return [
+        Problem("error", p.field, p.message, p.file, p.fix)
+        if p.severity == "warning" and p.message.startswith("unknown front matter field")
+        else p
+        for p in problems
+    ]
+
+
+def _validate(folder: Path) -> list[Problem]:
     folder = Path(folder)
     if not folder.is_dir():
         return [
