@@ -114,3 +114,10 @@ def test_timeouts_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SKILLCRATE_READ_TIMEOUT", "0.3")
     monkeypatch.setenv("SKILLCRATE_CONNECT_TIMEOUT", "nonsense")  # ignored, default kept
     assert Transport("127.0.0.1:1", plain_http=True).timeouts == (2.5, 0.3)
+
+
+def test_install_with_a_reference_points_at_add(tmp_path: Path) -> None:
+    done = run_cli("install", "ghcr.io/acme/review", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "skillcrate add ghcr.io/acme/review" in done.stderr
+    assert not (tmp_path / "skills.json").exists()

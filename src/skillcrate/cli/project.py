@@ -190,9 +190,11 @@ def remove(app: App, names: tuple[str, ...], link_dirs: tuple[str, ...], as_json
 )
 @link_dir_option
 @json_option
+@click.argument("refs", nargs=-1, metavar="")
 @pass_app
 def install(
     app: App,
+    refs: tuple[str, ...],
     frozen: bool,
     offline: bool,
     keep_going: bool,
@@ -220,6 +222,10 @@ def install(
       skillcrate install --keep-going    # like make -k: install what can be
       skillcrate install --hook claude   # what `skillcrate register` puts in hooks
     """
+    if refs:  # npm habit: `install PKG` adds it; here that is `add`
+        raise click.UsageError(
+            f"install takes no references; to add one, run `skillcrate add {refs[0]}`"
+        )
     if hook:
         from ..agents.hook import run_hook
 
