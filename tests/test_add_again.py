@@ -135,3 +135,10 @@ def test_list_columns_line_up_with_long_names(world: Path) -> None:
     assert len(lines) == 2
     starts = {line.index("sha256:") for line in lines}
     assert len(starts) == 1, lines  # the digest column starts at the same place
+
+
+def test_a_missing_version_lists_the_tags_there_are(world: Path) -> None:
+    done = run_cli("add", "oci:../store/review:9.9.9", cwd=world)
+    assert done.returncode == 1
+    assert "has no tag 9.9.9" in done.stderr and "v9.9.9" not in done.stderr
+    assert "available: 2.0.0, 1.1.0, 1.0.0" in done.stderr

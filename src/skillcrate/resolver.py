@@ -53,24 +53,41 @@ def resolve_spec(project: Project, spec: SkillSpec) -> Resolved:
         return Resolved(base, None, desc.digest, "")
     if kind.kind in ("exact", "tag"):
         tag = kind.text
+        found: Descriptor | None = None
         try:
-            desc = target.resolve(tag)
+            found = target.resolve(tag)
         except NotFound:
             if kind.kind == "exact" and not tag.startswith("v"):
-                tag = "v" + tag
-                desc = target.resolve(tag)
-            else:
-                raise NotFound(
-                    f"{spec.name}: {base}:{kind.text} not found",
-                    hints=[f"`skillcrate versions {base}` lists the published tags"],
-                ) from None
-        return Resolved(base, tag, desc.digest, tag)
+                try:  # many publishers tag v1.2.3
+                    tag = "v" + kind.text
+                    found = target.resolve(tag)
+                except NotFound:
+                    found = None
+            if found is None:
+                raise _no_such_tag(spec.name, base, kind.text, target) from None
+        return Resolved(base, tag, found.digest, tag)
     tags = target.tags()
     if kind.text in tags:  # a spec that is a tag's name selects that tag (`1`, `v1`, `1.2`)
         desc = target.resolve(kind.text)
         return Resolved(base, kind.text, desc.digest, kind.text)
     tag, desc = pick_selectable(project, target, kind, tags, source=str(base))
     return Resolved(base, tag, desc.digest, tag)
+
+
+def _no_such_tag(name: str, base: Reference, wanted: str, target: Target) -> NotFound:
+    """``wanted`` is not a tag of ``base``: say so, with the newest tags that are."""
+    from .versions import sort_tags
+
+    try:
+        tags = sort_tags(target.tags())
+    except NotFound:
+        tags = []
+    shown = ", ".join(tags[:10]) + (", …" if len(tags) > 10 else "")
+    return NotFound(
+        f"{name}: {base} has no tag {wanted}"
+        + (f" (available: {shown})" if tags else " (it has no tags)"),
+        hints=[f"`skillcrate versions {base}` lists the published tags"],
+    )
 
 
 def pick_selectable(
