@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -142,3 +143,15 @@ def test_a_missing_version_lists_the_tags_there_are(world: Path) -> None:
     assert done.returncode == 1
     assert "has no tag 9.9.9" in done.stderr and "v9.9.9" not in done.stderr
     assert "available: 2.0.0, 1.1.0, 1.0.0" in done.stderr
+
+
+def test_cache_verify_names_each_damaged_entry_once(world: Path) -> None:
+    ok(world, "add", "oci:../store/review")
+    cache = Path(os.environ["SKILLCRATE_CACHE_DIR"])
+    blob = next(p for p in (cache / "blobs-v1" / "sha256").iterdir() if p.stat().st_size > 100)
+    blob.chmod(0o644)
+    blob.write_bytes(b"damaged")
+    done = run_cli("cache", "verify", cwd=world)
+    assert done.returncode == 1
+    [line] = [x for x in done.stdout.splitlines() if blob.name in x]
+    assert line.count(blob.name) == 1, line

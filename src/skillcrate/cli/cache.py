@@ -65,7 +65,7 @@ def cache_verify(app: App, remove: bool) -> None:
     """
     problems = app.cache().verify(remove=remove)
     for p in problems:
-        app.out(f"{p.kind} {p.digest}: {p.message}" + (" (removed)" if p.removed else ""))
+        app.out(p.message + (" (removed)" if p.removed else ""))  # names kind and digest
     if not problems:
         app.info("cache is intact")
     if problems and not remove:
