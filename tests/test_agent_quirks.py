@@ -146,3 +146,21 @@ def test_register_keeps_the_hook_files_layout(tmp_path: Path, original: str, che
     text = (proj / ".claude" / "settings.json").read_text()
     assert check(text), text
     assert json.loads(text)["model"] == "opus" and "SessionStart" in json.loads(text)["hooks"]
+
+
+def test_doctor_suggests_what_works_for_a_malformed_skills_json(tmp_path: Path) -> None:
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "skills.json").write_text('{"skills": [,]}\n')
+    done = run_cli("doctor", "--json", cwd=proj)
+    data = json.loads(done.stdout)
+    rows = data["checks"] if isinstance(data, dict) else data
+    [row] = [r for r in rows if r["subject"] == "skills.json"]
+    assert "init" not in row["fix"].split("(")[0] and "fix the file" in row["fix"]
+    assert run_cli("init", cwd=proj).returncode == 1  # indeed: init refuses it
+    empty = tmp_path / "q"
+    empty.mkdir()
+    rows = json.loads(run_cli("doctor", "--json", cwd=empty).stdout)
+    rows = rows["checks"] if isinstance(rows, dict) else rows
+    [row] = [r for r in rows if r["subject"] == "skills.json"]
+    assert "skillcrate init" in row["fix"]

@@ -54,7 +54,10 @@ def _check_project(project: Project) -> list[Check]:
                 "skills.json",
                 "fail",
                 exc.message,
-                "fix the file, or run `skillcrate init`",
+                # init refuses a malformed file (it never overwrites one): say what works
+                "run `skillcrate init`"
+                if not project.manifest_path.exists()
+                else "fix the file at the place named (init will not overwrite it)",
             )
         ]
     out.append(Check("project", "skills.json", "ok", f"{len(manifest.skills)} skill(s)"))
