@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from skillcrate.skill.rules import parse_front_matter
 
@@ -45,3 +48,19 @@ def test_strict_validation_refuses_fields_outside_the_spec(tmp_path: Path) -> No
     assert lenient.returncode == 0 and "skills-ref" in lenient.stdout
     strict = run_cli("validate", str(folder), "--strict")
     assert strict.returncode == 1 and "error: version" in strict.stdout
+
+
+@pytest.mark.parametrize("bad", ["a\nb.md", "bad\udcff.md"])
+def test_push_refuses_a_file_name_consumers_could_not_install(tmp_path: Path, bad: str) -> None:
+    folder = tmp_path / "names"
+    (folder / "references").mkdir(parents=True)
+    (folder / "SKILL.md").write_text("---\nname: names\ndescription: A skill.\n---\nBody.\n")
+    (folder / "references" / "fine.md").write_text("fine\n")
+    done = run_cli("push", str(folder), f"oci:{tmp_path / 'ok'}:1.0.0")
+    assert done.returncode == 0, done.stderr  # control: ordinary names push
+    with open(os.fsencode(folder / "references") + b"/" + os.fsencode(bad), "wb") as fh:
+        fh.write(b"x")
+    done = run_cli("push", str(folder), f"oci:{tmp_path / 'store'}:1.0.0")
+    assert done.returncode == 1 and "consumers could not install it" in done.stderr
+    assert not (tmp_path / "store").exists()  # nothing was uploaded
+    assert run_cli("validate", str(folder)).returncode == 1

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ValidationError
+from ..errors import SkillcrateError, ValidationError
 from ..names import NAME_RE
 
 KNOWN_KEYS = ("name", "description", "license", "compatibility", "metadata", "allowed-tools")
@@ -280,8 +280,8 @@ def _validate(folder: Path) -> list[Problem]:
         ]
     problems += _check_fields(fm, folder.resolve().name, md.name)
     for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
         if path.is_symlink():
-            rel = path.relative_to(folder).as_posix()
             problems.append(
                 Problem(
                     "error",
@@ -291,4 +291,18 @@ def _validate(folder: Path) -> list[Problem]:
                     "replace the link with the file it points to",
                 )
             )
+        problem = _name_problem(rel)
+        if problem:  # the rule installs apply (skill.tree.check_tree_path): refuse it here
+            problems.append(Problem("error", "files", problem, repr(rel), "rename the file"))
     return problems
+
+
+def _name_problem(rel: str) -> str | None:
+    """Why a file name cannot be installed (what ``skill.tree`` refuses), or None."""
+    from .tree import check_tree_path
+
+    try:
+        check_tree_path(rel, rel)
+    except SkillcrateError as exc:
+        return f"{exc.message}; consumers could not install it"
+    return None
