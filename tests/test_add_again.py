@@ -155,3 +155,13 @@ def test_cache_verify_names_each_damaged_entry_once(world: Path) -> None:
     assert done.returncode == 1
     [line] = [x for x in done.stdout.splitlines() if blob.name in x]
     assert line.count(blob.name) == 1, line
+
+
+def test_cache_prune_stops_on_this_projects_malformed_lock(world: Path) -> None:
+    ok(world, "add", "oci:../store/review")
+    cache = Path(os.environ["SKILLCRATE_CACHE_DIR"])
+    before = sorted(p.name for p in (cache / "blobs-v1" / "sha256").iterdir())
+    (world / "skills.lock.json").write_text("{ not json\n")
+    done = run_cli("cache", "prune", cwd=world)
+    assert done.returncode == 1 and "skills.lock.json" in done.stderr
+    assert sorted(p.name for p in (cache / "blobs-v1" / "sha256").iterdir()) == before

@@ -554,13 +554,18 @@ def pinned_by(roots: Sequence[Path]) -> set[str]:
     return out
 
 
-def cache_keep_set(project: Project, cache: Cache, roots: Sequence[Path] | None = None) -> set[str]:
-    """Every digest the locks of ``roots`` (default: this project) need: manifests, their
-    blobs, and unpacked trees."""
+def cache_keep_set(project: Project, cache: Cache, roots: Sequence[Path] = ()) -> set[str]:
+    """Every digest this project's lock and the locks of the other ``roots`` need:
+    manifests, their blobs, and unpacked trees.
+
+    This project's lock must parse (a malformed one stops ``prune``: nothing it pins is
+    lost); another project's lock that does not parse is skipped.
+    """
     import json
 
     keep: set[str] = set()
-    digests = known_digests(project) if roots is None else pinned_by(roots)
+    own = Path(os.path.realpath(project.root))
+    digests = known_digests(project) | pinned_by([r for r in roots if r != own])
     for digest in digests:
         keep.add(digest)
         data = cache.get_manifest(digest)
