@@ -205,6 +205,7 @@ def push(
       skillcrate push ./review oci:./registry/review:1.2.0 --format acr
       skillcrate push ./review localhost:5000/review:1.3.0 --status draft
       skillcrate push ./review localhost:5000/review:1.2.0 --annotation team=platform
+      skillcrate push ./review localhost:5000/review:1.2.0 --force   # move a published version
     """
     from ..formats import pack as run
     from ..publish.push import push_skill
