@@ -32,12 +32,16 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".skillcrate-tmp-{path.name}-{secrets.token_hex(4)}")
 
 
-def atomic_write(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
+def atomic_write(
+    path: Path, data: str | bytes, *, mode: int | None = None, durable: bool = True
+) -> None:
     """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``.
 
     A reader sees either the old file or the new one, never a partial write. The file
     gets ``mode``, else the mode of the file it replaces, else 0666 minus the umask.
-    OS errors become FilesystemError naming ``path``.
+    ``durable`` fsyncs the data before the rename (a power loss cannot leave an empty
+    file); the cache passes False for entries it re-checks after a reboot. OS errors
+    become FilesystemError naming ``path``.
     """
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
@@ -52,7 +56,7 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int | None = None) -> N
         while view:
             view = view[os.write(fd, view) :]
 
-    _replace_with(path, write, mode if mode is not None else keep)
+    _replace_with(path, write, mode if mode is not None else keep, durable=durable)
 
 
 def atomic_copy(src: Path, dest: Path) -> None:
@@ -65,7 +69,9 @@ def atomic_copy(src: Path, dest: Path) -> None:
     _replace_with(Path(dest), write, 0o644)
 
 
-def _replace_with(path: Path, write: Callable[[int], None], mode: int | None) -> None:
+def _replace_with(
+    path: Path, write: Callable[[int], None], mode: int | None, *, durable: bool = True
+) -> None:
     """Create a temp file beside ``path``, ``write(fd)`` into it, fsync, rename onto ``path``."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +82,8 @@ def _replace_with(path: Path, write: Callable[[int], None], mode: int | None) ->
                 write(fd)
                 if mode is not None:
                     os.fchmod(fd, mode)
-                os.fsync(fd)
+                if durable:
+                    os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(tmp, path)
@@ -87,6 +94,21 @@ def _replace_with(path: Path, write: Callable[[int], None], mode: int | None) ->
     except OSError as exc:
         message = f"cannot write {path}: {exc.strerror or exc}"
         raise FilesystemError(message, errno=exc.errno) from exc
+
+
+def boot_id() -> str | None:
+    """This boot's identifier (Linux ``/proc/sys/kernel/random/boot_id``), else None.
+
+    Data the kernel had not written out is lost only with the kernel (a crash or power
+    loss, then a new boot): what was written during this boot and is read back during
+    it is what was written, fsync or not.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as fh:
+            value = fh.read(64).strip().decode("ascii", "replace")
+    except OSError:
+        return None
+    return value or None
 
 
 def copy_fd(src: int, dst: int) -> None:

@@ -21,6 +21,13 @@ back from it is checked: manifests are re-hashed on every read; a blob is hashed
 it is extracted (unless this process just verified it); an unpacked tree is used only
 while a ``lstat`` pass still matches the records made when it was extracted
 (:func:`skillcrate.tree.scan_stat`), otherwise it is re-derived from its blob.
+
+Durability without an fsync per entry: nothing here is fsynced where the Linux boot id
+is available. A process that is killed loses nothing the kernel was given; only a crash
+or power loss does, and that means a new boot. Blobs and manifests are re-hashed by every
+other process anyway; an unpacked entry records the boot it was written in and, read
+during a later boot, is hashed once against its tree before it is used again. Without a
+boot id (not Linux) the files of an unpacked entry are fsynced before it appears.
 """
 
 from __future__ import annotations
@@ -40,19 +47,20 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import _json
-from ._fs import atomic_write
+from ._fs import atomic_write, boot_id
 from .digests import VerifyingReader, digest_hex
 from .errors import DigestMismatch, FormatError, InvalidReference, NotFound
 from .skill.tree import FileRecord, records_tree, scan_stat, stat_digest, tree_files
 
 __all__ = [
     "CHUNK_SIZE",
+    "BlobIngest",
     "Cache",
     "CacheEntry",
     "CacheProblem",
 ]
 
-CHUNK_SIZE = 64 * 1024
+CHUNK_SIZE = 1024 * 1024
 """Bytes read per step while streaming a blob into the cache."""
 
 STALE_TMP_SECONDS = 3600
@@ -122,6 +130,7 @@ class Cache:
         self._initialised = False
         self._verified: set[str] = set()  # blobs this process hashed as they arrived
         self._derived: set[str] = set()  # unpacked entries this process built from blobs
+        self._boot_id: str | None = None  # read once, when first needed ("" = none)
 
     @classmethod
     def default(cls) -> Cache:
@@ -186,60 +195,83 @@ class Cache:
         digest: str,
         stream: BinaryIO | Iterable[bytes] | bytes,
         size: int | None = None,
+        *,
+        source_verifies: bool = False,
     ) -> Path:
         """Stream ``stream`` into the cache as ``digest`` and return the blob's path.
 
-        The bytes are hashed while written to a temp file under ``tmp/`` in
-        64 KiB chunks. On a size or digest mismatch the temp file is removed and
-        DigestMismatch raised; otherwise the file is made read-only and renamed
-        into place. A blob already present is trusted and ``stream`` is not read.
+        The bytes are written to a temp file under ``tmp/`` and hashed on the way, unless
+        ``source_verifies``: the stream itself raises DigestMismatch before it ends when
+        its bytes do not match (what every ``Fetcher.iter_blob`` does), so hashing them
+        again here would only cost time. On a size or digest mismatch the temp file is
+        removed and DigestMismatch raised; otherwise the file is made read-only and
+        renamed into place. A blob already present is trusted and ``stream`` is not read.
         """
         dest = self.blob_path(digest)
         if dest.is_file():
             return dest
-        return self._ingest("blob", digest, dest, _chunks(stream), size)
+        with self.ingest_blob(
+            digest, _chunks(stream), size, source_verifies=source_verifies
+        ) as ing:
+            ing.finish()
+        return dest
 
-    def _ingest(
-        self, kind: str, digest: str, dest: Path, chunks: Iterable[bytes], size: int | None
-    ) -> Path:
-        """Hash ``chunks`` into a temp file under ``tmp/``; publish read-only if they match."""
+    def ingest_blob(
+        self,
+        digest: str,
+        chunks: Iterable[bytes],
+        size: int | None,
+        *,
+        source_verifies: bool = False,
+    ) -> BlobIngest:
+        """A reader over ``chunks`` that stores them as the blob ``digest`` while it is read.
+
+        Extract from it and call ``finish()`` once done: the rest is read, size and digest
+        are checked, and the blob appears in the cache. Closing it unfinished (an error
+        while extracting) removes the partial file. One pass over the bytes for both the
+        cache and the extraction. No fsync: a blob is re-hashed whenever a process other
+        than the one that stored it reads it, so a file torn by a power loss is noticed
+        and fetched again.
+        """
+        dest = self.blob_path(digest)
+        self._ensure_root()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f"blob-{dest.name[:16]}-", dir=self.tmp_dir)
+
+        def published() -> None:
+            self._verified.add(digest)
+
+        return BlobIngest(
+            digest, size, iter(chunks), fd, Path(tmp_name), dest, source_verifies, published
+        )
+
+    def _ingest(self, kind: str, digest: str, dest: Path, data: bytes) -> Path:
+        """Check ``data`` against ``digest`` and publish it read-only at ``dest``.
+
+        No fsync: manifests are re-hashed on every read (a torn file is dropped).
+        """
+        actual = f"sha256:{hashlib.sha256(data).hexdigest()}"
+        if actual != digest:
+            raise DigestMismatch(f"{kind} {digest}: content has digest {actual}")
         self._ensure_root()
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f"{kind}-{dest.name[:16]}-", dir=self.tmp_dir)
         tmp = Path(tmp_name)
         try:
-            hasher = hashlib.sha256()
-            written = 0
             with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    written += len(chunk)
-                    if size is not None and written > size:
-                        raise DigestMismatch(
-                            f"{kind} {digest}: more than the expected {size} bytes received"
-                        )
-                    hasher.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if size is not None and written != size:
-                raise DigestMismatch(f"{kind} {digest}: expected {size} bytes, received {written}")
-            actual = f"sha256:{hasher.hexdigest()}"
-            if actual != digest:
-                raise DigestMismatch(f"{kind} {digest}: content has digest {actual}")
+                out.write(data)
             os.chmod(tmp, 0o444)
             _publish_file(tmp, dest)
         except BaseException:
             _unlink_quietly(tmp)
             raise
-        if kind == "blob":
-            self._verified.add(digest)
         return dest
 
     # -- manifests --------------------------------------------------------------
 
     def put_manifest(self, digest: str, data: bytes) -> Path:
         """Store the raw manifest ``data`` as ``digest`` after checking its sha256."""
-        return self._ingest("manifest", digest, self.manifest_path(digest), [data], len(data))
+        return self._ingest("manifest", digest, self.manifest_path(digest), bytes(data))
 
     def get_manifest(self, digest: str) -> bytes | None:
         """The cached manifest ``digest``, re-verified; None when absent or corrupt (deleted)."""
@@ -267,8 +299,9 @@ class Cache:
         """The unpacked entry for ``key`` if present and unchanged since extraction.
 
         Unchanged means its meta parses, its records hash to its tree digest, and a
-        ``lstat`` pass over the tree matches the records. A damaged entry is removed
-        (it is re-derived from its verified blob by the caller) and None returned.
+        ``lstat`` pass over the tree matches the records; an entry written during another
+        boot must also hash to its tree once. A damaged entry is removed (it is
+        re-derived from its verified blob by the caller) and None returned.
         """
         entry = self.unpacked_path(key)
         try:
@@ -283,9 +316,35 @@ class Cache:
         except (FormatError, ValueError, KeyError, TypeError):
             unpacked = None
         if unpacked is not None and scan_stat(str(unpacked.root)) == meta.get("stat"):
-            return unpacked
+            if meta.get("boot") == self._boot() or self._survived_reboot(entry, meta, unpacked):
+                return unpacked
         _remove_any(entry)
         return None
+
+    def _boot(self) -> str | None:
+        if self._boot_id is None:
+            self._boot_id = boot_id() or ""
+        return self._boot_id or None
+
+    def _survived_reboot(self, entry: Path, meta: dict[str, Any], unpacked: Unpacked) -> bool:
+        """Whether an entry written during another boot still holds its tree (hashed once).
+
+        Entries are written without fsync (see :meth:`put_unpacked`), so after a crash
+        or power loss a file may have its size and times but not its bytes. Once its
+        files hash to the tree again, the entry is stamped with this boot.
+        """
+        if self._boot() is None:
+            return True  # no boot id here: entries were fsynced when written
+        from .skill.tree import tree_digest
+
+        try:
+            if tree_digest(tree_files(unpacked.root)) != unpacked.tree:
+                return False
+        except Exception:  # noqa: BLE001 - UnsafePath, NotFound, OSError: all damage
+            return False
+        meta = {**meta, "boot": self._boot()}
+        atomic_write(entry / "meta.json", json.dumps(meta, separators=(",", ":")) + "\n")
+        return True
 
     def put_unpacked(
         self,
@@ -313,15 +372,20 @@ class Cache:
             os.rename(root, work / "tree")
             if (work / "x").exists():
                 _rmtree(work / "x")
+            boot = self._boot()
+            if boot is None:
+                _fsync_files(work / "tree", records)
             meta = {
                 "name": name,
                 "ownName": own_name,
                 "format": fmt,
                 "tree": records_tree(records),
                 "stat": stat_digest(records),
+                "boot": boot,
                 "files": [r.to_json() for r in records],
             }
-            atomic_write(work / "meta.json", json.dumps(meta, separators=(",", ":")) + "\n")
+            text = json.dumps(meta, separators=(",", ":")) + "\n"
+            atomic_write(work / "meta.json", text, durable=boot is None)
             os.chmod(work, 0o755)
             try:
                 os.rename(work, dest)
@@ -456,6 +520,119 @@ class Cache:
                 yield kind, path
 
 
+class BlobIngest:
+    """A read-only file object over a blob's incoming chunks that stores them as it reads.
+
+    Made by :meth:`Cache.ingest_blob`. Every chunk is written to the temp file as it is
+    read (and hashed, unless the source verifies itself); :meth:`finish` reads the rest,
+    checks size and digest and publishes the blob; :meth:`close` before that discards it.
+    """
+
+    def __init__(
+        self,
+        digest: str,
+        size: int | None,
+        chunks: Iterator[bytes],
+        fd: int,
+        tmp: Path,
+        dest: Path,
+        source_verifies: bool,
+        published: Callable[[], None],
+    ) -> None:
+        self.digest, self.size = digest, size
+        self._chunks, self._fd, self._tmp, self._dest = chunks, fd, tmp, dest
+        self._hash = None if source_verifies else hashlib.sha256()
+        self._published = published
+        self._buf, self._pos, self._n = b"", 0, 0
+        self._closed = False
+
+    def _next(self) -> bytes:
+        for chunk in self._chunks:
+            if not chunk:
+                continue
+            self._n += len(chunk)
+            if self.size is not None and self._n > self.size:
+                raise DigestMismatch(
+                    f"blob {self.digest}: more than the expected {self.size} bytes received"
+                )
+            if self._hash is not None:
+                self._hash.update(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            return bytes(chunk)
+        return b""
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            parts = [self._buf[self._pos :]]
+            self._buf, self._pos = b"", 0
+            while chunk := self._next():
+                parts.append(chunk)
+            return b"".join(parts)
+        avail = len(self._buf) - self._pos
+        if avail >= n:
+            out = self._buf[self._pos : self._pos + n]
+            self._pos += n
+            return out
+        parts = [self._buf[self._pos :]] if avail else []
+        need = n - avail
+        self._buf, self._pos = b"", 0
+        while need > 0:
+            chunk = self._next()
+            if not chunk:
+                break
+            if len(chunk) <= need:
+                parts.append(chunk)
+                need -= len(chunk)
+            else:
+                parts.append(chunk[:need])
+                self._buf, self._pos, need = chunk, need, 0
+        return b"".join(parts)
+
+    def readable(self) -> bool:
+        return True
+
+    def finish(self) -> None:
+        """Read what is left, check size and digest, and publish the blob read-only."""
+        self._buf, self._pos = b"", 0
+        while self._next():
+            pass
+        if self.size is not None and self._n != self.size:
+            raise DigestMismatch(
+                f"blob {self.digest}: expected {self.size} bytes, received {self._n}"
+            )
+        if self._hash is not None:
+            actual = f"sha256:{self._hash.hexdigest()}"
+            if actual != self.digest:
+                raise DigestMismatch(f"blob {self.digest}: content has digest {actual}")
+        os.close(self._fd)
+        self._closed = True
+        try:
+            os.chmod(self._tmp, 0o444)
+            _publish_file(self._tmp, self._dest)
+        except BaseException:
+            _unlink_quietly(self._tmp)
+            raise
+        self._published()
+
+    def close(self) -> None:
+        """Discard the partial blob unless :meth:`finish` published it."""
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)
+            _unlink_quietly(self._tmp)
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()  # a generator holding a response: release it
+
+    def __enter__(self) -> BlobIngest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 # -- helpers --------------------------------------------------------------------
 
 
@@ -477,6 +654,16 @@ def _chunks(stream: BinaryIO | Iterable[bytes] | bytes) -> Iterator[bytes]:
         for chunk in stream:
             if chunk:
                 yield bytes(chunk)
+
+
+def _fsync_files(root: Path, records: Iterable[FileRecord]) -> None:
+    """Force the recorded files below ``root`` to disk (where no boot id is available)."""
+    for r in records:
+        fd = os.open(root.joinpath(*r.path.split("/")), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _publish_file(tmp: Path, dest: Path) -> None:

@@ -1,16 +1,18 @@
 """Fetch skills from any Target into the cache, verified, and describe artifacts.
 
 Every manifest and blob is digest-checked before it is stored or used; unpacked
-trees are keyed by manifest digest (``unpacked-v1/<hex>/`` holds the skill's files).
+trees are keyed by manifest digest (``unpacked-v2/<hex>/tree/`` holds the skill's files).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from . import formats
 from .cache import Cache
@@ -87,16 +89,36 @@ def detect_skill(
     return desc, obj, det
 
 
+def _check_size(desc: Descriptor) -> None:
+    if not 0 <= desc.size <= MAX_BLOB:
+        raise FormatError(
+            f"blob {desc.digest} declares {desc.size} bytes (limit {MAX_BLOB // (1024 * 1024)} MiB)"
+        )
+
+
 def _ensure_blob(target: Target | None, cache: Cache, desc: Descriptor) -> None:
     if cache.has_blob(desc.digest):
         return
     if target is None:
         raise NotFound(f"blob {desc.digest} is not in the cache (offline)")
-    if not 0 <= desc.size <= MAX_BLOB:
-        raise FormatError(
-            f"blob {desc.digest} declares {desc.size} bytes (limit {MAX_BLOB // (1024 * 1024)} MiB)"
-        )
-    cache.put_blob(desc.digest, target.iter_blob(desc), desc.size)
+    _check_size(desc)
+    cache.put_blob(desc.digest, target.iter_blob(desc), desc.size, source_verifies=True)
+
+
+def _open_layer(
+    target: Target | None, cache: Cache, desc: Descriptor, from_cache: list[str]
+) -> BinaryIO:
+    """A verifying reader of a layer: the cached blob, else the download streamed into
+    the cache as it is extracted (one pass; ``finish()`` publishes it)."""
+    if cache.has_blob(desc.digest):
+        from_cache.append(desc.digest)
+        return cache.open_verified(desc.digest, desc.size)
+    if target is None:
+        raise NotFound(f"blob {desc.digest} is not in the cache (offline)")
+    _check_size(desc)
+    return cache.ingest_blob(  # type: ignore[return-value]
+        desc.digest, target.iter_blob(desc), desc.size, source_verifies=True
+    )
 
 
 def fetch_skill(
@@ -124,27 +146,27 @@ def fetch_skill(
     if unpacked is not None and expect_tree and unpacked.tree != expect_tree:
         unpacked = None  # re-derive: the cache may have been tampered with
     if unpacked is None:
+        from_cache: list[str] = []
 
         def build(tmp: Path) -> tuple[str, Path, list[FileRecord], bool]:
             name, root, records = formats.unpack(
                 det,
-                lambda d: cache.open_verified(d.digest, d.size),
+                lambda d: _open_layer(target, cache, d, from_cache),
                 tmp,
                 fallback_name=fallback_name,
             )
             return name, root, records, _named_by_skill_md(root, name)
 
         for attempt in (1, 2):
-            for layer in det.layers:
-                _ensure_blob(target, cache, layer)
+            from_cache.clear()
             try:
                 unpacked = cache.put_unpacked(desc.digest, det.format, build, replace=True)
                 break
             except DigestMismatch:
-                if attempt == 2 or target is None:
+                if attempt == 2 or target is None or not from_cache:
                     raise
-                for layer in det.layers:  # a damaged cached blob: fetch it again
-                    cache.remove_blob(layer.digest)
+                for digest in from_cache:  # a damaged cached blob: fetch it again
+                    cache.remove_blob(digest)
         assert unpacked is not None
     skill_name = unpacked.name
     if not unpacked.own_name:
@@ -158,6 +180,66 @@ def fetch_skill(
         unpacked.tree,
         unpacked.records,
     )
+
+
+def unpack_to(
+    target: Target | None,
+    reference: str,
+    cache: Cache,
+    dest: Path,
+    *,
+    fallback_name: str,
+    name: str | None = None,
+) -> FetchedSkill:
+    """Resolve ``reference`` and extract the skill straight into the new folder ``dest``.
+
+    For ``pull``: the layers stream from the registry into the cache's blob store and
+    into ``dest`` in one pass (a cached blob is read, verified, instead); no unpacked
+    entry is made in the cache, so the payload is written once there and once here.
+    The returned ``root`` is ``dest``; its records carry no file hashes (nothing
+    records this copy). A damaged cached blob is fetched again once.
+    """
+    desc, _obj, det = detect_skill(target, reference, cache, name=name)
+    from_cache: list[str] = []
+    for attempt in (1, 2):
+        from_cache.clear()
+        work = dest.with_name(dest.name + ".unpack")
+        try:
+            skill_name, root, records = formats.unpack(
+                det,
+                lambda d: _open_layer(target, cache, d, from_cache),
+                work,
+                fallback_name=fallback_name,
+                hash_files=False,
+            )
+            os.rename(root, dest)
+            break
+        except DigestMismatch:
+            if attempt == 2 or target is None or not from_cache:
+                raise
+            for digest in from_cache:  # a damaged cached blob: fetch it again
+                cache.remove_blob(digest)
+        finally:
+            if work.exists():
+                shutil.rmtree(work, ignore_errors=True)
+    if not _named_by_skill_md(dest, skill_name):
+        skill_name = formats.skill_name(dest, det, fallback_name)
+    return FetchedSkill(
+        skill_name,
+        dest,
+        desc.digest,
+        det.format,
+        dict(det.annotations),
+        "",
+        tuple(records),
+    )
+
+
+def _finish(fh: BinaryIO) -> None:
+    """Check a reader from ``Cache.open_verified`` to its end (DigestMismatch if damaged)."""
+    finish = getattr(fh, "finish", None)
+    if finish is not None:
+        finish()
 
 
 def _named_by_skill_md(root: Path, name: str) -> bool:
@@ -227,8 +309,9 @@ def inspect(target: Target, reference: str, cache: Cache, *, display: str) -> In
     config: Any = None
     if det.config is not None and det.config.size <= 1024 * 1024:
         _ensure_blob(target, cache, det.config)
-        with cache.open_blob(det.config.digest) as fh:
+        with cache.open_verified(det.config.digest, det.config.size) as fh:
             raw = fh.read()
+            _finish(fh)
         try:
             config = json.loads(raw) if raw else None
         except ValueError:
@@ -245,7 +328,7 @@ def inspect(target: Target, reference: str, cache: Cache, *, display: str) -> In
                 }
             )
             continue
-        with cache.open_blob(layer.digest) as fh:
+        with cache.open_verified(layer.digest, layer.size) as fh:
             try:
                 files += [
                     {"path": p, "size": s, "mode": f"{m & 0o777:04o}"}
@@ -255,6 +338,7 @@ def inspect(target: Target, reference: str, cache: Cache, *, display: str) -> In
                 raise FormatError(
                     f"content layer {layer.digest} is not a readable archive"
                 ) from exc
+            _finish(fh)
     size = (
         len(data) + sum(layer.size for layer in det.layers) + (det.config.size if det.config else 0)
     )

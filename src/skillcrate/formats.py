@@ -467,13 +467,15 @@ def unpack(
     dest: Path,
     *,
     fallback_name: str,
+    hash_files: bool = True,
 ) -> tuple[str, Path, list[FileRecord]]:
     """Extract a detected skill into the empty folder ``dest``.
 
     Returns the skill name, the skill root (``dest/content`` or the single folder in it
     that holds SKILL.md) and the records of the files below that root. ``open_blob`` must
     return verified content (a :class:`~skillcrate.digests.VerifyingReader` is finished
-    here, after the whole layer was read).
+    here, after the whole layer was read). Without ``hash_files`` the records carry no
+    file hashes.
     """
     work = dest / "content"
     work.mkdir(parents=True, exist_ok=True)
@@ -483,10 +485,14 @@ def unpack(
         src = open_blob(layer)
         with src:
             if det.format != "oras-files" or layer.annotations.get(A_ORAS_UNPACK) == "true":
-                records += archive.extract(src, work, budget=budget)
+                records += archive.extract(src, work, budget=budget, hash_files=hash_files)
             else:
                 title = layer.annotations[A_TITLE]
-                records.append(archive.write_file(work, title, src, layer.size, False, budget))
+                records.append(
+                    archive.write_file(
+                        work, title, src, layer.size, False, budget, hash_files=hash_files
+                    )
+                )
             finish = getattr(src, "finish", None)
             if finish is not None:
                 finish()

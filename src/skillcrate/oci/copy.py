@@ -25,7 +25,9 @@ class BlobStaging(Protocol):
 
     def has_blob(self, digest: str) -> bool: ...
     def blob_path(self, digest: str) -> Path: ...
-    def put_blob(self, digest: str, chunks: Iterator[bytes], size: int) -> Any: ...
+    def put_blob(
+        self, digest: str, chunks: Iterator[bytes], size: int, *, source_verifies: bool = ...
+    ) -> Any: ...
 
 
 def referenced(obj: dict[str, Any]) -> tuple[list[Descriptor], list[Descriptor]]:
@@ -45,7 +47,7 @@ def copy_blob(source: Fetcher, dest: Pusher, desc: Descriptor, staging: BlobStag
     if dest.blob_exists(desc):
         return False
     if not staging.has_blob(desc.digest):
-        staging.put_blob(desc.digest, source.iter_blob(desc), desc.size)
+        staging.put_blob(desc.digest, source.iter_blob(desc), desc.size, source_verifies=True)
     dest.push_blob(desc, staging.blob_path(desc.digest))
     return True
 

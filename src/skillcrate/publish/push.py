@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .._fs import temp_path
 from ..cache import Cache
 from ..errors import LifecycleError, NotFound, ProjectError
-from ..fetch import FetchedSkill, fetch_skill
+from ..fetch import FetchedSkill, unpack_to
 from ..formats import Packed
 from ..oci.model import Descriptor
 from ..oci.target import Target
@@ -71,16 +72,6 @@ def _refuse_moving_versions(target: Target, packed: Packed, present: Sequence[st
             )
 
 
-def copy_tree(src: Path, dest: Path) -> None:
-    """Copy a skill tree (files and folders only) into the new folder ``dest``."""
-    shutil.copytree(src, dest, symlinks=False, copy_function=shutil.copy2)
-    for p in [dest, *dest.rglob("*")]:
-        if p.is_dir():
-            p.chmod(0o755)
-        else:
-            p.chmod(0o755 if p.stat().st_mode & 0o111 else 0o644)
-
-
 def pull_to(
     target: Target,
     ref: Reference,
@@ -90,18 +81,26 @@ def pull_to(
     name: str | None = None,
     force: bool = False,
 ) -> tuple[FetchedSkill, Path]:
-    """Fetch ``ref`` (verified, via the cache) and write the skill to ``output`` or ./<name>."""
-    fetched = fetch_skill(
-        target, ref.reference or "latest", cache, fallback_name=ref.last_segment, name=name
-    )
-    dest = Path(output) if output else Path.cwd() / fetched.name
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not force:
-        raise ProjectError(f"{dest} already exists and is not empty (use --force to replace it)")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = temp_path(dest)
+    """Fetch ``ref`` (verified, its blobs kept in the cache) and write the skill to
+    ``output`` or ./<name>: extracted straight into a staging folder, then swapped in."""
+    if output is not None:
+        _refuse_existing(Path(output), force)
+    base = Path(output) if output else Path.cwd() / (ref.last_segment or "skill")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    staging = temp_path(base)
     aside = None
     try:
-        copy_tree(fetched.root, staging)
+        fetched = unpack_to(
+            target,
+            ref.reference or "latest",
+            cache,
+            staging,
+            fallback_name=ref.last_segment,
+            name=name,
+        )
+        dest = Path(output) if output else Path.cwd() / fetched.name
+        if output is None:
+            _refuse_existing(dest, force)
         if dest.is_symlink() or dest.is_file():
             dest.unlink()
         elif dest.exists():
@@ -117,4 +116,9 @@ def pull_to(
             shutil.rmtree(staging, ignore_errors=True)
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
-    return fetched, dest
+    return replace(fetched, root=dest), dest
+
+
+def _refuse_existing(dest: Path, force: bool) -> None:
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not force:
+        raise ProjectError(f"{dest} already exists and is not empty (use --force to replace it)")
