@@ -12,7 +12,7 @@ import pytest
 
 from skillcrate.boundary import Boundary, skill_rel
 from skillcrate.errors import DigestMismatch, ProjectError, UnsafePath
-from skillcrate.fastpath import artifacts_fresh
+from skillcrate.fastpath import artifacts_fresh, dir_stat
 from skillcrate.installer import materialise as install
 from skillcrate.installer.gitignore import GITIGNORE_END, GITIGNORE_START, update_gitignore
 from skillcrate.installer.links import place_link
@@ -452,11 +452,18 @@ def test_gitignore_patterns_are_literal(project: Path, boundary: Boundary) -> No
 # -- install state ------------------------------------------------------------------
 
 
-def install_project(project: Path, boundary: Boundary, records: list) -> InstallState:
+def install_project(
+    project: Path, boundary: Boundary, records: list, *, dirs: bool = True
+) -> InstallState:
+    """The state an install writes; ``dirs``: with the folder stat lines (what install
+    records for folders it made, so the no-op check lstats recorded paths), else without
+    (the no-op check lists every folder)."""
     text, _ = link(boundary, records)
     rel = skill_rel("review")
+    folder_lines = dir_stat(str(project / rel)) if dirs else None
+    assert (folder_lines is not None) == dirs  # materialise backdated the folders
     artifacts = {
-        rel: folder_artifact(rel, "review", records),
+        rel: folder_artifact(rel, "review", records, folder_lines),
         ".claude/skills/review": Artifact(".claude/skills/review", "review", link=text),
     }
     write_state(project, LOCK, artifacts, {rel: records})
@@ -575,10 +582,40 @@ def test_fresh_detects_a_deleted_file(project: Path, boundary: Boundary, install
     assert not artifacts_fresh(project, state.artifacts)
 
 
-def test_fresh_detects_an_extra_file(project: Path, boundary: Boundary, installed: list) -> None:
-    state = install_project(project, boundary, installed)
+@pytest.mark.parametrize("dirs", [True, False], ids=["recorded-paths", "listing"])
+def test_fresh_detects_an_extra_file(
+    project: Path, boundary: Boundary, installed: list, dirs: bool
+) -> None:
+    state = install_project(project, boundary, installed, dirs=dirs)
+    assert artifacts_fresh(project, state.artifacts)
     (project / ".agents/skills/review/scripts/new.sh").write_text("")
     assert not artifacts_fresh(project, state.artifacts)
+
+
+@pytest.mark.parametrize("dirs", [True, False], ids=["recorded-paths", "listing"])
+def test_fresh_detects_a_renamed_file_and_a_new_folder(
+    project: Path, boundary: Boundary, installed: list, dirs: bool
+) -> None:
+    state = install_project(project, boundary, installed, dirs=dirs)
+    script = project / ".agents/skills/review/scripts/run.sh"
+    script.rename(script.with_name("moved.sh"))
+    assert not artifacts_fresh(project, state.artifacts)
+    script.with_name("moved.sh").rename(script)
+    (project / ".agents/skills/review/scripts/more").mkdir()  # an empty folder is a change
+    assert not artifacts_fresh(project, state.artifacts)
+
+
+def test_folder_lines_are_not_taken_for_a_folder_changed_just_now(
+    project: Path, installed: list
+) -> None:
+    """A change a few milliseconds after the recorded one may keep the folder's mtime
+    (coarse file system clock): a folder changed less than two seconds ago gets no
+    folder lines, so the no-op check lists it instead."""
+    folder = project / ".agents/skills/review"
+    assert dir_stat(str(folder)) is not None
+    (folder / "scripts" / "x").write_text("")
+    (folder / "scripts" / "x").unlink()
+    assert dir_stat(str(folder)) is None
 
 
 def test_fresh_detects_a_deleted_skill_folder(

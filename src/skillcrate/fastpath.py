@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 MANIFEST_NAME = "skills.json"  # the one place these file names are spelled
 LOCK_NAME = "skills.lock.json"
 
-STATE_VERSION = 4
+STATE_VERSION = 5
 INSTALL_FILE = "install.txt"
 MAX_STATE_BYTES = 64 * 1024 * 1024
 _MAGIC = f"skillcrate-install {STATE_VERSION}"
@@ -146,7 +146,7 @@ class Artifact:
     no-op check more than all its work.
     """
 
-    __slots__ = ("rel", "skill", "tree", "stat", "files", "link")
+    __slots__ = ("rel", "skill", "tree", "stat", "files", "link", "dirs")
 
     def __init__(
         self,
@@ -156,12 +156,13 @@ class Artifact:
         stat: str | None = None,  # folders: stat_digest of their records
         files: int = 0,
         link: str | None = None,  # symlinks: the target text
+        dirs: str | None = None,  # folders: dir_stat of the folder, when taken
     ) -> None:
         self.rel, self.skill, self.tree, self.stat = rel, skill, tree, stat
-        self.files, self.link = files, link
+        self.files, self.link, self.dirs = files, link, dirs
 
     def _key(self) -> tuple[object, ...]:
-        return (self.rel, self.skill, self.tree, self.stat, self.files, self.link)
+        return (self.rel, self.skill, self.tree, self.stat, self.files, self.link, self.dirs)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Artifact) and self._key() == other._key()
@@ -208,6 +209,7 @@ def format_install(root: StrPath, inputs: bytes | None, artifacts: Mapping[str, 
             fields = ["l", rel, art.skill, art.link]
         else:
             fields = ["d", rel, art.skill, str(art.tree), str(art.stat), str(art.files)]
+            fields.append(art.dirs or "-")
         if any(_unsafe(f) for f in fields):
             raise ValueError(f"install state field with a tab or line break: {fields!r}")
         lines.append("\t".join(fields))
@@ -238,8 +240,9 @@ def _parse_install(data: bytes, root: StrPath) -> tuple[bytes | None, dict[str, 
         fields = line.split("\t")
         if fields[0] == "l" and len(fields) == 4:
             art = Artifact(fields[1], fields[2], link=fields[3])
-        elif fields[0] == "d" and len(fields) == 6 and fields[5].isdigit():
-            art = Artifact(fields[1], fields[2], fields[3], fields[4], int(fields[5]))
+        elif fields[0] == "d" and len(fields) == 7 and fields[5].isdigit():
+            dirs = None if fields[6] == "-" else fields[6]
+            art = Artifact(fields[1], fields[2], fields[3], fields[4], int(fields[5]), dirs=dirs)
         else:
             return None
         if not art.rel or not art.skill or art.rel in artifacts:
@@ -352,6 +355,84 @@ def scan_stat(folder: str) -> str | None:
     return _digest_lines(lines)
 
 
+_DIR_LINE = "{}\0{}\0{}\n".format  # relative path ("" for the folder), mtime_ns, ctime_ns
+
+
+_SETTLED_NS = 2_000_000_000
+
+
+def dir_stat(folder: str) -> str | None:
+    """The sorted ``lstat`` lines (path, mtime, ctime) of ``folder`` and every folder in it.
+
+    Taken when an install has proven or made a folder: any later change to its entries
+    (a file added, removed or renamed; a folder replaced) sets the mtime of the folder
+    holding it to the current time, so :func:`artifacts_fresh` can ``lstat`` the recorded
+    paths instead of listing every folder. The file system clock is coarse (a change a
+    few milliseconds after the recorded one can leave the same mtime), so a folder
+    changed less than two seconds ago makes the lines unusable ("racily clean", as git
+    calls it): None, and the no-op check lists the folders. ``materialise`` backdates the
+    folders it makes, like the files. None as well when ``folder`` is not a real folder.
+    """
+    import time
+
+    settled = time.time_ns() - _SETTLED_NS
+    try:
+        st = os.lstat(folder)
+        if not stat.S_ISDIR(st.st_mode) or st.st_mtime_ns > settled:
+            return None
+        lines = [_DIR_LINE("", st.st_mtime_ns, st.st_ctime_ns)]
+        stack = [("", folder)]
+        while stack:
+            prefix, current = stack.pop()
+            with os.scandir(current) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        rel = prefix + entry.name
+                        st = entry.stat(follow_symlinks=False)
+                        if st.st_mtime_ns > settled:
+                            return None
+                        lines.append(_DIR_LINE(rel, st.st_mtime_ns, st.st_ctime_ns))
+                        stack.append((rel + "/", entry.path))
+    except OSError:
+        return None
+    return _digest_lines(lines)
+
+
+def _fresh_by_paths(full: str, art: Artifact) -> bool:
+    """Whether every recorded folder and file of ``art`` still ``lstat``s as recorded.
+
+    Folders by mtime and ctime (which also covers entries added or removed in them),
+    files by their stat lines: one ``lstat`` per path, no folder listing.
+    """
+    assert art.dirs is not None and art.stat is not None
+    lstat, isdir, isreg, dir_line, file_line = (
+        os.lstat,
+        stat.S_ISDIR,
+        stat.S_ISREG,
+        _DIR_LINE,
+        _STAT_LINE,
+    )
+    base = full + os.sep
+    dirs = bytes.fromhex(art.dirs).decode("utf-8", "surrogateescape").split("\n")
+    files = bytes.fromhex(art.stat).decode("utf-8", "surrogateescape").split("\n")
+    if dirs[-1] or files[-1] or len(files) - 1 != art.files:
+        return False
+    for line in dirs[:-1]:
+        rel = line[: line.index("\0")]
+        st = lstat(base + rel if rel else full)
+        if not isdir(st.st_mode) or dir_line(rel, st.st_mtime_ns, st.st_ctime_ns) != line + "\n":
+            return False
+    for line in files[:-1]:
+        rel = line[: line.index("\0")]
+        st = lstat(base + rel)
+        if not isreg(st.st_mode):
+            return False
+        exe = st.st_mode & 0o100 != 0
+        if file_line(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, exe) != line + "\n":
+            return False
+    return True
+
+
 # --------------------------------------------------------------------------- the check
 
 
@@ -366,20 +447,35 @@ def is_up_to_date(root: StrPath) -> bool:
 
 
 def artifacts_fresh(root: StrPath, artifacts: Mapping[str, Artifact]) -> bool:
-    """Whether every artifact is still in ``root`` as recorded (``lstat`` only)."""
+    """Whether every artifact is still in ``root`` as recorded (``lstat`` only).
+
+    A link whose text points at a folder artifact (what install makes) is checked by its
+    text alone: its parents are real folders and the folder is checked itself.
+    """
     real_dirs: set[str] = set()
+    base = os.fspath(root) + os.sep
+    lstat, isdir, readlink = os.lstat, stat.S_ISDIR, os.readlink
     try:
         for rel, art in artifacts.items():
-            parts = rel.split("/")
-            for i in range(1, len(parts)):
-                parent = "/".join(parts[:i])
-                if parent not in real_dirs:
-                    if not stat.S_ISDIR(os.lstat(os.path.join(root, parent)).st_mode):
-                        return False  # a symlink (or file) on the way
-                    real_dirs.add(parent)
-            full = os.path.join(root, rel)
+            parent = rel.rpartition("/")[0]
+            if parent and parent not in real_dirs:
+                parts = parent.split("/")
+                for i in range(1, len(parts) + 1):
+                    up = "/".join(parts[:i])
+                    if up not in real_dirs:
+                        if not isdir(lstat(base + up).st_mode):
+                            return False  # a symlink (or file) on the way
+                        real_dirs.add(up)
+            full = base + rel
             if art.link is not None:
-                if os.readlink(full) != art.link or not os.path.isdir(full):
+                if readlink(full) != art.link:
+                    return False
+                target = os.path.normpath(os.path.join(parent, art.link)).replace(os.sep, "/")
+                known = artifacts.get(target)
+                if (known is None or known.link is not None) and not os.path.isdir(full):
+                    return False
+            elif art.dirs is not None:
+                if not _fresh_by_paths(full, art):
                     return False
             elif scan_stat(full) != art.stat:
                 return False

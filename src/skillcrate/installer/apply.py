@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..boundary import SKILLS_DIR, Boundary, skill_rel
 from ..errors import ProjectError, SkillcrateError
-from ..fastpath import inputs_blob
+from ..fastpath import dir_stat, inputs_blob
 from ..project.files import LOCK_NAME
 from ..project.lockfile import LockedSkill, Lockfile, save_lockfile
 from ..project.manifest import Manifest
@@ -132,13 +132,14 @@ def apply(
         rel = skill_rel(entry.name)
         if p.fetched is not None:
             recs = inst.materialise(b, rel, p.fetched.root, p.fetched.records)
+            dirs = dir_stat(str(b.path(rel)))
             result.installed.append(entry.name)
             was = old_lock.get(entry.name) if old_lock else None
             result.versions[entry.name] = (_shown(was) if was else "", _shown(entry))
         else:
-            recs = list(p.records)
+            recs, dirs = list(p.records), p.dirs
             result.unchanged.append(entry.name)
-        artifacts[rel] = folder_artifact(rel, entry.name, recs)
+        artifacts[rel] = folder_artifact(rel, entry.name, recs, dirs)
         records[rel] = recs
         for link in entry.additional_installed_paths:
             text, copy = links.place_link(
@@ -148,7 +149,9 @@ def apply(
                 artifacts[link] = Artifact(link, entry.name, link=text)
             else:
                 assert copy is not None
-                artifacts[link] = folder_artifact(link, entry.name, copy)
+                artifacts[link] = folder_artifact(
+                    link, entry.name, copy, dir_stat(str(b.path(link)))
+                )
                 records[link] = copy
     # 2. what skillcrate made before and the new lock no longer has
     gone = set()

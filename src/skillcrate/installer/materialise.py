@@ -10,10 +10,11 @@ Copies, not hard links
 copy (``copy_file_range``/``sendfile``), keeping the executable bit. Hard links to the
 cache are not used: a read-only mode does not stop root, ``chmod`` + save in an editor,
 or tools that rewrite in place, and one such edit would silently corrupt the shared
-cache for every project. Installed files are ordinary writable files. Their mtime is set
-two seconds into the past, so any later edit is guaranteed to change it and the
-stat-only freshness check cannot miss it. File hashes are not recomputed: they come
-from the cache's records (checked there), so each byte is hashed once, when unpacked.
+cache for every project. Installed files are ordinary writable files. Their mtime (and
+their folders') is set two seconds into the past, so any later edit (or entry added to a
+folder) is guaranteed to change it and the stat-only freshness check cannot miss it.
+File hashes are not recomputed: they come from the cache's records (checked there), so
+each byte is hashed once, when unpacked.
 
 Stdlib only: the install path must not import registry or YAML code.
 """
@@ -77,6 +78,8 @@ def _copy_tree(
             if rec is None or rec.size != st.st_size or rec.executable != is_exec(st.st_mode):
                 raise DigestMismatch(f"cached tree {source}: {rel} does not match its record")
             out.append(_copy_file(full, fds[parent], base, rec, stamp_ns))
+        for fd in fds.values():  # backdated like the files (see fastpath.dir_stat)
+            os.utime(fd, ns=(stamp_ns, stamp_ns))
     finally:
         for key, fd in fds.items():
             if key:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..boundary import skill_rel
 from ..errors import NotFound, ProjectError
+from ..fastpath import dir_stat
 from ..fetch import FetchedSkill, fetch_skill
 from ..project.context import Project
 from ..project.files import LOCK_NAME
@@ -48,6 +49,7 @@ class Prepared:
     entry: LockedSkill
     fetched: FetchedSkill | None  # set when the folder must be (re)built
     records: tuple[FileRecord, ...] = ()  # the installed files, when it need not be
+    dirs: str | None = None  # their folders' stat lines, taken before they were proven
 
     @property
     def rebuild(self) -> bool:
@@ -56,8 +58,10 @@ class Prepared:
 
 def installed_records(
     project: Project, entry: LockedSkill, state: InstallState | None
-) -> list[FileRecord] | None:
-    """The records of ``entry``'s installed folder if it holds exactly the lock's tree.
+) -> tuple[list[FileRecord], str | None] | None:
+    """The records of ``entry``'s installed folder if it holds exactly the lock's tree,
+    with its folder stat lines (:func:`~skillcrate.fastpath.dir_stat`, taken first, so a
+    change made while the files are checked shows at the next no-op check).
 
     Proven from skillcrate's own state: the recorded tree must be the lock's, the
     records must hash to it, and the folder must still ``lstat`` as recorded (else its
@@ -72,9 +76,11 @@ def installed_records(
     if art is None or art.tree != entry.tree or recs is None:
         return None
     folder = project.boundary.path(rel)
+    dirs = dir_stat(str(folder))
     if scan_stat(str(folder)) == art.stat:
-        return recs
-    return inst.copy_records(folder, recs)
+        return recs, dirs
+    copied = inst.copy_records(folder, recs)
+    return (copied, dirs) if copied is not None else None
 
 
 def is_dir(st: os.stat_result) -> bool:
@@ -138,9 +144,9 @@ def prepare_kept(
     entry = replace(
         with_links(locked, spec, manifest), spec_version=spec.version, spec_source=spec.source
     )
-    records = installed_records(project, entry, state)
-    if records is not None:
-        return Prepared(entry, None, tuple(records))
+    proven = installed_records(project, entry, state)
+    if proven is not None:
+        return Prepared(entry, None, tuple(proven[0]), proven[1])
     project.report(f"fetching {spec.name} {locked.version or locked.source.digest[:19]}")
     fetched = fetch_locked(project, entry)
     if not entry.tree:  # e.g. migrated from a skills-oci lock
@@ -171,5 +177,7 @@ def prepare_new(
         from_blob=True,  # what the new lock entry records comes from the verified blob
     )
     entry = lock_entry(spec, res, got, manifest.links)
-    records = installed_records(project, entry, state)
-    return Prepared(entry, None if records is not None else got, tuple(records or ()))
+    proven = installed_records(project, entry, state)
+    if proven is not None:
+        return Prepared(entry, None, tuple(proven[0]), proven[1])
+    return Prepared(entry, got)

@@ -13,17 +13,18 @@ state folder (:func:`skillcrate.config.state_dir`), keyed by the project's real 
 
 ``install.txt`` (:func:`skillcrate.fastpath.format_install`)::
 
-    skillcrate-install 4
+    skillcrate-install 5
     root <hex of the project's real path>
-    d<TAB>.agents/skills/review<TAB>review<TAB>sha256:…<TAB><stat lines, hex><TAB>3
+    d<TAB>.agents/skills/review<TAB>review<TAB>sha256:…<TAB><stat lines, hex><TAB>3<TAB><dirs>
     l<TAB>.claude/skills/review<TAB>review<TAB>../../.agents/skills/review
     inputs <N>
     <N bytes: skills.json, "\n\0\n", skills.lock.json, as the install saw them>
 
-Each artifact is a folder skillcrate made (``tree``, and ``stat``: the sorted stat lines
-of its files, :func:`skillcrate.fastpath.stat_digest`) or a symlink (its target text); the
-artifact paths are exactly the paths skillcrate owns. ``inputs -`` marks a partial install
-(never up to date).
+Each artifact is a folder skillcrate made (``tree``; ``stat``: the sorted stat lines
+of its files, :func:`skillcrate.fastpath.stat_digest`; the mtime and ctime of each of its
+folders as hex lines, :func:`skillcrate.fastpath.dir_stat`, or ``-``) or a symlink (its
+target text); the artifact paths are exactly the paths skillcrate owns. ``inputs -``
+marks a partial install (never up to date).
 ``records.json`` maps each folder artifact to its file records
 (``[path, sha256, exec, size, mtime_ns, ctime_ns]``); it is read only when an install
 or ``verify`` needs file hashes, and its records must hash to the artifact's ``tree``.
@@ -73,10 +74,14 @@ __all__ = [
 ]
 
 
-def folder_artifact(rel: str, skill: str, records: Iterable[FileRecord]) -> Artifact:
-    """The artifact of a folder whose files are ``records``: tree and stat digests."""
+def folder_artifact(
+    rel: str, skill: str, records: Iterable[FileRecord], dirs: str | None = None
+) -> Artifact:
+    """The artifact of a folder whose files are ``records``: tree and stat digests, and the
+    folder stat lines (:func:`skillcrate.fastpath.dir_stat`) taken before the files were
+    proven or right after they were written (None: the no-op check lists the folders)."""
     recs = list(records)
-    return Artifact(rel, skill, records_tree(recs), stat_digest(recs), len(recs))
+    return Artifact(rel, skill, records_tree(recs), stat_digest(recs), len(recs), dirs=dirs)
 
 
 RECORDS_FILE = "records.json"
