@@ -58,6 +58,7 @@ __all__ = [
     "Cache",
     "CacheEntry",
     "CacheProblem",
+    "Unpacked",
 ]
 
 CHUNK_SIZE = 1024 * 1024
@@ -316,7 +317,7 @@ class Cache:
         except (FormatError, ValueError, KeyError, TypeError):
             unpacked = None
         if unpacked is not None and scan_stat(str(unpacked.root)) == meta.get("stat"):
-            if meta.get("boot") == self._boot() or self._survived_reboot(entry, meta, unpacked):
+            if meta.get("boot") == self._boot() or self._survived_reboot(entry, meta):
                 return unpacked
         _remove_any(entry)
         return None
@@ -326,7 +327,7 @@ class Cache:
             self._boot_id = boot_id() or ""
         return self._boot_id or None
 
-    def _survived_reboot(self, entry: Path, meta: dict[str, Any], unpacked: Unpacked) -> bool:
+    def _survived_reboot(self, entry: Path, meta: dict[str, Any]) -> bool:
         """Whether an entry written during another boot still holds its tree (hashed once).
 
         Entries are written without fsync (see :meth:`put_unpacked`), so after a crash
@@ -335,12 +336,7 @@ class Cache:
         """
         if self._boot() is None:
             return True  # no boot id here: entries were fsynced when written
-        from .skill.tree import tree_digest
-
-        try:
-            if tree_digest(tree_files(unpacked.root)) != unpacked.tree:
-                return False
-        except Exception:  # noqa: BLE001 - UnsafePath, NotFound, OSError: all damage
+        if _check_unpacked(entry) is not None:  # what `cache verify` checks: the files' hash
             return False
         meta = {**meta, "boot": self._boot()}
         atomic_write(entry / "meta.json", json.dumps(meta, separators=(",", ":")) + "\n")

@@ -87,6 +87,15 @@ def verified_chunks(
         raise DigestMismatch(f"{what} {digest}: received bytes have digest {actual}")
 
 
+def finish_reading(fh: object) -> None:
+    """End a verifying reader: ``finish()`` it when it has one (a
+    :class:`VerifyingReader` or the cache's ``BlobIngest``: DigestMismatch unless the
+    bytes matched); a plain file (already verified) has nothing to check."""
+    finish = getattr(fh, "finish", None)
+    if finish is not None:
+        finish()
+
+
 class VerifyingReader:
     """A read-only file object over ``raw`` that checks size and digest as it is read.
 

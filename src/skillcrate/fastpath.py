@@ -325,22 +325,71 @@ def scan_stat(folder: str) -> str | None:
     files are ``lstat``-ed. The lines are :func:`stat_line`'s: the same format, called
     directly, because this loop is most of the no-op's cost on a large project.
     """
+    return _scan(folder, False)[0]
+
+
+_DIR_LINE = "{}\0{}\0{}\n".format  # relative path ("" for the folder), mtime_ns, ctime_ns
+
+
+_SETTLED_NS = 2_000_000_000
+
+
+def scan_with_dirs(folder: str) -> tuple[str | None, str | None]:
+    """(:func:`scan_stat`, the folder lines) of ``folder``, in one walk.
+
+    The folder lines are the sorted ``lstat`` lines (path, mtime, ctime) of ``folder``
+    and every folder in it. Taken when an install has proven or made a folder: any
+    later change to its entries (a file added, removed or renamed; a folder replaced)
+    sets the mtime of the folder holding it to the current time, so
+    :func:`artifacts_fresh` can ``lstat`` the recorded paths instead of listing every
+    folder. Each folder's line is taken before its entries are listed, so a change made
+    during the walk shows later. The file system clock is coarse (a change a few
+    milliseconds after the recorded one can leave the same mtime), so a folder changed
+    less than two seconds ago makes the folder lines unusable ("racily clean", as git
+    calls it): None, and the no-op check lists the folders. ``materialise`` backdates
+    the folders it makes, like the files.
+    """
+    return _scan(folder, True)
+
+
+def dir_stat(folder: str) -> str | None:
+    """The folder lines of :func:`scan_with_dirs` (None when racy or not a real folder)."""
+    return _scan(folder, True)[1]
+
+
+def _scan(folder: str, with_dirs: bool) -> tuple[str | None, str | None]:
+    """The one walk behind :func:`scan_stat` and :func:`scan_with_dirs`."""
+    if with_dirs:
+        import time
+
+        settled = time.time_ns() - _SETTLED_NS
     try:
-        if not stat.S_ISDIR(os.lstat(folder).st_mode):
-            return None
+        st = os.lstat(folder)
+        if not stat.S_ISDIR(st.st_mode):
+            return None, None
         lines: list[str] = []
         add, line = lines.append, _STAT_LINE
+        dirs: list[str] | None = None
+        if with_dirs and st.st_mtime_ns <= settled:
+            dirs = [_DIR_LINE("", st.st_mtime_ns, st.st_ctime_ns)]
         stack = [("", folder)]
         while stack:
             prefix, current = stack.pop()
             with os.scandir(current) as it:
                 for entry in it:
                     if entry.is_dir(follow_symlinks=False):
-                        stack.append((prefix + entry.name + "/", entry.path))
+                        rel = prefix + entry.name
+                        if dirs is not None:
+                            dst = entry.stat(follow_symlinks=False)
+                            if dst.st_mtime_ns > settled:
+                                dirs = None
+                            else:
+                                dirs.append(_DIR_LINE(rel, dst.st_mtime_ns, dst.st_ctime_ns))
+                        stack.append((rel + "/", entry.path))
                         continue
                     st = entry.stat(follow_symlinks=False)
                     if not stat.S_ISREG(st.st_mode):
-                        return None
+                        return None, None
                     add(
                         line(
                             prefix + entry.name,
@@ -351,51 +400,8 @@ def scan_stat(folder: str) -> str | None:
                         )
                     )
     except OSError:
-        return None
-    return _digest_lines(lines)
-
-
-_DIR_LINE = "{}\0{}\0{}\n".format  # relative path ("" for the folder), mtime_ns, ctime_ns
-
-
-_SETTLED_NS = 2_000_000_000
-
-
-def dir_stat(folder: str) -> str | None:
-    """The sorted ``lstat`` lines (path, mtime, ctime) of ``folder`` and every folder in it.
-
-    Taken when an install has proven or made a folder: any later change to its entries
-    (a file added, removed or renamed; a folder replaced) sets the mtime of the folder
-    holding it to the current time, so :func:`artifacts_fresh` can ``lstat`` the recorded
-    paths instead of listing every folder. The file system clock is coarse (a change a
-    few milliseconds after the recorded one can leave the same mtime), so a folder
-    changed less than two seconds ago makes the lines unusable ("racily clean", as git
-    calls it): None, and the no-op check lists the folders. ``materialise`` backdates the
-    folders it makes, like the files. None as well when ``folder`` is not a real folder.
-    """
-    import time
-
-    settled = time.time_ns() - _SETTLED_NS
-    try:
-        st = os.lstat(folder)
-        if not stat.S_ISDIR(st.st_mode) or st.st_mtime_ns > settled:
-            return None
-        lines = [_DIR_LINE("", st.st_mtime_ns, st.st_ctime_ns)]
-        stack = [("", folder)]
-        while stack:
-            prefix, current = stack.pop()
-            with os.scandir(current) as it:
-                for entry in it:
-                    if entry.is_dir(follow_symlinks=False):
-                        rel = prefix + entry.name
-                        st = entry.stat(follow_symlinks=False)
-                        if st.st_mtime_ns > settled:
-                            return None
-                        lines.append(_DIR_LINE(rel, st.st_mtime_ns, st.st_ctime_ns))
-                        stack.append((rel + "/", entry.path))
-    except OSError:
-        return None
-    return _digest_lines(lines)
+        return None, None
+    return _digest_lines(lines), (_digest_lines(dirs) if dirs is not None else None)
 
 
 def _fresh_by_paths(full: str, art: Artifact) -> bool:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from . import formats
-from .cache import Cache
-from .digests import verify_bytes
+from .cache import Cache, Unpacked
+from .digests import finish_reading, verify_bytes
 from .errors import DigestMismatch, FormatError, NotFound, ValidationError
 from .oci.model import A_TITLE, Descriptor, parse_manifest
 from .oci.target import Target
@@ -121,6 +121,27 @@ def _open_layer(
     )
 
 
+OpenLayer = Callable[[Descriptor], BinaryIO]
+T = TypeVar("T")
+
+
+def _with_refetch(target: Target | None, cache: Cache, unpack: Callable[[OpenLayer], T]) -> T:
+    """``unpack(open_layer)``, where ``open_layer`` reads a cached blob verified or
+    streams the download into the cache; when a cached blob turns out damaged
+    (DigestMismatch) it is removed and ``unpack`` runs once more, from the registry."""
+    from_cache: list[str] = []
+    for attempt in (1, 2):
+        from_cache.clear()
+        try:
+            return unpack(lambda d: _open_layer(target, cache, d, from_cache))
+        except DigestMismatch:
+            if attempt == 2 or target is None or not from_cache:
+                raise
+            for digest in from_cache:  # a damaged cached blob: fetch it again
+                cache.remove_blob(digest)
+    raise AssertionError("unreachable")
+
+
 def fetch_skill(
     target: Target | None,
     reference: str,
@@ -146,28 +167,17 @@ def fetch_skill(
     if unpacked is not None and expect_tree and unpacked.tree != expect_tree:
         unpacked = None  # re-derive: the cache may have been tampered with
     if unpacked is None:
-        from_cache: list[str] = []
 
-        def build(tmp: Path) -> tuple[str, Path, list[FileRecord], bool]:
-            name, root, records = formats.unpack(
-                det,
-                lambda d: _open_layer(target, cache, d, from_cache),
-                tmp,
-                fallback_name=fallback_name,
-            )
-            return name, root, records, _named_by_skill_md(root, name)
+        def build(open_layer: OpenLayer) -> Unpacked:
+            def extract(tmp: Path) -> tuple[str, Path, list[FileRecord], bool]:
+                name, root, records = formats.unpack(
+                    det, open_layer, tmp, fallback_name=fallback_name
+                )
+                return name, root, records, _named_by_skill_md(root, name)
 
-        for attempt in (1, 2):
-            from_cache.clear()
-            try:
-                unpacked = cache.put_unpacked(desc.digest, det.format, build, replace=True)
-                break
-            except DigestMismatch:
-                if attempt == 2 or target is None or not from_cache:
-                    raise
-                for digest in from_cache:  # a damaged cached blob: fetch it again
-                    cache.remove_blob(digest)
-        assert unpacked is not None
+            return cache.put_unpacked(desc.digest, det.format, extract, replace=True)
+
+        unpacked = _with_refetch(target, cache, build)
     skill_name = unpacked.name
     if not unpacked.own_name:
         skill_name = formats.skill_name(unpacked.root, det, fallback_name)
@@ -200,28 +210,20 @@ def unpack_to(
     records this copy). A damaged cached blob is fetched again once.
     """
     desc, _obj, det = detect_skill(target, reference, cache, name=name)
-    from_cache: list[str] = []
-    for attempt in (1, 2):
-        from_cache.clear()
+
+    def extract(open_layer: OpenLayer) -> tuple[str, list[FileRecord]]:
         work = dest.with_name(dest.name + ".unpack")
         try:
             skill_name, root, records = formats.unpack(
-                det,
-                lambda d: _open_layer(target, cache, d, from_cache),
-                work,
-                fallback_name=fallback_name,
-                hash_files=False,
+                det, open_layer, work, fallback_name=fallback_name, hash_files=False
             )
             os.rename(root, dest)
-            break
-        except DigestMismatch:
-            if attempt == 2 or target is None or not from_cache:
-                raise
-            for digest in from_cache:  # a damaged cached blob: fetch it again
-                cache.remove_blob(digest)
         finally:
             if work.exists():
                 shutil.rmtree(work, ignore_errors=True)
+        return skill_name, records
+
+    skill_name, records = _with_refetch(target, cache, extract)
     if not _named_by_skill_md(dest, skill_name):
         skill_name = formats.skill_name(dest, det, fallback_name)
     return FetchedSkill(
@@ -233,13 +235,6 @@ def unpack_to(
         "",
         tuple(records),
     )
-
-
-def _finish(fh: BinaryIO) -> None:
-    """Check a reader from ``Cache.open_verified`` to its end (DigestMismatch if damaged)."""
-    finish = getattr(fh, "finish", None)
-    if finish is not None:
-        finish()
 
 
 def _named_by_skill_md(root: Path, name: str) -> bool:
@@ -311,7 +306,7 @@ def inspect(target: Target, reference: str, cache: Cache, *, display: str) -> In
         _ensure_blob(target, cache, det.config)
         with cache.open_verified(det.config.digest, det.config.size) as fh:
             raw = fh.read()
-            _finish(fh)
+            finish_reading(fh)
         try:
             config = json.loads(raw) if raw else None
         except ValueError:
@@ -338,7 +333,7 @@ def inspect(target: Target, reference: str, cache: Cache, *, display: str) -> In
                 raise FormatError(
                     f"content layer {layer.digest} is not a readable archive"
                 ) from exc
-            _finish(fh)
+            finish_reading(fh)
     size = (
         len(data) + sum(layer.size for layer in det.layers) + (det.config.size if det.config else 0)
     )

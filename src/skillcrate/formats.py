@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .digests import sha256_digest
+from .digests import finish_reading, sha256_digest
 from .errors import FormatError, ValidationError
 from .names import NAME_RE, WRITE_FORMATS
 from .oci.model import (
@@ -493,9 +493,7 @@ def unpack(
                         work, title, src, layer.size, False, budget, hash_files=hash_files
                     )
                 )
-            finish = getattr(src, "finish", None)
-            if finish is not None:
-                finish()
+            finish_reading(src)
     try:
         root = _find_root(work)
     except FormatError:

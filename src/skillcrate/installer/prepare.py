@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 
 from ..boundary import skill_rel
 from ..errors import NotFound, ProjectError
-from ..fastpath import dir_stat
+from ..fastpath import scan_with_dirs
 from ..fetch import FetchedSkill, fetch_skill
 from ..project.context import Project
 from ..project.files import LOCK_NAME
 from ..project.lockfile import LockedSkill
 from ..project.manifest import Manifest, SkillSpec
 from ..resolver import Resolved, resolve_spec, spec_version
-from ..skill.tree import FileRecord, scan_stat
+from ..skill.tree import FileRecord
 from . import materialise as inst
 from .plan import link_paths, with_links
 from .state import InstallState
@@ -60,8 +60,9 @@ def installed_records(
     project: Project, entry: LockedSkill, state: InstallState | None
 ) -> tuple[list[FileRecord], str | None] | None:
     """The records of ``entry``'s installed folder if it holds exactly the lock's tree,
-    with its folder stat lines (:func:`~skillcrate.fastpath.dir_stat`, taken first, so a
-    change made while the files are checked shows at the next no-op check).
+    with its folder stat lines (from the same walk, :func:`~skillcrate.fastpath.scan_with_dirs`:
+    each folder's line is taken before its files, so a change made while they are checked
+    shows at the next no-op check).
 
     Proven from skillcrate's own state: the recorded tree must be the lock's, the
     records must hash to it, and the folder must still ``lstat`` as recorded (else its
@@ -76,8 +77,8 @@ def installed_records(
     if art is None or art.tree != entry.tree or recs is None:
         return None
     folder = project.boundary.path(rel)
-    dirs = dir_stat(str(folder))
-    if scan_stat(str(folder)) == art.stat:
+    now, dirs = scan_with_dirs(str(folder))
+    if now == art.stat:
         return recs, dirs
     copied = inst.copy_records(folder, recs)
     return (copied, dirs) if copied is not None else None
