@@ -152,3 +152,44 @@ def test_entry_from_another_boot_is_kept_when_intact(tmp_path: Path) -> None:
     again = Cache(tmp_path / "cache").get_unpacked(packed.digest)
     assert again is not None
     assert json.loads(meta_path.read_text())["boot"] == boot_id()  # hashed once, restamped
+
+
+def _damage_layer_head(tmp_path: Path, packed: formats.Packed) -> Path:
+    """Flip a byte in the gzip stream's first block: extraction fails before the end."""
+    layer = packed.layers[0]
+    blob = tmp_path / "layout" / "blobs" / "sha256" / layer.digest.split(":")[1]
+    data = bytearray(blob.read_bytes())
+    data[30] ^= 0xFF
+    os.chmod(blob, 0o644)
+    blob.write_bytes(bytes(data))
+    return blob
+
+
+def test_a_damaged_layer_is_reported_as_damaged_not_as_a_bad_archive(tmp_path: Path) -> None:
+    """Bytes that do not match their digest are the cause, even when the archive reader
+    trips over them first (the layer streams into extraction before its end is seen)."""
+    layout, packed, _files = _published(tmp_path)
+    _damage_layer_head(tmp_path, packed)
+    cache = Cache(tmp_path / "cache")
+    with pytest.raises(DigestMismatch):
+        fetch_skill(layout, packed.digest, cache, fallback_name="big-skill")
+    ref = Reference.parse(f"oci:{tmp_path / 'layout'}:1.0.0")
+    with pytest.raises(DigestMismatch):
+        pull_to(layout, ref, cache, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert not cache.has_blob(packed.layers[0].digest)
+    assert os.listdir(cache.tmp_dir) == []
+
+
+def test_a_damaged_cached_layer_is_fetched_again(tmp_path: Path) -> None:
+    layout, packed, _files = _published(tmp_path)
+    cache = Cache(tmp_path / "cache")
+    ref = Reference.parse(f"oci:{tmp_path / 'layout'}:1.0.0")
+    pull_to(layout, ref, cache, tmp_path / "first")
+    cached = cache.blob_path(packed.layers[0].digest)
+    data = bytearray(cached.read_bytes())
+    data[30] ^= 0xFF
+    os.chmod(cached, 0o644)
+    cached.write_bytes(bytes(data))
+    _fetched, out = pull_to(layout, ref, Cache(tmp_path / "cache"), tmp_path / "second")
+    assert (out / "assets" / "blob.bin").stat().st_size == ASSET

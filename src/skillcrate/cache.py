@@ -541,8 +541,18 @@ class BlobIngest:
         self._published = published
         self._buf, self._pos, self._n = b"", 0, 0
         self._closed = False
+        self._failed: BaseException | None = None
 
     def _next(self) -> bytes:
+        if self._failed is not None:
+            raise self._failed  # the source broke: that stays the error, not a short read
+        try:
+            return self._pull()
+        except BaseException as exc:
+            self._failed = exc
+            raise
+
+    def _pull(self) -> bytes:
         for chunk in self._chunks:
             if not chunk:
                 continue

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .digests import finish_reading, sha256_digest
-from .errors import FormatError, ValidationError
+from .errors import DigestMismatch, FormatError, SkillcrateError, ValidationError
 from .names import NAME_RE, WRITE_FORMATS
 from .oci.model import (
     A_CREATED,
@@ -484,15 +484,24 @@ def unpack(
     for layer in det.layers:
         src = open_blob(layer)
         with src:
-            if det.format != "oras-files" or layer.annotations.get(A_ORAS_UNPACK) == "true":
-                records += archive.extract(src, work, budget=budget, hash_files=hash_files)
-            else:
-                title = layer.annotations[A_TITLE]
-                records.append(
-                    archive.write_file(
-                        work, title, src, layer.size, False, budget, hash_files=hash_files
+            try:
+                if det.format != "oras-files" or layer.annotations.get(A_ORAS_UNPACK) == "true":
+                    records += archive.extract(src, work, budget=budget, hash_files=hash_files)
+                else:
+                    title = layer.annotations[A_TITLE]
+                    records.append(
+                        archive.write_file(
+                            work, title, src, layer.size, False, budget, hash_files=hash_files
+                        )
                     )
-                )
+            except DigestMismatch:
+                raise
+            except SkillcrateError:
+                # The archive reader trips over damaged bytes before their digest is seen:
+                # read to the end first, so that damage is reported (and a damaged cached
+                # blob fetched again) as what it is; an intact but bad archive stays an error.
+                finish_reading(src)
+                raise
             finish_reading(src)
     try:
         root = _find_root(work)
