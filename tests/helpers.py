@@ -186,3 +186,24 @@ class QuietHTTPServer(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
+
+
+def run_on_tty(command: list[str], env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
+    """Run ``command`` with stderr on a pseudo-terminal; its exit code and what it drew there."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(command, stderr=follower, stdout=subprocess.DEVNULL, env=env)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the follower side closed: the process is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    code = proc.wait(timeout=timeout)
+    os.close(leader)
+    return code, seen.decode("utf-8", "replace")

@@ -165,3 +165,13 @@ def test_cache_prune_stops_on_this_projects_malformed_lock(world: Path) -> None:
     done = run_cli("cache", "prune", cwd=world)
     assert done.returncode == 1 and "skills.lock.json" in done.stderr
     assert sorted(p.name for p in (cache / "blobs-v1" / "sha256").iterdir()) == before
+
+
+def test_the_name_mismatch_warning_is_said_once(world: Path) -> None:
+    """Said when the skill is installed under another name, not again on every command."""
+    first = run_cli("add", "oci:../store/review:1.0.0", "--name", "critic", cwd=world)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.count("SKILL.md names the skill 'review'") == 1
+    for command in (["install"], ["list"], ["verify"], ["outdated"], ["install", "--frozen"]):
+        later = run_cli(*command, cwd=world)
+        assert "SKILL.md names the skill" not in later.stderr + later.stdout, command

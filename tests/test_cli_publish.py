@@ -111,6 +111,29 @@ def test_cli_push_pull_inspect_versions(
     assert tags == ["2.0.0-rc.1", "1.10.0", "1.2.0", "1.0.0", "dev", "latest"]
 
 
+@pytest.mark.parametrize("fmt", ["agentskills", "image"])
+def test_what_push_accepts_installs_as_published(
+    registry: RegistryServer, repo_name: str, tmp_path: Path, fmt: str
+) -> None:
+    """A symlinked SKILL.md is pushed as its file (with a warning), and a ``:`` in a file
+    name (legal in every format, the image format included) installs under the same name."""
+    shared = _skill(tmp_path / "shared")
+    folder = tmp_path / "linked" / "demo-skill"
+    (folder / "references").mkdir(parents=True)
+    (folder / "SKILL.md").symlink_to(shared / "SKILL.md")
+    (folder / "references" / "a:b.md").write_text("colon\n")
+    push = _ok("push", str(folder), f"{registry.host}/{repo_name}:1.0.0", "--format", fmt)
+    assert "warning: SKILL.md is a symbolic link to" in push.stderr
+    project = tmp_path / "project"
+    project.mkdir()
+    _ok("add", f"{registry.host}/{repo_name}:1.0.0", cwd=project)
+    installed = project / ".agents/skills/demo-skill"
+    assert not (installed / "SKILL.md").is_symlink()
+    assert (installed / "SKILL.md").read_bytes() == (shared / "SKILL.md").read_bytes()
+    assert (installed / "references" / "a:b.md").read_text() == "colon\n"
+    _ok("verify", cwd=project)
+
+
 # ------------------------------------------------------------------------- skopeo
 
 

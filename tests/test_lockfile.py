@@ -254,8 +254,10 @@ def test_collects_every_problem() -> None:
 """
     with pytest.raises(LockfileError) as info:
         Lockfile.from_json(text, Path("skills.lock.json"))
-    message = str(info.value)
-    assert "\n" not in message
+    headline, *lines = str(info.value).split("\n")
+    assert headline == "skills.lock.json: 9 problems:"  # then one indented line per problem
+    assert all(line.startswith("  skills.lock.json:") for line in lines) and len(lines) == 9
+    message = "\n".join(lines)
     expected = [
         "skills.lock.json:4: skills[0] ('a'): \"path\" '../../etc' must not contain '..'",
         "skills.lock.json:5: skills[0] ('a'): \"source.digest\" invalid digest 'sha256:nothex'",

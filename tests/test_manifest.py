@@ -15,6 +15,8 @@ from skillcrate.project.manifest import (
     relative_path_problem,
 )
 
+from helpers import run_cli
+
 EXAMPLE = """\
 {
   "$schema": "https://example.com/skills.schema.json",
@@ -46,7 +48,9 @@ def load_error(tmp_path: Path, text: str) -> str:
     assert path.read_text(encoding="utf-8") == text  # loading never writes
     assert isinstance(info.value, ProjectError)
     message = str(info.value)
-    assert "\n" not in message
+    headline, *more = message.split("\n")  # one line, or a headline and one line per problem
+    assert all(line.startswith("  skills.json") for line in more)
+    assert not more or headline.endswith(f" {len(more)} problems:")
     return message
 
 
@@ -232,8 +236,46 @@ def test_name_length_limit(tmp_path: Path) -> None:
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:
     text = '{"skills": [\n{"name": "a"},\n{"name": "b", "source": "x.io/b", "version": 1}\n]}'
     message = load_error(tmp_path, text)
-    assert "skills.json:2: skills[0] ('a'): missing \"source\"" in message
-    assert "skills.json:3: skills[1] ('b'): \"version\" must be a string" in message
+    headline, first, second = message.split("\n")
+    assert headline == "skills.json: 2 problems:"
+    assert first.startswith("  skills.json:2: skills[0] ('a'): missing \"source\"")
+    assert second.startswith("  skills.json:3: skills[1] ('b'): \"version\" must be a string")
+
+
+def test_one_problem_is_one_line(tmp_path: Path) -> None:
+    message = load_error(tmp_path, '{"skills": [\n{"name": "a"}\n]}')
+    assert message == "skills.json:2: skills[0] ('a'): missing \"source\""
+
+
+def test_a_problem_line_cannot_forge_another_line(tmp_path: Path) -> None:
+    """Text from the file is escaped, so a hostile value cannot print its own `error:` line."""
+    text = '{"skills": [{"name": "a"}, {"name": "b", "source": "x\\nerror: forged"}]}'
+    message = load_error(tmp_path, text)
+    assert not any(line.startswith("error:") for line in message.split("\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{\n  "skills": [\n    {"name": "a", "source": "x.io/a"},\n  ]\n}\n', "3:38"),
+        ('{\n  "skills": [],\n}\n', "2:15"),
+        ('{"skills": [1,2 , ]}', "1:17"),
+    ],
+)
+def test_a_trailing_comma_is_reported_where_it_is(tmp_path: Path, text: str, where: str) -> None:
+    message = load_error(tmp_path, text)
+    assert message.startswith(f"skills.json:{where}: invalid JSON: trailing comma before"), message
+
+
+def test_cli_prints_each_problem_on_its_own_line(tmp_path: Path) -> None:
+    (tmp_path / "skills.json").write_text(
+        '{"skills": [{"name": "a"}, {"name": "b"}, {"name": "Bad Name", "source": "x.io/c"}]}'
+    )
+    proc = run_cli("install", cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "error: skills.json: 3 problems:"
+    assert [line[:14] for line in lines[1:4]] == ["  skills.json:"] * 3
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -103,11 +103,48 @@ def test_ignored_files_are_skipped(tmp_path):
     assert rels == ["SKILL.md", "a.md", "keep.tmp"]
 
 
-def test_symlink_refused_at_pack(tmp_path):
+def test_a_symlinked_skill_md_is_packed_as_the_file_it_points_to(tmp_path):
+    """Real suites link one shared SKILL.md into each agent's folder: pack stores the file."""
+    shared = make_skill(tmp_path / "shared", files={"scripts/run.sh": "#!/bin/sh\n"})
+    os.chmod(shared / "scripts/run.sh", 0o755)
+    linked = tmp_path / "linked" / "demo-skill"
+    (linked / "scripts").mkdir(parents=True)
+    (linked / "SKILL.md").symlink_to(shared / "SKILL.md")
+    (linked / "scripts/run.sh").symlink_to("../../../shared/demo-skill/scripts/run.sh")
+    packed = pack(linked)
+    assert packed.layers[0].digest == pack(shared).layers[0].digest  # same bytes, same modes
+    assert [w.split(" is ")[0] for w in packed.warnings] == ["SKILL.md", "scripts/run.sh"]
+    assert pack(shared).warnings == ()
+
+
+def test_dangling_and_folder_symlinks_are_refused_at_pack(tmp_path):
     folder = make_skill(tmp_path)
-    (folder / "link.md").symlink_to("SKILL.md")
-    with pytest.raises(ValidationError, match="symbolic link"):
+    (folder / "gone.md").symlink_to("nowhere.md")
+    with pytest.raises(
+        ValidationError, match="gone.md: symbolic link to 'nowhere.md' points at nothing"
+    ):
         pack(folder)
+    (folder / "gone.md").unlink()
+    (tmp_path / "elsewhere").mkdir()
+    (folder / "refs").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ValidationError, match="refs: symbolic link to the folder"):
+        pack(folder)
+    (folder / ".skillignore").write_text("refs/\n")  # an ignored link is no problem
+    assert pack(folder).warnings == ()
+
+
+def test_pack_refuses_what_consumers_could_not_extract(tmp_path, monkeypatch):
+    """The extraction cap (256 MiB) is checked before upload, as install checks it."""
+    folder = make_skill(tmp_path, files={"assets/big.bin": "x" * 2000})
+    monkeypatch.setattr(archive, "MAX_EXTRACT", 1024)
+    with pytest.raises(ValidationError, match="past the 0 MiB a consumer extracts"):
+        pack(folder)
+    monkeypatch.setattr(archive, "MAX_EXTRACT", 1024 * 1024)
+    monkeypatch.setattr(archive, "MAX_ENTRIES", 3)
+    with pytest.raises(ValidationError, match="files and folders, past the 3"):
+        pack(folder)
+    monkeypatch.setattr(archive, "MAX_ENTRIES", 4)  # SKILL.md, assets/, big.bin + the wrapper
+    pack(folder, "image")
 
 
 def test_invalid_skill_refused_at_pack(tmp_path):

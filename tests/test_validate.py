@@ -86,10 +86,23 @@ def test_unknown_keys_are_warnings(tmp_path):
     assert errors_for(folder) == {("disable-model-invocation", "warning")}
 
 
-def test_symlink_is_an_error(tmp_path):
+def test_a_file_symlink_is_a_warning_and_a_dangling_one_an_error(tmp_path):
     folder = make_skill(tmp_path, "linked")
     (folder / "link").symlink_to("SKILL.md")
+    assert ("files", "warning") in errors_for(folder)
+    assert ("files", "error") not in errors_for(folder)
+    (folder / "dangling").symlink_to("missing.md")
     assert ("files", "error") in errors_for(folder)
+
+
+def test_a_symlinked_skill_md_validates(tmp_path):
+    shared = make_skill(tmp_path / "shared", "linked")
+    folder = tmp_path / "linked"
+    folder.mkdir()
+    (folder / "SKILL.md").symlink_to(shared / "SKILL.md")
+    proc = run_cli("validate", str(folder))
+    assert proc.returncode == 0, proc.stdout
+    assert "SKILL.md is a symbolic link" in proc.stdout and "valid (1 warning(s))" in proc.stdout
 
 
 def test_cli_json_and_exit_codes(tmp_path):

@@ -29,6 +29,21 @@ def json_type(value: object) -> str:
     return "object"
 
 
+def syntax_error(exc: json.JSONDecodeError) -> tuple[int, int, str]:
+    """``(line, column, message)`` for a syntax error, naming a trailing comma where it is.
+
+    ``json`` reports a trailing comma at the ``]`` or ``}`` after it, often a line later
+    (``Expecting value``); the comma itself is what to fix.
+    """
+    doc, pos = exc.doc, exc.pos
+    before = len(doc[:pos].rstrip(" \t\r\n")) - 1
+    if before >= 0 and doc[before] == "," and doc[pos : pos + 1] in ("]", "}"):
+        line = doc.count("\n", 0, before) + 1
+        column = before - doc.rfind("\n", 0, before)
+        return line, column, f"trailing comma before `{doc[pos]}` (JSON allows none)"
+    return exc.lineno, exc.colno, exc.msg
+
+
 def loads(data: bytes | str, where: str, *, error: type[SkillcrateError] = FormatError) -> Any:
     """Parse ``data``; raise ``error`` (naming ``where``) for anything that is not JSON."""
     try:
@@ -37,7 +52,8 @@ def loads(data: bytes | str, where: str, *, error: type[SkillcrateError] = Forma
     except UnicodeDecodeError as exc:
         raise error(f"{where}: not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise error(f"{where}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        line, column, message = syntax_error(exc)
+        raise error(f"{where}:{line}:{column}: invalid JSON: {message}") from None
     except RecursionError:
         raise error(f"{where}: JSON nested too deeply") from None
     except ValueError as exc:  # e.g. numbers too large to parse

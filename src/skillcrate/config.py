@@ -7,12 +7,16 @@ folder. Example::
     plain_http = true          # talk HTTP, not HTTPS (loopback hosts do by default)
     insecure = false           # HTTPS without certificate verification
     ca_bundle = "/etc/ssl/internal-ca.pem"
+    read_timeout = 120         # seconds to wait for an answer (default 30)
 
     [registries."*"]           # defaults for every host
     ca_bundle = "/etc/ssl/corp.pem"
+    connect_timeout = 5        # seconds to connect (default 2.5)
 
 Environment overrides: ``SKILLCRATE_PLAIN_HTTP=host1,host2`` and
-``SKILLCRATE_INSECURE=host1,...`` (``*`` for all), ``SKILLCRATE_CA_BUNDLE=path``.
+``SKILLCRATE_INSECURE=host1,...`` (``*`` for all), ``SKILLCRATE_CA_BUNDLE=path``,
+``SKILLCRATE_CONNECT_TIMEOUT`` / ``SKILLCRATE_READ_TIMEOUT`` (seconds; the global
+``--timeout`` flag beats both for the read timeout).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class RegistrySettings:
     plain_http: bool | None = None  # None: decide by host (loopback → plain)
     insecure: bool = False
     ca_bundle: str | None = None
+    connect_timeout: float | None = None  # seconds; None: the default
+    read_timeout: float | None = None
 
 
 def config_dir() -> Path:
@@ -101,5 +107,20 @@ def registry_settings(host: str, config: dict[str, Any] | None = None) -> Regist
     if os.environ.get("SKILLCRATE_CA_BUNDLE"):
         ca = os.environ["SKILLCRATE_CA_BUNDLE"]
     return RegistrySettings(
-        plain_http=None if plain is None else bool(plain), insecure=insecure, ca_bundle=ca
+        plain_http=None if plain is None else bool(plain),
+        insecure=insecure,
+        ca_bundle=ca,
+        connect_timeout=_seconds(merged, "connect_timeout"),
+        read_timeout=_seconds(merged, "read_timeout"),
     )
+
+
+def _seconds(section: dict[str, Any], key: str) -> float | None:
+    value = section.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise SkillcrateError(
+            f"{config_dir() / 'config.toml'}: {key} must be a positive number of seconds"
+        )
+    return float(value)

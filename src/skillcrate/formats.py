@@ -100,6 +100,7 @@ class Packed:
     layers: tuple[Descriptor, ...]
     blobs: Mapping[str, bytes | Path] = field(repr=False, default_factory=dict)  # layers: files
     declared_version: str = ""  # SKILL.md's metadata.version, when it has one
+    warnings: tuple[str, ...] = ()  # what packing changed: each symlink stored as its file
 
     @property
     def digest(self) -> str:
@@ -259,7 +260,8 @@ def pack(
         raise FormatError(f"unknown format {fmt!r} (choose from {', '.join(WRITE_FORMATS)})")
     if status and status not in STATES:
         raise FormatError(f"unknown lifecycle status {status!r} ({', '.join(STATES)})")
-    errors = [p for p in validate(folder) if p.severity == "error"]
+    problems = validate(folder)
+    errors = [p for p in problems if p.severity == "error"]
     if errors:
         first = errors[0]
         more = (
@@ -313,6 +315,9 @@ def pack(
         layers=(layer,),
         blobs={config.digest: config_bytes, layer.digest: layer_path},
         declared_version=str((info.metadata or {}).get("version") or ""),
+        warnings=tuple(
+            p.message for p in problems if (p.severity, p.field) == ("warning", "files")
+        ),
     )
     weakref.finalize(packed, shutil.rmtree, workdir, True)  # the layer file lives as long
     return packed

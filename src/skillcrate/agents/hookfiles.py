@@ -479,10 +479,12 @@ def _load(path: Path, spec: _HookSpec) -> tuple[JsonObject, str] | None:
     except RecursionError:
         raise ProjectError(f"{path}: JSON nested too deeply; the file was not changed") from None
     except json.JSONDecodeError as exc:
+        from .._json import syntax_error
+
+        line, column, message = syntax_error(exc)
         example = json.dumps(spec.build_entry(hook_command(spec.agent)))
         raise ProjectError(
-            f"{path}:{exc.lineno}: malformed JSON ({exc.msg}, column {exc.colno}); "
-            "the file was not changed",
+            f"{path}:{line}: malformed JSON ({message}, column {column}); the file was not changed",
             hints=[f"fix it, or add this {spec.event} hook by hand: {example}"],
         ) from exc
     _check_shape(path, text, doc, spec)

@@ -1,13 +1,13 @@
 """The ``skillcrate`` command line: parse, call the library, print. Nothing else.
 
 Exit codes: 0 success; 1 failure (any skillcrate error, drift, outdated skills);
-2 usage error (bad flags or arguments). Library modules are imported inside the
+2 usage error (bad flags or arguments); 130 interrupted. Library modules are imported inside the
 commands so that ``skillcrate install`` on an unchanged project stays cheap.
 
 The root group, ``App`` and the entry point live here; the commands live in one
 module per group (``publish``, ``project``, ``signing``, ``cache``, ``agents``),
 imported at the bottom so that they register on ``cli``; ``options`` holds the
-options and helpers they share.
+options and helpers they share; ``progress`` draws download progress on a terminal.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..cache import Cache
     from ..oci import Client, ClientOptions, Target
     from ..reference import Reference
+    from .progress import TerminalMeter
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -40,14 +41,33 @@ class App:
     verbose: int = 0
     plain_http: bool | None = None
     insecure: bool = False
+    timeout: float | None = None
     _project: Path | None = field(default=None, repr=False)
 
     def client_options(self, base_dir: Path | None = None) -> ClientOptions:
         from ..oci import ClientOptions
 
         return ClientOptions(
-            plain_http=self.plain_http, insecure=self.insecure, base_dir=base_dir or Path.cwd()
+            plain_http=self.plain_http,
+            insecure=self.insecure,
+            base_dir=base_dir or Path.cwd(),
+            timeout=self.timeout,
+            meter=self.meter,
         )
+
+    @cached_property
+    def meter(self) -> TerminalMeter | None:
+        """Download progress on stderr when it is a terminal (not with -q)."""
+        if self.quiet or not sys.stderr.isatty():
+            return None
+        from .progress import TerminalMeter
+
+        return TerminalMeter(sys.stderr)
+
+    def _clear_meter(self) -> None:
+        meter = self.__dict__.get("meter")
+        if meter is not None:
+            meter.clear()
 
     @cached_property
     def client(self) -> Client:  # oci.Client, imported when a command needs it
@@ -76,6 +96,7 @@ class App:
     def out(self, text: str = "") -> None:
         from ..text import inert
 
+        self._clear_meter()
         click.echo(inert(text))
 
     def err(self, text: str) -> None:
@@ -89,6 +110,7 @@ class App:
         if not self.quiet:
             from ..text import inert
 
+            self._clear_meter()
             click.echo(inert(text), err=True)
 
     def progress(self, text: str) -> None:
@@ -96,6 +118,7 @@ class App:
         if not self.quiet and sys.stderr.isatty():
             from ..text import inert
 
+            self._clear_meter()
             click.echo(inert(text), err=True)
 
     def json(self, data: Any) -> None:
@@ -125,6 +148,13 @@ pass_app = click.make_pass_decorator(App)
     help="Talk plain HTTP to registries (loopback registries do by default).",
 )
 @click.option("--insecure", is_flag=True, help="HTTPS without certificate verification.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Wait this long for a registry's answer (default 30; also SKILLCRATE_READ_TIMEOUT, "
+    "read_timeout in config.toml).",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -133,6 +163,7 @@ def cli(
     verbose: int,
     plain_http: bool | None,
     insecure: bool,
+    timeout: float | None,
 ) -> None:
     """skillcrate: share agent skills through OCI registries, like npm.
 
@@ -143,7 +174,7 @@ def cli(
     Cache:     cache dir|list|verify|clean|prune
 
     \b
-    Exit codes: 0 ok, 1 failure, 2 usage error.
+    Exit codes: 0 ok, 1 failure, 2 usage error, 130 interrupted.
     References: ghcr.io/acme/skills/review:1.2.3, 127.0.0.1:5000/x@sha256:…,
     or oci:PATH[:tag] for an OCI image layout folder (no server needed).
     """
@@ -157,6 +188,7 @@ def cli(
         verbose=verbose,
         plain_http=True if plain_http else None,
         insecure=insecure,
+        timeout=timeout,
     )
 
 

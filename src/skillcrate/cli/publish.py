@@ -126,6 +126,8 @@ def pack(
     from ..formats import pack as run
 
     packed = run(path, fmt, tag=tag, annotations=_parse_annotations(annotations))
+    for warning in packed.warnings:
+        app.info(f"warning: {warning}")
     layer = packed.layers[0]
     if output:
         blob = packed.blobs[layer.digest]
@@ -218,6 +220,8 @@ def push(
     packed = run(
         path, fmt, tag=version_tag, annotations=_parse_annotations(annotations), status=status
     )
+    for warning in packed.warnings:
+        app.info(f"warning: {warning}")
     version_tag = version_tag or packed.version
     if not version_tag:
         raise click.BadParameter(

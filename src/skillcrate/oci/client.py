@@ -19,6 +19,7 @@ from ..reference import Reference
 from .target import Target
 
 if TYPE_CHECKING:
+    from .target import Meter
     from .transport import Transport
 
 
@@ -27,6 +28,8 @@ class ClientOptions:
     plain_http: bool | None = None  # None: loopback → HTTP, else config, else HTTPS
     insecure: bool = False
     base_dir: Path | None = None  # relative oci: paths resolve against this folder
+    timeout: float | None = None  # read timeout in seconds (--timeout); None: env, config
+    meter: Meter | None = None  # where download progress goes (None: nowhere)
 
 
 class Client:
@@ -77,7 +80,14 @@ class Client:
         with self._lock:
             found = self._transports.get(key)
             if found is None:
-                found = self._transports[key] = _new_transport(ref.registry, plain, verify)
+                from .transport import timeouts
+
+                limits = timeouts(
+                    settings.connect_timeout, settings.read_timeout, flag=self.options.timeout
+                )
+                found = self._transports[key] = _new_transport(
+                    ref.registry, plain, verify, limits, self.options.meter
+                )
             return found
 
 
@@ -104,12 +114,23 @@ def api_host(host: str) -> str:
     return "registry-1.docker.io" if host == "docker.io" else host
 
 
-def _new_transport(host: str, plain: bool, verify: bool | str) -> Transport:
+def _new_transport(
+    host: str,
+    plain: bool,
+    verify: bool | str,
+    limits: tuple[float, float],
+    meter: Meter | None,
+) -> Transport:
     from .credentials import lookup
     from .transport import Transport
 
     return Transport(
-        api_host(host), plain_http=plain, verify=verify, credential=lambda: lookup(host)
+        api_host(host),
+        plain_http=plain,
+        verify=verify,
+        credential=lambda: lookup(host),
+        timeout=limits,
+        meter=meter,
     )
 
 

@@ -180,7 +180,17 @@ class RegistryRepository:
                     f"{what}: the registry sends more than the declared {desc.size} bytes "
                     f"({declared})"
                 )
-            yield from verified_chunks(iter_body(resp, what, CHUNK), desc)
+            meter = self.transport.meter
+            if meter is None:
+                yield from verified_chunks(iter_body(resp, what, CHUNK), desc)
+            else:
+                meter.begin(desc.digest, self.repository.rsplit("/", 1)[-1], desc.size)
+                try:
+                    for chunk in verified_chunks(iter_body(resp, what, CHUNK), desc):
+                        meter.advance(desc.digest, len(chunk))
+                        yield chunk
+                finally:
+                    meter.end(desc.digest)
         finally:
             resp.close()
         self.transport.note_blob(desc.digest, self.repository)

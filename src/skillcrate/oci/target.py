@@ -50,6 +50,21 @@ class ReferrerStore(Protocol):
     def push_referrer(self, data: bytes, media_type: str, subject: Descriptor) -> Descriptor: ...
 
 
+class Meter(Protocol):
+    """Where byte progress of transfers goes (the CLI draws it on a terminal).
+
+    ``key`` tells concurrent transfers apart (a blob digest); ``label`` names the
+    transfer for a person; ``total`` is the size in bytes (-1: unknown). Called from
+    download threads: implementations lock.
+    """
+
+    def begin(self, key: str, label: str, total: int) -> None: ...
+    def advance(self, key: str, n: int) -> None: ...
+    def end(self, key: str) -> None: ...
+    def note(self, text: str) -> None:
+        """A line worth saying while the user waits (a registry that does not answer)."""
+
+
 class Target(Fetcher, Pusher, Tagger, ReferrerStore, Protocol):
     """One repository: a registry repository or an OCI image layout."""
 

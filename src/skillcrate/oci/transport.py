@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -43,28 +43,35 @@ from ..text import one_line
 from .credentials import Credential
 from .model import BlobSource, open_source
 
+if TYPE_CHECKING:
+    from .target import Meter
+
 log = logging.getLogger("skillcrate.oci")
 
 CONNECT_TIMEOUT = 2.5
 READ_TIMEOUT = 30.0
 
 
-def timeouts() -> tuple[float, float]:
-    """(connect, read) seconds: ``SKILLCRATE_CONNECT_TIMEOUT`` / ``SKILLCRATE_READ_TIMEOUT``,
-    else 2.5 s and 30 s. A registry that accepts and never answers fails after the read
-    timeout (times the retries)."""
+def timeouts(
+    connect: float | None = None, read: float | None = None, *, flag: float | None = None
+) -> tuple[float, float]:
+    """(connect, read) seconds. The read timeout: ``--timeout`` (``flag``), else
+    ``SKILLCRATE_READ_TIMEOUT``, else config.toml's ``read_timeout`` (``read``), else 30 s;
+    the connect timeout the same way (no flag), else 2.5 s. A registry that accepts and
+    never answers fails after the read timeout (times the retries)."""
     import os
 
-    def value(name: str, default: float) -> float:
+    def value(name: str, configured: float | None, default: float) -> float:
         try:
             seconds = float(os.environ.get(name, ""))
         except ValueError:
-            return default
-        return seconds if seconds > 0 else default
+            seconds = 0
+        if seconds > 0:
+            return seconds
+        return configured if configured and configured > 0 else default
 
-    return value("SKILLCRATE_CONNECT_TIMEOUT", CONNECT_TIMEOUT), value(
-        "SKILLCRATE_READ_TIMEOUT", READ_TIMEOUT
-    )
+    read_s = flag if flag and flag > 0 else value("SKILLCRATE_READ_TIMEOUT", read, READ_TIMEOUT)
+    return value("SKILLCRATE_CONNECT_TIMEOUT", connect, CONNECT_TIMEOUT), read_s
 
 
 ATTEMPTS = 3
@@ -175,6 +182,54 @@ def _private_literal(host: str) -> bool:
     return ip.is_loopback or ip.is_link_local or ip.is_private or ip.is_unspecified
 
 
+def network_cause(exc: BaseException, host: str) -> str:
+    """What really failed under a requests error, in words: DNS, refused, TLS, timeout.
+
+    requests and urllib3 wrap the OS error two or three levels deep (``ConnectionError``
+    → ``MaxRetryError`` → ``NewConnectionError`` → ``gaierror``); this walks the chain
+    (arguments, ``reason``, cause and context) for the first error that names a cause.
+    """
+    import socket
+    import ssl
+
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    timeout = isinstance(exc, requests.exceptions.Timeout)
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, socket.gaierror):
+            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+            return f"cannot resolve host name {name!r} ({e.strerror or e})"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {e.verify_message or e.reason}"
+        if isinstance(e, ssl.SSLError):
+            if e.reason == "WRONG_VERSION_NUMBER":
+                return "the server does not speak TLS (it may be plain HTTP)"
+            return f"TLS handshake failed ({e.reason or e})"
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused (nothing listens on that port)"
+        if isinstance(e, ConnectionResetError):
+            return "the connection was reset by the server"
+        if isinstance(e, OSError) and e.strerror and not isinstance(e, TimeoutError):
+            return e.strerror[0].lower() + e.strerror[1:]
+        if isinstance(e, TimeoutError | socket.timeout):
+            timeout = True
+        nested = [a for a in e.args if isinstance(a, BaseException)]
+        reason = getattr(e, "reason", None)
+        if isinstance(reason, BaseException):
+            nested.append(reason)
+        nested += [c for c in (e.__cause__, e.__context__) if c is not None]
+        todo.extend(nested)
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "no answer within the read timeout (--timeout, SKILLCRATE_READ_TIMEOUT)"
+    if timeout:
+        return "timed out connecting (SKILLCRATE_CONNECT_TIMEOUT)"
+    return "connection failed"
+
+
 class Transport:
     """Speaks HTTP to one registry host, with its own auth state."""
 
@@ -186,12 +241,15 @@ class Transport:
         verify: bool | str = True,
         credential: Callable[[], Credential | None] | None = None,
         session: requests.Session | None = None,
+        timeout: tuple[float, float] | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self.host = host
         self.base = f"{'http' if plain_http else 'https'}://{host}"
         self.origin = origin(self.base)
         self.verify = verify
-        self.timeouts = timeouts()
+        self.timeouts = timeout or timeouts()
+        self.meter = meter  # byte progress of blob downloads (the CLI's, on a terminal)
         self._credential_fn = credential or (lambda: None)
         self._credential: Credential | None = None
         self._credential_loaded = False
@@ -262,18 +320,31 @@ class Transport:
                     allow_redirects=False,  # followed in request(), credentials scoped
                 )
             except requests.exceptions.SSLError as exc:
+                cause = network_cause(exc, self.host)
+                plain = "does not speak TLS" in cause
                 raise RegistryUnreachable(
-                    f"TLS error talking to {self.host}: {exc.__class__.__name__}",
+                    f"TLS error talking to {self.host}: {cause}",
                     method=method,
                     url=url,
                     hints=[
-                        "for a registry without TLS use --plain-http; for a private CA set "
-                        "ca_bundle in config.toml; --insecure skips verification",
+                        "it answers plain HTTP: use --plain-http if that is intended"
+                        if plain
+                        else "for a private CA set ca_bundle in config.toml (or "
+                        "SKILLCRATE_CA_BUNDLE); --insecure skips verification",
                     ],
                 ) from exc
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 last_exc = exc
                 log.debug("%s %s: %s (attempt %d)", method, url, exc.__class__.__name__, attempt)
+                if self.meter is not None and isinstance(exc, requests.exceptions.ReadTimeout):
+                    self.meter.note(
+                        f"{self.host}: no answer within {self.timeouts[1]:g} s"
+                        + (
+                            f"; trying again ({attempt + 2} of {ATTEMPTS})"
+                            if attempt + 1 < ATTEMPTS
+                            else ""
+                        )
+                    )
                 if attempt + 1 < ATTEMPTS:
                     time.sleep(0.25 * (2**attempt))
                 continue
@@ -291,16 +362,16 @@ class Transport:
                 time.sleep(delay)
                 continue
             return resp
-        kind = (
-            "timed out"
-            if isinstance(last_exc, requests.exceptions.Timeout)
-            else ("connection refused or unreachable")
-        )
+        cause = network_cause(last_exc, self.host) if last_exc else "no answer"
         raise RegistryUnreachable(
-            f"cannot reach registry {self.host}: {kind}",
+            f"cannot reach registry {self.host}: {cause}",
             method=method,
             url=url,
-            hints=["check that the registry is running and the address is right"],
+            hints=[
+                "check the host name and your DNS or /etc/hosts"
+                if cause.startswith("cannot resolve")
+                else "check that the registry is running and the address is right"
+            ],
         ) from last_exc
 
     # -- auth --------------------------------------------------------------

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._json import json_type
+from .._json import json_type, loads
 from ..boundary import Boundary
 from ..errors import InvalidReference, LockfileError
 from ..names import name_problem
@@ -194,12 +194,7 @@ class Lockfile:
     def from_json(cls, text: str, path: Path | str = LOCK_NAME) -> Lockfile:
         """Parse lock ``text``; every problem is collected into one LockfileError."""
         display = Path(path).name
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise LockfileError(f"{display}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
-        except RecursionError:
-            raise LockfileError(f"{display}: JSON nested too deeply") from None
+        data = loads(text, display, error=LockfileError)
         return _Reader(Problems(display, text)).read(data)
 
 

@@ -36,11 +36,12 @@ from json.decoder import scanstring  # type: ignore[attr-defined]  # in the C mo
 from pathlib import Path
 from typing import Any, cast
 
-from .._json import json_type
+from .._json import json_type, loads
 from ..boundary import Boundary, path_problem
 from ..errors import InvalidReference, ManifestError, UsageError
 from ..names import name_problem
 from ..reference import Reference
+from ..text import one_line
 from ..trust.rules import TrustRule, parse_trust, rule_problems
 from ..versions import classify_spec
 
@@ -132,8 +133,12 @@ class Problems:
         self.items.append(f"{where}: {message}")
 
     def raise_if_any(self, error: type[Exception]) -> None:
+        """One problem: one line. Several: a headline, then one indented line each."""
+        if len(self.items) == 1:
+            raise error(self.items[0])
         if self.items:
-            raise error("; ".join(self.items))
+            lines = "".join(f"\n  {one_line(item)}" for item in self.items)
+            raise error(f"{self.display}: {len(self.items)} problems:{lines}")
 
 
 # --- the manifest -------------------------------------------------------------------------
@@ -383,12 +388,7 @@ class Manifest:
 def parse_manifest(text: str, path: Path) -> Manifest:
     """Parse and validate skills.json ``text`` (``path`` names it in errors)."""
     display = Path(path).name
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ManifestError(f"{display}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
-    except RecursionError:
-        raise ManifestError(f"{display}: JSON nested too deeply") from None
+    data = loads(text, display, error=ManifestError)
     problems = Problems(display, text)
     _validate(problems, data)
     problems.raise_if_any(ManifestError)

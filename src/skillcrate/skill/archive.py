@@ -2,8 +2,9 @@
 
 Packing: entries sorted by path (a folder before its children), mtime 0, uid/gid 0,
 empty user/group names, mode 0755 for folders and executables and 0644 for other
-files; only folders and regular files (a symlink is refused); gzip with mtime 0 and
-no file name. The same folder gives the same bytes on every run and machine.
+files; only folders and regular files (a symlink to a file is packed as that file, other
+links are refused); gzip with mtime 0 and no file name. The same folder gives the same
+bytes on every run and machine.
 
 Extraction refuses absolute paths, ``..``, links, devices and FIFOs, and stops when
 the extracted size passes a limit (256 MiB per skill by default).
@@ -37,14 +38,44 @@ class Entry:
     rel: str  # POSIX path relative to the skill folder
     is_dir: bool
     executable: bool
-    path: Path
+    path: Path  # what is read: the file itself, or the file a symlink points to
+    link: str = ""  # the symlink's target as written, when ``rel`` is a dereferenced link
+    size: int = 0  # bytes of a file when collected
 
 
-def collect(folder: Path) -> list[Entry]:
-    """The folder's packable entries, sorted, after ignore rules; refuses symlinks."""
+def limit_problem(entries: list[Entry]) -> str | None:
+    """Why consumers could not extract these entries (past the size or entry cap), or None.
+
+    The rule extraction applies (:class:`Budget`), checked before anything is packed. One
+    entry is kept for the folder the image format wraps the files in.
+    """
+    total = sum(e.size for e in entries)
+    if total > MAX_EXTRACT:
+        return (
+            f"the files add up to {total / (1024 * 1024):.1f} MiB, past the "
+            f"{MAX_EXTRACT // (1024 * 1024)} MiB a consumer extracts"
+        )
+    if len(entries) + 1 > MAX_ENTRIES:
+        return f"{len(entries)} files and folders, past the {MAX_ENTRIES} a consumer extracts"
+    return None
+
+
+def collect(folder: Path, problems: list[tuple[str, str]] | None = None) -> list[Entry]:
+    """The folder's packable entries, sorted, after ignore rules.
+
+    A symlink to a file is packed as that file (``Entry.link`` says so; the caller warns);
+    a dangling link, a link to a folder and anything but files and folders are refused:
+    ValidationError at the first, or, with ``problems``, each appended as
+    ``(rel, message)`` and skipped.
+    """
     folder = Path(folder)
     rules = IgnoreRules.for_folder(folder)
     out: list[Entry] = []
+
+    def refuse(rel: str, message: str) -> None:
+        if problems is None:
+            raise ValidationError(f"{rel}: {message}")
+        problems.append((rel, message))
 
     def walk(d: Path, rel_dir: str) -> None:
         with os.scandir(d) as it:
@@ -52,10 +83,23 @@ def collect(folder: Path) -> list[Entry]:
         for e in items:
             rel = f"{rel_dir}{e.name}"
             st = os.lstat(e.path)
+            link = ""
             if stat.S_ISLNK(st.st_mode):
-                raise ValidationError(
-                    f"{rel}: symbolic links cannot be packed; replace it with the file itself"
-                )
+                link = os.readlink(e.path)
+                try:
+                    st = os.stat(e.path)
+                except OSError:
+                    if not rules.ignored(rel, False):
+                        refuse(rel, f"symbolic link to {link!r} points at nothing")
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    if not rules.ignored(rel, True):
+                        refuse(
+                            rel,
+                            f"symbolic link to the folder {link!r} cannot be packed; "
+                            "copy the folder into the skill instead",
+                        )
+                    continue
             is_dir = stat.S_ISDIR(st.st_mode)
             if rules.ignored(rel, is_dir):
                 continue
@@ -63,9 +107,10 @@ def collect(folder: Path) -> list[Entry]:
                 out.append(Entry(rel, True, True, Path(e.path)))
                 walk(Path(e.path), rel + "/")
             elif stat.S_ISREG(st.st_mode):
-                out.append(Entry(rel, False, bool(st.st_mode & 0o111), Path(e.path)))
+                source = Path(os.path.realpath(e.path)) if link else Path(e.path)
+                out.append(Entry(rel, False, bool(st.st_mode & 0o111), source, link, st.st_size))
             else:
-                raise ValidationError(f"{rel}: only regular files and folders can be packed")
+                refuse(rel, "only regular files and folders can be packed")
 
     walk(folder, "")
     out.sort(key=lambda e: PurePosixPath(e.rel).parts)

@@ -279,22 +279,38 @@ def _validate(folder: Path) -> list[Problem]:
             )
         ]
     problems += _check_fields(fm, folder.resolve().name, md.name)
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder).as_posix()
-        if path.is_symlink():
-            problems.append(
+    problems += _check_files(folder)
+    return problems
+
+
+def _check_files(folder: Path) -> list[Problem]:
+    """What packing would refuse or change about the folder's files (as ``pack`` walks it)."""
+    from .archive import collect, limit_problem
+
+    refused: list[tuple[str, str]] = []
+    entries = collect(folder, refused)
+    out = [
+        Problem("error", "files", message, rel, "remove it, or list it in .skillignore")
+        for rel, message in refused
+    ]
+    for e in entries:
+        if e.link:
+            out.append(
                 Problem(
-                    "error",
+                    "warning",
                     "files",
-                    f"{rel} is a symbolic link",
-                    rel,
-                    "replace the link with the file it points to",
+                    f"{e.rel} is a symbolic link to {e.link!r}; pack stores a copy of the file",
+                    e.rel,
+                    "",
                 )
             )
-        problem = _name_problem(rel)
+        problem = _name_problem(e.rel)
         if problem:  # the rule installs apply (skill.tree.check_tree_path): refuse it here
-            problems.append(Problem("error", "files", problem, repr(rel), "rename the file"))
-    return problems
+            out.append(Problem("error", "files", problem, repr(e.rel), "rename the file"))
+    too_big = limit_problem(entries)
+    if too_big:
+        out.append(Problem("error", "files", too_big, ".", "move large assets out of the skill"))
+    return out
 
 
 def _name_problem(rel: str) -> str | None:
