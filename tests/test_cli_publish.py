@@ -116,12 +116,14 @@ def test_what_push_accepts_installs_as_published(
     registry: RegistryServer, repo_name: str, tmp_path: Path, fmt: str
 ) -> None:
     """A symlinked SKILL.md is pushed as its file (with a warning), and a ``:`` in a file
-    name (legal in every format, the image format included) installs under the same name."""
+    name (legal in every format, the image format included) and a backslash install under
+    the same names."""
     shared = _skill(tmp_path / "shared")
     folder = tmp_path / "linked" / "demo-skill"
     (folder / "references").mkdir(parents=True)
     (folder / "SKILL.md").symlink_to(shared / "SKILL.md")
     (folder / "references" / "a:b.md").write_text("colon\n")
+    (folder / "references" / "back\\slash.md").write_text("backslash\n")  # a legal POSIX name
     push = _ok("push", str(folder), f"{registry.host}/{repo_name}:1.0.0", "--format", fmt)
     assert "warning: SKILL.md is a symbolic link to" in push.stderr
     project = tmp_path / "project"
@@ -131,6 +133,8 @@ def test_what_push_accepts_installs_as_published(
     assert not (installed / "SKILL.md").is_symlink()
     assert (installed / "SKILL.md").read_bytes() == (shared / "SKILL.md").read_bytes()
     assert (installed / "references" / "a:b.md").read_text() == "colon\n"
+    assert (installed / "references" / "back\\slash.md").read_text() == "backslash\n"
+    assert not (installed / "references" / "back").exists()  # never rewritten into a folder
     _ok("verify", cwd=project)
 
 

@@ -105,6 +105,27 @@ def test_global_options_that_cannot_change_the_answer_keep_the_fast_path(project
     assert code == 0 and err == "" and "click" not in modules
 
 
+def test_global_flags_after_the_command_work_as_before_it(project: Path) -> None:
+    """`install -q` (the npm habit) is the quiet no-op, still without click."""
+    modules, _, err, code = imported("install", "-q", cwd=project)
+    assert code == 0 and err == "" and "click" not in modules
+    (project / "skills.json").write_text((project / "skills.json").read_text() + "\n")
+    listed = run_cli("list", "-q", "-v", cwd=project)
+    assert listed.returncode == 0, listed.stderr
+
+
+def test_hoisting_moves_only_value_free_global_flags() -> None:
+    from skillcrate.entry import hoist_global_flags as hoist
+
+    assert hoist(["install", "-q"]) == ["-q", "install"]
+    assert hoist(["-C", "p", "add", "x", "-vv", "--insecure"]) == [
+        *("-C", "p", "-vv", "--insecure", "add", "x")
+    ]
+    assert hoist(["--timeout", "3", "list"]) == ["--timeout", "3", "list"]
+    assert hoist(["push", "d", "r", "--", "-q"]) == ["push", "d", "r", "--", "-q"]
+    assert hoist(["install", "--hook", "claude"]) == ["install", "--hook", "claude"]
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -31,9 +31,42 @@ from .fastpath import MANIFEST_NAME, find_project_root, is_up_to_date
 _FLAGS = {"-q", "--quiet", "--plain-http", "--insecure"}
 
 
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """``args`` with the global flags given after the command moved before it.
+
+    npm and uv users type ``skillcrate install -q``; click takes the root group's options
+    only before the command. Only flags that take no value move (``-q``, ``--quiet``,
+    ``-v``…, ``--verbose``, ``--plain-http``, ``--insecure``), never after ``--``.
+    """
+    head: list[str] = []
+    i = 0
+    while i < len(args) and args[i].startswith("-"):  # the options before the command
+        takes_value = args[i] in ("-C", "--project", "--timeout")
+        head.append(args[i])
+        if takes_value and i + 1 < len(args):
+            head.append(args[i + 1])
+            i += 1
+        i += 1
+    hoisted: list[str] = []
+    rest: list[str] = []
+    for j, arg in enumerate(args[i:], start=i):
+        if arg == "--":
+            rest += args[j:]
+            break
+        if arg in _FLAGS or arg == "--verbose" or _is_verbose(arg):
+            hoisted.append(arg)
+        else:
+            rest.append(arg)
+    return head + hoisted + rest if hoisted else args
+
+
+def _is_verbose(arg: str) -> bool:
+    return len(arg) > 1 and arg[0] == "-" and set(arg[1:]) == {"v"}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: the no-op answer when it applies, else the full CLI."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
     if _answer(args):
         sys.exit(0)
     from .cli import main as full
@@ -53,7 +86,7 @@ def _parse(args: list[str]) -> tuple[str | None, bool, str | None] | None:
             continue
         if arg.startswith("--project="):
             project = arg.split("=", 1)[1]
-        elif arg in _FLAGS or (len(arg) > 1 and arg[0] == "-" and set(arg[1:]) == {"v"}):
+        elif arg in _FLAGS or arg == "--verbose" or _is_verbose(arg):
             quiet = quiet or arg in ("-q", "--quiet")
         else:
             return None
