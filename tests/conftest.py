@@ -228,6 +228,9 @@ def isolated_env(
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(env.registry_auth_file))
     monkeypatch.setenv("SKILLCRATE_CACHE_DIR", str(env.cache_dir))
     monkeypatch.setenv("SKILLCRATE_CONFIG_DIR", str(env.config_dir))
+    # the machine's /etc/containers/registries.conf must not reroute tests: a file of the
+    # test's own (absent until a test writes it)
+    monkeypatch.setenv("SKILLCRATE_REGISTRIES_CONF", str(root / "registries.conf"))
     monkeypatch.setenv("NO_COLOR", "1")
     return env
 

@@ -89,6 +89,11 @@ class IsolatedEnv:
     cache_dir: Path  # $SKILLCRATE_CACHE_DIR
     config_dir: Path  # $SKILLCRATE_CONFIG_DIR
 
+    @property
+    def registries_conf(self) -> Path:
+        """$SKILLCRATE_REGISTRIES_CONF: absent until a test writes it."""
+        return self.root / "registries.conf"
+
 
 def free_port(host: str = LOOPBACK) -> int:
     """A TCP port that was free on ``host`` a moment ago."""
@@ -511,7 +516,12 @@ class RegistryServer:
         port: int | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
         die_with_parent: bool = True,
+        proxy_of: str | None = None,
+        access_log: bool = False,
     ) -> None:
+        """``proxy_of``: an upstream URL; the registry is then a pull-through cache of it
+        (Distribution's proxy mode: read-only, serves what it cached when the upstream is
+        down). ``access_log``: log every request (see :meth:`requests_logged`)."""
         if basic_users is not None and token_server is not None:
             raise ValueError("choose basic_users or token_server, not both")
         self.root = Path(root)
@@ -524,6 +534,8 @@ class RegistryServer:
         self.htpasswd_bin = htpasswd_bin
         self.startup_timeout = startup_timeout
         self.die_with_parent = die_with_parent
+        self.proxy_of = proxy_of
+        self.access_log = access_log
         self._port = port
         self._fixed_port = port is not None
         self._instance = uuid.uuid4().hex
@@ -608,6 +620,14 @@ class RegistryServer:
     ) -> None:
         self.stop()
 
+    def requests_logged(self, since: int = 0) -> list[str]:
+        """``METHOD /path`` of each request in the access log after offset ``since``
+        (``len(logs())`` taken earlier); needs ``access_log=True``."""
+        import re
+
+        found = re.findall(r'"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP', self.logs()[since:])
+        return [f"{method} {path}" for method, path in found]
+
     def logs(self) -> str:
         """Everything the registry process wrote so far (all runs)."""
         try:
@@ -683,7 +703,11 @@ class RegistryServer:
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
             "version": "0.1",
-            "log": {"level": "error", "formatter": "text", "accesslog": {"disabled": True}},
+            "log": {
+                "level": "error",
+                "formatter": "text",
+                "accesslog": {"disabled": not self.access_log},
+            },
             "storage": {
                 "filesystem": {"rootdirectory": str(self.storage)},
                 "delete": {"enabled": True},
@@ -701,6 +725,8 @@ class RegistryServer:
         auth = self._auth_config()
         if auth:
             config["auth"] = auth
+        if self.proxy_of:
+            config["proxy"] = {"remoteurl": self.proxy_of}
         return config
 
     def _auth_config(self) -> dict[str, Any] | None:

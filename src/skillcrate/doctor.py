@@ -27,7 +27,7 @@ from .text import one_line
 
 @dataclass(frozen=True)
 class Check:
-    area: str  # "project" | "install" | "hooks" | "registry"
+    area: str  # "project" | "install" | "hooks" | "registry" | "mirror"
     subject: str
     status: str  # "ok" | "warn" | "fail"
     detail: str
@@ -311,6 +311,48 @@ def _check_registries(project: Project) -> list[Check]:
             )
         except SkillcrateError as exc:
             out.append(Check("registry", key, "fail", exc.message))
+        if not project.offline:
+            out += _check_mirrors(project, key)
+    return out
+
+
+def _check_mirrors(project: Project, key: str) -> list[Check]:
+    """Each mirror registries.conf (or config.toml) names for ``key``, and whether it answers."""
+    from .registries import endpoints
+
+    try:
+        rule, points = endpoints(project.client.rules(), key)
+    except SkillcrateError as exc:
+        return [Check("mirror", key, "fail", exc.message, "fix the registries configuration")]
+    if rule is None:
+        return []
+    out: list[Check] = []
+    for point in points:
+        if not point.mirror and point.name == key:
+            continue  # the primary is the registry checked above
+        what = f"mirror ({point.pull_from_mirror})" if point.mirror else "rewritten location"
+        label = f"{key} → {point.name}"
+        target = project.client.endpoint(point)
+        try:
+            if isinstance(target, Existence):
+                answers = target.exists()
+                detail = "OCI layout found" if answers else "OCI layout folder is missing"
+            else:
+                detail = f"answers, {len(target.tags())} tag(s)"
+                answers = True
+        except NotFound:
+            answers, detail = True, "answers (the repository is not there yet)"
+        except SkillcrateError as exc:
+            answers, detail = False, exc.message
+        out.append(
+            Check(
+                "mirror",
+                label,
+                "ok" if answers else "warn",
+                f"{what} from {rule.source}: {detail}",
+                "" if answers else "installs fall back to the next mirror and the registry",
+            )
+        )
     return out
 
 

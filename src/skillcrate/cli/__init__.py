@@ -182,6 +182,10 @@ def cli(
         import logging
 
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s")
+    elif verbose:
+        _show_mirror_log()
+    elif "logging" in sys.modules:  # an earlier in-process run asked for -v
+        sys.modules["logging"].getLogger("skillcrate.oci.mirrored").setLevel("WARNING")
     ctx.obj = App(
         project_opt=project,
         quiet=quiet,
@@ -190,6 +194,22 @@ def cli(
         insecure=insecure,
         timeout=timeout,
     )
+
+
+def _show_mirror_log() -> None:
+    """``-v``: which host served what when mirrors are configured (to the current stderr)."""
+    import logging
+
+    class ToStderr(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            from ..text import one_line
+
+            sys.stderr.write(one_line(record.getMessage()) + "\n")
+
+    logger = logging.getLogger("skillcrate.oci.mirrored")
+    if not any(type(h).__name__ == "ToStderr" for h in logger.handlers):
+        logger.addHandler(ToStderr())
+    logger.setLevel(logging.INFO)
 
 
 def _render_error(exc: SkillcrateError, verbose: int) -> None:

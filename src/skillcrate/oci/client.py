@@ -19,6 +19,7 @@ from ..reference import Reference
 from .target import Target
 
 if TYPE_CHECKING:
+    from ..registries import Endpoint, Rule
     from .target import Meter
     from .transport import Transport
 
@@ -38,6 +39,7 @@ class Client:
     def __init__(self, options: ClientOptions | None = None) -> None:
         self.options = options or ClientOptions()
         self._transports: dict[tuple[str, bool, bool | str], Transport] = {}
+        self._rules: list[Rule] | None = None
         self._lock = threading.Lock()
 
     def open(
@@ -62,11 +64,51 @@ class Client:
         return self._registry(ref)
 
     def _registry(self, ref: Reference) -> Target:
+        """The registry repository of ``ref``, through its mirrors and rewrites if
+        registries.conf (or config.toml) has a rule for it; refused when it is blocked."""
+        from .. import registries
         from .registry import RegistryRepository
 
-        return RegistryRepository(self.transport(ref), ref.repository)
+        rule, points = registries.endpoints(self.rules(), ref.name)
+        if rule is None:
+            return RegistryRepository(self.transport(ref), ref.repository)
+        if rule.blocked:
+            from ..errors import RegistryError
 
-    def transport(self, ref: Reference) -> Transport:
+            raise RegistryError(
+                f"{ref.name}: registry {rule.prefix} is blocked (by {rule.source})",
+                hints=["ask whoever manages that file, or use another source"],
+            )
+        stores = [(p.name, self.endpoint(p), p.serves) for p in points]
+        if len(stores) == 1 and points[0].name == ref.name and not points[0].insecure:
+            return stores[0][1]
+        from .mirrored import MirroredRepository
+
+        return cast(Target, MirroredRepository(ref.name, stores))
+
+    def rules(self) -> list[Rule]:
+        """The mirror and rewrite rules (read once per client)."""
+        with self._lock:
+            if self._rules is None:
+                from ..registries import load_rules
+
+                self._rules = load_rules()
+            return self._rules
+
+    def endpoint(self, point: Endpoint) -> Target:
+        """The store of one endpoint registries.conf names (a registry or an oci: layout)."""
+        if point.layout:
+            from .layout import LayoutRepository
+
+            return LayoutRepository(Path(point.name[len("oci:") :]))
+        from ..reference import clean_host
+        from .registry import RegistryRepository
+
+        host, _, repository = point.name.partition("/")
+        ref = Reference(registry=clean_host(host), repository=repository)
+        return RegistryRepository(self.transport(ref, insecure=point.insecure), repository)
+
+    def transport(self, ref: Reference, *, insecure: bool = False) -> Transport:
         """The transport for ``ref``'s registry host (created on first use)."""
         from ..config import registry_settings
 
@@ -74,7 +116,7 @@ class Client:
         plain = self.options.plain_http
         if plain is None:
             plain = settings.plain_http if settings.plain_http is not None else ref.is_loopback
-        insecure = self.options.insecure or settings.insecure
+        insecure = insecure or self.options.insecure or settings.insecure
         verify: bool | str = False if insecure else (settings.ca_bundle or True)
         key = (ref.registry, plain, verify)
         with self._lock:
