@@ -579,3 +579,97 @@ def cache_keep_set(project: Project, cache: Cache, roots: Sequence[Path] = ()) -
             if isinstance(d, dict) and d.get("digest"):
                 keep.add(str(d["digest"]))
     return keep
+
+
+@dataclass
+class Mirrored:
+    """One repository state ``mirror`` copied (or found already there)."""
+
+    name: str  # the skill (or collection) it is for
+    source: str  # canonical reference with digest
+    dest: str  # where it went
+    copied: Any  # publish.mirror.Copied
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "dest": self.dest,
+            "copied": self.copied.to_json(),
+        }
+
+
+def mirror_sources(project: Project, refs: Sequence[str] = ()) -> list[tuple[str, Reference]]:
+    """What ``mirror`` copies: ``(name, reference with digest or tag)``.
+
+    Without ``refs``: every registry skill the lock pins (by digest, with its tag) and
+    every collection skills.json names (by its tag: the lock does not pin collections).
+    ``oci:`` layout sources are left out: they travel with the project.
+    """
+    if refs:
+        out = []
+        for text in refs:
+            ref = Reference.parse(text)
+            if ref.layout:
+                raise UsageError(f"{text}: mirror copies from registries; {text} is a folder")
+            if not ref.reference:
+                raise UsageError(f"{text}: give a tag or a digest (e.g. {text}:1.0.0)")
+            out.append((ref.repository.rsplit("/", 1)[-1], ref))
+        return out
+    lock = project.load_lock()
+    if lock is None:
+        raise ProjectError(
+            f"no {LOCK_NAME} in {project.root}", hints=["run `skillcrate install` first"]
+        )
+    out = []
+    for entry in lock.skills:
+        if entry.source.is_layout:
+            continue
+        base = Reference(registry=entry.source.registry, repository=entry.source.repository)
+        out.append(
+            (entry.name, replace(base, tag=entry.version or None, digest=entry.source.digest))
+        )
+    seen: set[str] = set()
+    for spec in project.load_manifest().skills:
+        if spec.collection and spec.collection not in seen:
+            seen.add(spec.collection)
+            ref = Reference.parse(spec.collection)
+            if not ref.layout:
+                out.append((f"collection {ref.name}", ref))
+    return out
+
+
+def mirror_dest(dest: str, ref: Reference) -> Reference:
+    """Where ``ref``'s repository goes under ``dest`` (a registry prefix or ``oci:DIR``)."""
+    if dest.startswith("oci:"):
+        return Reference(
+            registry="", repository=f"{dest[4:].rstrip('/')}/{ref.repository}", layout=True
+        )
+    prefix = Reference.parse(dest.rstrip("/") + "/x")  # validates the host and the path
+    path = prefix.repository[: -len("x")]
+    return Reference(registry=prefix.registry, repository=f"{path}{ref.repository}")
+
+
+def mirror(project: Project, dest: str, refs: Sequence[str] = ()) -> list[Mirrored]:
+    """Copy what the lock pins (or ``refs``) to ``dest``: see :mod:`skillcrate.publish.mirror`."""
+    from .publish.mirror import mirror_skill
+
+    sources = mirror_sources(project, refs)
+    claimed: dict[str, str] = {}
+    for _name, ref in sources:
+        there = mirror_dest(dest, ref).name
+        if claimed.setdefault(there, ref.name) != ref.name:
+            raise UsageError(
+                f"{claimed[there]} and {ref.name} would both be copied to {there}",
+                hints=["mirror each registry to a prefix of its own (REF arguments)"],
+            )
+    out: list[Mirrored] = []
+    for name, ref in sources:
+        to = mirror_dest(dest, ref)
+        source = project.online_target(ref, f"mirroring {name}")
+        target = project.client.open(to, project.root)
+        digest = ref.digest or source.resolve(ref.tag or "latest").digest
+        tags = [ref.tag] if ref.tag else []
+        copied = mirror_skill(source, target, digest, tags, project.cache, report=project.report)
+        out.append(Mirrored(name, f"{ref.name}@{digest}", to.name, copied))
+    return out

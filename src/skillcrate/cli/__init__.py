@@ -168,7 +168,7 @@ def cli(
     """skillcrate: share agent skills through OCI registries, like npm.
 
     \b
-    Project:   init, add, remove, install, update, outdated, list, verify
+    Project:   init, add, remove, install, update, outdated, list, verify, mirror
     Agents:    register, unregister, doctor
     Publish:   validate, pack, push, pull, inspect, versions
     Cache:     cache dir|list|verify|clean|prune

@@ -1,7 +1,8 @@
-"""Project commands: init, add, remove, install, update, outdated, list, verify."""
+"""Project commands: init, add, remove, install, update, outdated, list, verify, mirror."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -417,3 +418,46 @@ def _verify_ref(app: App, ref: str, keys: tuple[Path, ...], as_json: bool) -> No
         app.out(f"{reference}@{subject.digest}: not verified: {result.reason()}")
     if not result.ok:
         sys.exit(1)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("dest")
+@click.argument("refs", nargs=-1)
+@click.option(
+    "--from-lock",
+    is_flag=True,
+    help="Copy what skills.lock.json pins (the default when no REF is given).",
+)
+@json_option
+@pass_app
+def mirror(app: App, dest: str, refs: tuple[str, ...], from_lock: bool, as_json: bool) -> None:
+    """Copy skills, their signatures and attestations to another registry or folder.
+
+    For an air-gapped network, like `skopeo sync`: every skill the lock pins (by digest,
+    with the tag the lock names), the collections skills.json names, and every referrer
+    (Sigstore bundles, attestations, SBOMs) and cosign signature tag of each. DEST is a
+    registry prefix or oci:DIR; a repository goes to DEST/<repository> (its path without
+    the registry host), one OCI layout per repository under oci:DIR. Digests stay the
+    same, so the same lock installs from the copy; point a registries.conf mirror at
+    DEST there. A second run copies nothing that is already there.
+
+    \b
+    Examples:
+      skillcrate mirror airgap.internal:5000/skills
+      skillcrate mirror oci:/media/usb/skills
+      skillcrate mirror oci:./mirror ghcr.io/acme/skills/review:1.2.0
+    """
+    from ..ops import mirror as run
+
+    if from_lock and refs:
+        raise click.UsageError("--from-lock copies what the lock pins; give it or REFs, not both")
+    if dest.startswith("oci:") and not os.path.isabs(dest[4:]):
+        dest = "oci:" + os.path.abspath(dest[4:])  # relative to where the command runs
+    done = run(_project(app), dest, refs)
+    if as_json:
+        app.json([m.to_json() for m in done])
+        return
+    for m in done:
+        app.out(f"{m.name}: {m.source} → {m.dest}: {m.copied.summary()}")
+    if not done:
+        app.info("nothing to mirror (no registry skills in the lock)")

@@ -17,6 +17,7 @@ logged on ``skillcrate.oci.mirrored`` (shown with ``-v``).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
@@ -28,6 +29,10 @@ from .target import Target
 
 log = logging.getLogger("skillcrate.oci.mirrored")
 T = TypeVar("T")
+
+# cosign's and OCI 1.1's digest-derived tags (sha256-<hex>, .sig, .att, .sbom): a request
+# for one is a request by digest, so digest-only mirrors serve signatures too.
+_DIGEST_TAG = re.compile(r"^sha256-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$")
 
 # Failures that send a read on to the next store: unreachable, refused, missing, 5xx.
 _SKIP = (RegistryError, NotFound, AuthError)
@@ -72,12 +77,12 @@ class MirroredRepository:
 
     def resolve(self, reference: str) -> Descriptor:
         return self._read(
-            is_digest(reference), f"resolve {reference}", lambda s: s.resolve(reference)
+            _by_digest(reference), f"resolve {reference}", lambda s: s.resolve(reference)
         )
 
     def fetch_manifest(self, reference: str) -> tuple[Descriptor, bytes]:
         return self._read(
-            is_digest(reference), f"manifest {reference}", lambda s: s.fetch_manifest(reference)
+            _by_digest(reference), f"manifest {reference}", lambda s: s.fetch_manifest(reference)
         )
 
     def iter_blob(self, desc: Descriptor) -> Iterator[bytes]:
@@ -120,3 +125,7 @@ class MirroredRepository:
 
     def push_referrer(self, data: bytes, media_type: str, subject: Descriptor) -> Descriptor:
         return self.primary.push_referrer(data, media_type, subject)
+
+
+def _by_digest(reference: str) -> bool:
+    return is_digest(reference) or _DIGEST_TAG.match(reference) is not None
