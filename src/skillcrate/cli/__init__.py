@@ -172,6 +172,7 @@ def cli(
     Agents:    register, unregister, doctor
     Publish:   validate, pack, push, pull, inspect, versions
     Cache:     cache dir|list|verify|clean|prune
+    Registry:  login, logout
 
     \b
     Exit codes: 0 ok, 1 failure, 2 usage error, 130 interrupted.
@@ -277,6 +278,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 # The command modules register their commands on ``cli`` as they are imported.
 from . import agents as agents  # noqa: E402
+from . import auth as auth  # noqa: E402
 from . import cache as cache  # noqa: E402
 from . import project as project  # noqa: E402
 from . import publish as publish  # noqa: E402

@@ -20,6 +20,7 @@ from .target import Target
 
 if TYPE_CHECKING:
     from ..registries import Endpoint, Rule
+    from .credentials import Credential
     from .target import Meter
     from .transport import Transport
 
@@ -110,7 +111,22 @@ class Client:
 
     def transport(self, ref: Reference, *, insecure: bool = False) -> Transport:
         """The transport for ``ref``'s registry host (created on first use)."""
+        plain, verify, limits = self._settings(ref, insecure)
+        key = (ref.registry, plain, verify)
+        with self._lock:
+            found = self._transports.get(key)
+            if found is None:
+                found = self._transports[key] = _new_transport(
+                    ref.registry, plain, verify, limits, self.options.meter
+                )
+            return found
+
+    def _settings(
+        self, ref: Reference, insecure: bool = False
+    ) -> tuple[bool, bool | str, tuple[float, float]]:
+        """(plain HTTP, TLS verification, timeouts) for ``ref``'s host: flags, then config."""
         from ..config import registry_settings
+        from .transport import timeouts
 
         settings = registry_settings(ref.registry)
         plain = self.options.plain_http
@@ -118,19 +134,31 @@ class Client:
             plain = settings.plain_http if settings.plain_http is not None else ref.is_loopback
         insecure = insecure or self.options.insecure or settings.insecure
         verify: bool | str = False if insecure else (settings.ca_bundle or True)
-        key = (ref.registry, plain, verify)
-        with self._lock:
-            found = self._transports.get(key)
-            if found is None:
-                from .transport import timeouts
+        limits = timeouts(
+            settings.connect_timeout, settings.read_timeout, flag=self.options.timeout
+        )
+        return plain, verify, limits
 
-                limits = timeouts(
-                    settings.connect_timeout, settings.read_timeout, flag=self.options.timeout
-                )
-                found = self._transports[key] = _new_transport(
-                    ref.registry, plain, verify, limits, self.options.meter
-                )
-            return found
+    def check_login(self, host: str, credential: Credential) -> None:
+        """Answer ``host``'s challenge with ``credential`` alone (Basic, or a Bearer token
+        with no scope, as ``docker login`` does); AuthError when it is rejected."""
+        from ..reference import clean_host
+        from .transport import Transport, raise_for_status
+
+        ref = Reference(registry=clean_host(host), repository="")
+        plain, verify, limits = self._settings(ref)
+        transport = Transport(
+            api_host(ref.registry),
+            plain_http=plain,
+            verify=verify,
+            credential=lambda: credential,
+            timeout=limits,
+        )
+        resp = transport.request("GET", "/v2/")
+        try:
+            raise_for_status(resp, f"registry {ref.registry}")
+        finally:
+            resp.close()
 
 
 class _Deferred:

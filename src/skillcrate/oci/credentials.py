@@ -161,3 +161,137 @@ def lookup(host: str, env: dict[str, str] | None = None) -> Credential | None:
                 if cred:
                     return cred
     return None
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def auth_key(host: str) -> str:
+    """The key Docker and Podman store ``host``'s credentials under."""
+    return "https://index.docker.io/v1/" if host == "docker.io" else host
+
+
+def _helper_call(helper: str, action: str, payload: bytes, host: str) -> None:
+    binary = f"docker-credential-{helper}"
+    try:
+        proc = subprocess.run(
+            [binary, action], input=payload, capture_output=True, timeout=15.0, check=False
+        )
+    except FileNotFoundError as exc:
+        raise AuthError(f"credential helper {binary} is configured but not on PATH") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise AuthError(f"credential helper {binary} timed out ({action} {host})") from exc
+    if proc.returncode != 0:
+        out = (proc.stdout + proc.stderr).decode(errors="replace").lower()
+        if action == "erase" and "not found" in out:
+            return
+        raise AuthError(
+            f"credential helper {binary} failed to {action} {host} (exit {proc.returncode})"
+        )
+
+
+def _helper_for(cfg: dict[str, object] | None, host: str) -> str | None:
+    if not cfg:
+        return None
+    helpers = cfg.get("credHelpers") or {}
+    if isinstance(helpers, dict):
+        for key in _host_keys(host):
+            if helpers.get(key):
+                return str(helpers[key])
+    store = cfg.get("credsStore")
+    return str(store) if store else None
+
+
+def _write_auths(path: Path, cfg: dict[str, object], *, indent: str) -> None:
+    from .._fs import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(cfg, indent=indent, ensure_ascii=False) + "\n", mode=0o600)
+
+
+def store(
+    host: str,
+    username: str,
+    password: str,
+    *,
+    authfile: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
+    """Save a login where Docker and Podman read it; a description of where (no secret).
+
+    ``authfile`` (Podman's ``--authfile``, default ``$REGISTRY_AUTH_FILE``): ``auths`` in
+    that file. Otherwise Docker's config: the credential helper it names for the host
+    (``credHelpers``, else ``credsStore``) through ``docker-credential-<h> store``, else
+    ``auths`` in ``config.json``. Files are written atomically with mode 0600; every other
+    key is kept. A file that cannot be parsed is never overwritten.
+    """
+    env = dict(os.environ) if env is None else env
+    key = auth_key(host)
+    entry = {"auth": base64.b64encode(f"{username}:{password}".encode()).decode("ascii")}
+    if authfile is None and env.get("REGISTRY_AUTH_FILE"):
+        authfile = Path(env["REGISTRY_AUTH_FILE"])
+    if authfile is not None:
+        cfg = _read_for_update(authfile)
+        _set_auth(cfg, key, entry, str(authfile))
+        _write_auths(authfile, cfg, indent="\t")
+        return str(authfile)
+    path = docker_config_path(env)
+    cfg = _read_for_update(path)
+    helper = _helper_for(cfg, host)
+    if helper:
+        payload = json.dumps({"ServerURL": key, "Username": username, "Secret": password})
+        _helper_call(helper, "store", payload.encode(), host)
+        return f"credential helper docker-credential-{helper}"
+    _set_auth(cfg, key, entry, str(path))
+    _write_auths(path, cfg, indent="\t")
+    return str(path)
+
+
+def _read_for_update(path: Path) -> dict[str, object]:
+    """A file about to be rewritten: {} when absent; AuthError (nothing written) unless it
+    holds a JSON object."""
+    if not path.exists():
+        return {}
+    data = _read_json(path)
+    if data is None:
+        raise AuthError(f"{path} does not hold a JSON object; the file was not changed")
+    return data
+
+
+def _set_auth(cfg: dict[str, object], key: str, entry: dict[str, str], where: str) -> None:
+    auths = cfg.setdefault("auths", {})
+    if not isinstance(auths, dict):
+        raise AuthError(f"{where}: 'auths' is not an object; the file was not changed")
+    auths[key] = entry
+
+
+def erase(
+    host: str, *, authfile: Path | None = None, env: dict[str, str] | None = None
+) -> list[str]:
+    """Remove ``host``'s saved login from wherever :func:`store` would look; where from."""
+    env = dict(os.environ) if env is None else env
+    keys = _host_keys(host)
+    removed: list[str] = []
+    if authfile is None and env.get("REGISTRY_AUTH_FILE"):
+        authfile = Path(env["REGISTRY_AUTH_FILE"])
+    paths = [authfile] if authfile is not None else []
+    docker = docker_config_path(env)
+    cfg = _read_for_update(docker)
+    helper = _helper_for(cfg, host) if authfile is None else None
+    if helper:
+        _helper_call(helper, "erase", auth_key(host).encode(), host)
+        removed.append(f"credential helper docker-credential-{helper}")
+    if authfile is None:
+        paths.append(docker)
+    for path in paths:
+        data = _read_for_update(path)
+        auths = data.get("auths")
+        if not isinstance(auths, dict):
+            continue
+        found = [k for k in keys if k in auths]
+        if found:
+            for k in found:
+                del auths[k]
+            _write_auths(path, data, indent="\t")
+            removed.append(str(path))
+    return removed
