@@ -172,7 +172,7 @@ def cli(
     Agents:    register, unregister, doctor
     Publish:   validate, pack, push, pull, inspect, versions
     Cache:     cache dir|list|verify|clean|prune
-    Registry:  login, logout
+    Registry:  login, logout, config list|get|set|unset
 
     \b
     Exit codes: 0 ok, 1 failure, 2 usage error, 130 interrupted.
@@ -282,4 +282,5 @@ from . import auth as auth  # noqa: E402
 from . import cache as cache  # noqa: E402
 from . import project as project  # noqa: E402
 from . import publish as publish  # noqa: E402
+from . import settings as settings  # noqa: E402
 from . import signing as signing  # noqa: E402

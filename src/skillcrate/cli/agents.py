@@ -51,7 +51,8 @@ def _print_register(app: App, results: Sequence[RegisterResult], as_json: bool) 
     "agent_names",
     multiple=True,
     type=AGENT_CHOICES,
-    help="Agent to register (repeatable; default: agents whose folder exists, else claude).",
+    help="Agent to register (repeatable; default: `agents` in config.toml, else agents whose "
+    "folder exists, else claude).",
 )
 @click.option(
     "--command",
@@ -87,7 +88,20 @@ def register(
     from ..agents.hookfiles import default_agents, resolve_agents
     from ..agents.hookfiles import register as run
 
-    names = resolve_agents(list(agent_names)) if agent_names else default_agents(app.project)
+    if agent_names:
+        names = resolve_agents(list(agent_names))
+    else:
+        from ..config import load_config
+
+        configured = load_config().get("agents")  # `skillcrate config set agents a,b`
+        if configured is not None and not (
+            isinstance(configured, list) and all(isinstance(a, str) for a in configured)
+        ):
+            from ..config import config_path
+            from ..errors import SkillcrateError
+
+            raise SkillcrateError(f"{config_path()}: agents must be a list of agent names")
+        names = resolve_agents(configured) if configured else default_agents(app.project)
     _print_register(app, run(app.project, names, launcher, install=install), as_json)
 
 
