@@ -82,7 +82,8 @@ def _air_gapped(env: IsolatedEnv, project: Path, where: Path, mirror_location: s
     where.mkdir(parents=True)
     for name in ("skills.json", "skills.lock.json"):
         shutil.copy(project / name, where / name)
-    shutil.copytree(project / "keys", where / "keys")
+    if (project / "keys").is_dir():
+        shutil.copytree(project / "keys", where / "keys")
     return where
 
 
@@ -212,3 +213,44 @@ def test_mirror_without_a_lock_says_what_to_do(tmp_path: Path) -> None:
     (tmp_path / "skills.json").write_text('{"skills": []}\n')
     done = run_cli("mirror", f"oci:{tmp_path / 'out'}", cwd=tmp_path)
     assert done.returncode == 1 and "no skills.lock.json" in done.stderr
+
+
+def test_a_collection_and_a_mirror_that_needs_its_own_login(
+    make_registry: Callable[..., RegistryServer], isolated_env: IsolatedEnv, tmp_path: Path
+) -> None:
+    """Collections named in skills.json are copied with their tag; credentials are those of
+    the host contacted (the mirror's), not the upstream's."""
+    from registry_server import TEST_USERS
+
+    upstream = make_registry()
+    guarded = make_registry(basic_users=TEST_USERS)
+    for name in NAMES:
+        folder = make_skill(tmp_path / "src", name, f"The {name} skill. Use when testing.")
+        ok("push", str(folder), f"{upstream.host}/kit/{name}:1.0.0")
+    members = [a for n in NAMES for a in ("--skill", f"{upstream.host}/kit/{n}:1.0.0")]
+    ok("collection", "push", "kit", f"{upstream.host}/kit/all:1.0.0", *members, "--copy")
+    project = tmp_path / "p"
+    project.mkdir()
+    ok("add", f"{upstream.host}/kit/all:1.0.0", "--allow-external", cwd=project)
+    creds = run_cli(
+        "login",
+        guarded.host,
+        "-u",
+        "alice",
+        "--password-stdin",
+        "--authfile",
+        str(isolated_env.registry_auth_file),
+        stdin=TEST_USERS["alice"],
+    )
+    assert creds.returncode == 0, creds.stderr
+    done = json.loads(ok("mirror", f"{guarded.host}/copy", "--json", cwd=project).stdout)
+    names = {m["name"] for m in done}
+    assert f"collection {upstream.host}/kit/all" in names and set(NAMES) <= names
+    tags = run_cli("versions", f"{guarded.host}/copy/kit/all", "--json")
+    assert "1.0.0" in json.loads(tags.stdout)
+
+    upstream.stop()
+    clone = _air_gapped(isolated_env, project, tmp_path / "airgapped", "")
+    _point_at(isolated_env, upstream, f"{guarded.host}/copy")
+    done_install = run_cli("install", "--frozen", cwd=clone)
+    assert done_install.returncode == 0, done_install.stderr

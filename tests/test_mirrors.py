@@ -304,3 +304,38 @@ def test_doctor_lists_each_mirror_and_whether_it_answers(
     assert dead_check["status"] == "warn" and "connection refused" in dead_check["detail"]
     live = checks[f"{source} → {proxy.host}/skills/review"]
     assert live["status"] == "ok" and live["detail"].startswith("mirror (digest-only) from ")
+
+
+def test_an_insecure_mirror_may_answer_plain_http(
+    upstream_and_proxy: tuple[RegistryServer, RegistryServer],
+    isolated_env: IsolatedEnv,
+    tmp_path: Path,
+) -> None:
+    upstream, proxy = upstream_and_proxy
+    _publish(upstream, tmp_path, ("review",))
+    (isolated_env.config_dir / "config.toml").write_text(
+        f'[registries."{proxy.host}"]\nplain_http = false\n'  # as if it were a remote host
+    )
+    isolated_env.registries_conf.write_text(
+        f'[[registry]]\nprefix = "{upstream.host}"\n'
+        f'[[registry.mirror]]\nlocation = "{proxy.host}"\n'
+    )
+    project = _project(tmp_path / "p", upstream, ("review",))
+    insecure = (
+        f'[[registry]]\nprefix = "{upstream.host}"\n'
+        f'[[registry.mirror]]\nlocation = "{proxy.host}"\ninsecure = true\n'
+    )
+    isolated_env.registries_conf.write_text(insecure)
+    since = len(proxy.logs())
+    assert run_cli("install", cwd=project).returncode == 0
+    assert any("/blobs/" in r for r in proxy.requests_logged(since))  # over HTTP, via the mirror
+    upstream.stop()
+    shutil.rmtree(isolated_env.cache_dir)
+    clone = _clone(project, tmp_path / "clone")
+    done = run_cli("install", "--frozen", cwd=clone)
+    assert done.returncode == 0, done.stderr
+    isolated_env.registries_conf.write_text(insecure.replace("insecure = true\n", ""))
+    shutil.rmtree(isolated_env.cache_dir)
+    again = _clone(project, tmp_path / "again")
+    refused = run_cli("install", "--frozen", cwd=again)
+    assert refused.returncode == 1  # control: without insecure the mirror must speak TLS

@@ -51,6 +51,14 @@ def test_a_plain_http_server_spoken_to_over_https(servers) -> None:  # noqa: F81
     _tags(server.host, plain=True)  # control
 
 
+def test_an_insecure_endpoint_falls_back_to_plain_http(servers) -> None:  # noqa: F811
+    """registries.conf's insecure = true allows HTTP, as podman and skopeo read it."""
+    server: Server = servers(lambda s: (200, {}, tags_body("1.0.0")))
+    transport = Transport(server.host, plain_http=False, verify=False, http_fallback=True)
+    assert RegistryRepository(transport, "x").tags() == ["1.0.0"]
+    assert transport.base == f"http://{server.host}"
+
+
 def test_a_closed_port_says_connection_refused() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

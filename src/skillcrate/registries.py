@@ -24,7 +24,9 @@ reference's ``host/repository`` or ends at a ``/`` of it wins; ``*.example.com``
 every host under ``example.com``. The matched prefix is replaced by ``location`` (the
 primary) and by each mirror's ``location``; mirrors are tried in order, then the
 primary. ``digest-only`` mirrors serve only what is asked for by digest (manifests by
-digest, blobs, referrers), ``tag-only`` ones only what is asked for by tag. A
+digest, blobs, referrers, and the digest-derived ``sha256-<hex>[.sig|.att|.sbom]``
+tags), ``tag-only`` ones only what is asked for by tag. ``insecure = true`` skips TLS
+verification and allows plain HTTP when the endpoint answers it (podman's reading). A
 skillcrate extension: a ``location`` that starts with ``oci:`` names OCI image layouts
 (``oci:/mnt/skills/ghcr.io/acme`` holds one layout per repository below it), what
 ``skillcrate mirror oci:DIR`` writes. Everything skillcrate records (the lock, trust

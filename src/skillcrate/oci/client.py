@@ -39,7 +39,7 @@ class Client:
 
     def __init__(self, options: ClientOptions | None = None) -> None:
         self.options = options or ClientOptions()
-        self._transports: dict[tuple[str, bool, bool | str], Transport] = {}
+        self._transports: dict[tuple[str, bool, bool | str, bool], Transport] = {}
         self._rules: list[Rule] | None = None
         self._lock = threading.Lock()
 
@@ -110,14 +110,18 @@ class Client:
         return RegistryRepository(self.transport(ref, insecure=point.insecure), repository)
 
     def transport(self, ref: Reference, *, insecure: bool = False) -> Transport:
-        """The transport for ``ref``'s registry host (created on first use)."""
+        """The transport for ``ref``'s registry host (created on first use).
+
+        ``insecure``: registries.conf's ``insecure = true`` for this endpoint: TLS is not
+        verified, and an endpoint that answers plain HTTP is spoken to over HTTP.
+        """
         plain, verify, limits = self._settings(ref, insecure)
-        key = (ref.registry, plain, verify)
+        key = (ref.registry, plain, verify, insecure)
         with self._lock:
             found = self._transports.get(key)
             if found is None:
                 found = self._transports[key] = _new_transport(
-                    ref.registry, plain, verify, limits, self.options.meter
+                    ref.registry, plain, verify, limits, self.options.meter, insecure
                 )
             return found
 
@@ -190,6 +194,7 @@ def _new_transport(
     verify: bool | str,
     limits: tuple[float, float],
     meter: Meter | None,
+    http_fallback: bool = False,
 ) -> Transport:
     from .credentials import lookup
     from .transport import Transport
@@ -201,6 +206,7 @@ def _new_transport(
         credential=lambda: lookup(host),
         timeout=limits,
         meter=meter,
+        http_fallback=http_fallback,
     )
 
 

@@ -243,6 +243,7 @@ class Transport:
         session: requests.Session | None = None,
         timeout: tuple[float, float] | None = None,
         meter: Meter | None = None,
+        http_fallback: bool = False,
     ) -> None:
         self.host = host
         self.base = f"{'http' if plain_http else 'https'}://{host}"
@@ -250,6 +251,9 @@ class Transport:
         self.verify = verify
         self.timeouts = timeout or timeouts()
         self.meter = meter  # byte progress of blob downloads (the CLI's, on a terminal)
+        # registries.conf ``insecure = true``: an HTTPS endpoint that answers plain HTTP is
+        # spoken to over HTTP from then on (what podman and skopeo do for such a mirror)
+        self.http_fallback = http_fallback
         self._credential_fn = credential or (lambda: None)
         self._credential: Credential | None = None
         self._credential_loaded = False
@@ -322,6 +326,14 @@ class Transport:
             except requests.exceptions.SSLError as exc:
                 cause = network_cause(exc, self.host)
                 plain = "does not speak TLS" in cause
+                if plain and self.http_fallback and url.startswith(self.base):
+                    # registries.conf's insecure = true: plain HTTP is allowed too
+                    with self._lock:
+                        self.base = f"http://{self.host}"
+                        self.origin = origin(self.base)
+                    url = self.base + url[len(f"https://{self.host}") :]
+                    log.info("%s answers plain HTTP; insecure = true allows it", self.host)
+                    continue
                 raise RegistryUnreachable(
                     f"TLS error talking to {self.host}: {cause}",
                     method=method,
