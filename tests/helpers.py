@@ -13,6 +13,7 @@ import sys
 import tarfile
 import threading
 import traceback
+from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -207,3 +208,43 @@ def run_on_tty(command: list[str], env: dict[str, str], timeout: float = 60) -> 
     code = proc.wait(timeout=timeout)
     os.close(leader)
     return code, seen.decode("utf-8", "replace")
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """A hostile server on 127.0.0.1 that accepts connections and never answers; its host."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def closed_port() -> str:
+    """``127.0.0.1:PORT`` where nothing listens (a port that was free a moment ago)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"

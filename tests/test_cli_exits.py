@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_cli
+from helpers import run_cli, silent_server
 
 
 def test_ctrl_c_exits_130_not_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,33 +77,8 @@ def test_waiting_for_another_process_is_said_and_bounded(
 
 def test_a_registry_that_never_answers_fails_after_the_configured_timeout() -> None:
     """Hostile server: accepts the connection and says nothing."""
-    import threading
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        port = server.getsockname()[1]
-        done = run_cli("versions", f"127.0.0.1:{port}/x", env={"SKILLCRATE_READ_TIMEOUT": "0.3"})
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
+    with silent_server() as host:
+        done = run_cli("versions", f"{host}/x", env={"SKILLCRATE_READ_TIMEOUT": "0.3"})
     assert done.returncode == 1 and "error:" in done.stderr
 
 

@@ -17,7 +17,7 @@ import pytest
 from skillcrate import registries
 from skillcrate.errors import SkillcrateError
 
-from helpers import make_skill, run_cli
+from helpers import closed_port, make_skill, run_cli
 from registry_server import IsolatedEnv, RegistryServer
 
 # ------------------------------------------------------------------------ pure matching
@@ -283,13 +283,9 @@ def test_doctor_lists_each_mirror_and_whether_it_answers(
     isolated_env: IsolatedEnv,
     tmp_path: Path,
 ) -> None:
-    import socket
-
     upstream, proxy = upstream_and_proxy
     _publish(upstream, tmp_path, ("review",))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = f"127.0.0.1:{sock.getsockname()[1]}"
+    dead = closed_port()
     isolated_env.registries_conf.write_text(
         f'[[registry]]\nprefix = "{upstream.host}"\n'
         f'[[registry.mirror]]\nlocation = "{dead}"\n'
@@ -339,3 +335,47 @@ def test_an_insecure_mirror_may_answer_plain_http(
     again = _clone(project, tmp_path / "again")
     refused = run_cli("install", "--frozen", cwd=again)
     assert refused.returncode == 1  # control: without insecure the mirror must speak TLS
+
+
+def test_signed_skills_verify_through_the_pull_through_cache_with_the_upstream_down(
+    upstream_and_proxy: tuple[RegistryServer, RegistryServer],
+    isolated_env: IsolatedEnv,
+    tmp_path: Path,
+) -> None:
+    """The signatures (a bundle referrer and cosign's .sig tag) come through the proxy too,
+    and an enforce rule for the upstream's name verifies them there."""
+    upstream, proxy = upstream_and_proxy
+    password = {"SKILLCRATE_PASSWORD": "correct horse"}
+    key = tmp_path / "keys" / "acme"
+    assert run_cli("keygen", "--output-key-prefix", str(key), env=password).returncode == 0
+    _publish(upstream, tmp_path, ("review",))
+    signed = run_cli(
+        "sign",
+        f"{upstream.host}/skills/review:1.0.0",
+        "--key",
+        f"{key}.key",
+        "--format",
+        "both",
+        env=password,
+    )
+    assert signed.returncode == 0, signed.stderr
+    project = _project(tmp_path / "p", upstream, ("review",))
+    (project / "keys").mkdir()
+    shutil.copy(f"{key}.pub", project / "keys" / "acme.pub")
+    manifest = json.loads((project / "skills.json").read_text())
+    manifest["trust"] = {
+        f"{upstream.host}/skills/*": {"mode": "enforce", "keys": ["keys/acme.pub"]}
+    }
+    (project / "skills.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    _conf(isolated_env, upstream, proxy.host)
+    assert run_cli("install", cwd=project).returncode == 0
+
+    upstream.stop()
+    shutil.rmtree(isolated_env.cache_dir)
+    shutil.rmtree(isolated_env.home / ".local" / "state")  # no record of the verification
+    clone = _clone(project, tmp_path / "clone")
+    shutil.copytree(project / "keys", clone / "keys")
+    done = run_cli("install", "--frozen", cwd=clone)
+    assert done.returncode == 0, done.stderr
+    lock = json.loads((clone / "skills.lock.json").read_text())
+    assert lock["skills"][0]["signedBy"] == "keys/acme.pub"

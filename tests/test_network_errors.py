@@ -9,7 +9,6 @@ makes ``getaddrinfo`` fail in this process (what a missing DNS entry does).
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from skillcrate.errors import RegistryUnreachable
 from skillcrate.oci.registry import RegistryRepository
 from skillcrate.oci.transport import Transport, network_cause, timeouts
 
-from helpers import run_cli, run_on_tty
+from helpers import closed_port, run_cli, run_on_tty, silent_server
 from test_hostile_registry import Server, servers, tags_body  # noqa: F401  (fixture)
 
 FAST = {"SKILLCRATE_CONNECT_TIMEOUT": "1"}
@@ -60,11 +59,8 @@ def test_an_insecure_endpoint_falls_back_to_plain_http(servers) -> None:  # noqa
 
 
 def test_a_closed_port_says_connection_refused() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     with pytest.raises(RegistryUnreachable) as info:
-        _tags(f"127.0.0.1:{port}", plain=True)
+        _tags(closed_port(), plain=True)
     assert info.value.message.endswith("connection refused (nothing listens on that port)")
 
 
@@ -84,52 +80,31 @@ def test_a_name_that_does_not_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def silent_server() -> Iterator[str]:
-    """Accepts connections and never answers."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        sock.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(sock.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{sock.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    sock.close()
+def silent() -> Iterator[str]:
+    with silent_server() as host:
+        yield host
 
 
-def test_timeout_flag_bounds_a_registry_that_never_answers(silent_server: str) -> None:
+def test_timeout_flag_bounds_a_registry_that_never_answers(silent: str) -> None:
     start = time.monotonic()
-    proc = run_cli("--timeout", "0.3", "versions", f"{silent_server}/x", env=FAST)
+    proc = run_cli("--timeout", "0.3", "versions", f"{silent}/x", env=FAST)
     elapsed = time.monotonic() - start
     assert proc.returncode == 1
     assert "no answer within the read timeout" in proc.stderr
     assert elapsed < 8  # 3 attempts of 0.3 s plus backoff, not 3 x 30 s
 
 
-def test_waiting_on_a_silent_registry_is_said_on_a_terminal(silent_server: str) -> None:
+def test_waiting_on_a_silent_registry_is_said_on_a_terminal(silent: str) -> None:
     import os
     import sys
 
     env = {**os.environ, **FAST}
     code, text = run_on_tty(
-        [sys.executable, "-m", "skillcrate", "--timeout", "0.3", "versions", f"{silent_server}/x"],
+        [sys.executable, "-m", "skillcrate", "--timeout", "0.3", "versions", f"{silent}/x"],
         env,
     )
     assert code == 1
-    assert f"{silent_server}: no answer within 0.3 s; trying again (2 of 3)" in text
+    assert f"{silent}: no answer within 0.3 s; trying again (2 of 3)" in text
     assert "trying again (3 of 3)" in text
 
 

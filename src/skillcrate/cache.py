@@ -577,6 +577,11 @@ class BlobIngest:
                 parts.append(chunk)
             return b"".join(parts)
         avail = len(self._buf) - self._pos
+        if not avail:
+            chunk = self._next()
+            if len(chunk) == n or not chunk:  # tarfile reads 1 MiB, chunks are 1 MiB: no copy
+                return chunk
+            self._buf, self._pos, avail = chunk, 0, len(chunk)
         if avail >= n:
             out = self._buf[self._pos : self._pos + n]
             self._pos += n
