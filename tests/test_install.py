@@ -375,17 +375,12 @@ def test_gitignore_block_is_created_and_idempotent(
     project: Path, boundary: Boundary, installed: list
 ) -> None:
     link(boundary, installed)
-    paths = [
-        ".claude/skills/review",
-        ".agents/skills/review",
-        ".agents/skills/review",
-        ".agents/skills",
-    ]
+    paths = {".claude/skills/review": False, ".agents/skills/review": True, ".agents/skills": True}
     assert update_gitignore(boundary, paths)
     text = (project / ".gitignore").read_text()
     assert text == block(TEMP_LINE, "/.agents/skills/review/", "/.claude/skills/review")
     mtime = (project / ".gitignore").stat().st_mtime_ns
-    assert not update_gitignore(boundary, reversed(paths))
+    assert not update_gitignore(boundary, dict(reversed(paths.items())))
     assert (project / ".gitignore").stat().st_mtime_ns == mtime
 
 
@@ -403,14 +398,14 @@ def test_gitignore_preserves_the_rest_and_round_trips(
 ) -> None:
     path = project / ".gitignore"
     path.write_bytes(before.encode())
-    assert update_gitignore(boundary, [".agents/skills/review"])
+    assert update_gitignore(boundary, {".agents/skills/review": True})
     after = path.read_bytes().decode()
     assert after.startswith(before)
     assert "/.agents/skills/review/" in after
     eol = "\r\n" if "\r\n" in before else "\n"
     assert GITIGNORE_START + eol in after
-    assert not update_gitignore(boundary, [".agents/skills/review"])
-    assert update_gitignore(boundary, [])
+    assert not update_gitignore(boundary, {".agents/skills/review": True})
+    assert update_gitignore(boundary, {})
     if before:
         assert path.read_bytes() == before.encode()
     else:
@@ -422,29 +417,29 @@ def test_gitignore_block_in_the_middle_is_replaced_in_place(
 ) -> None:
     path = project / ".gitignore"
     path.write_text("top\n" + block("/.agents/skills/old/") + "bottom\n# trailing comment")
-    assert update_gitignore(boundary, [".agents/skills/new/"])
+    assert update_gitignore(boundary, {".agents/skills/new/": True})
     assert path.read_text() == (
         "top\n" + block(TEMP_LINE, "/.agents/skills/new/") + "bottom\n# trailing comment"
     )
-    assert update_gitignore(boundary, [])
+    assert update_gitignore(boundary, {})
     assert path.read_text() == "top\nbottom\n# trailing comment"
 
 
 def test_gitignore_without_paths_and_without_file_does_nothing(
     project: Path, boundary: Boundary
 ) -> None:
-    assert not update_gitignore(boundary, [])
+    assert not update_gitignore(boundary, {})
     assert not (project / ".gitignore").exists()
 
 
 def test_gitignore_refuses_a_broken_block(project: Path, boundary: Boundary) -> None:
     (project / ".gitignore").write_text(GITIGNORE_START + "\n/x\n")
     with pytest.raises(ProjectError, match="end marker"):
-        update_gitignore(boundary, [".agents/skills/review"])
+        update_gitignore(boundary, {".agents/skills/review": True})
 
 
 def test_gitignore_patterns_are_literal(project: Path, boundary: Boundary) -> None:
-    assert update_gitignore(boundary, ["docs/*/x", "a/[b]?"])
+    assert update_gitignore(boundary, {"docs/*/x": False, "a/[b]?": False})
     text = (project / ".gitignore").read_text()
     assert "/docs/\\*/x\n" in text and "/a/\\[b]\\?\n" in text
 

@@ -82,7 +82,7 @@ def init(project: Project) -> bool:
             created = True
         else:
             project.load_manifest()  # refuse to continue on a malformed file
-        gitignore.update_gitignore(project.boundary, [], keep_block=True)
+        gitignore.update_gitignore(project.boundary, {}, keep_block=True)
         return created
 
 

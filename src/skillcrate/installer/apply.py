@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -124,7 +125,9 @@ def apply(
                 recs = state.records_for(rel)
                 if recs is not None:
                     records[rel] = recs
-    # 1. skill folders (each swapped in atomically) and their links
+    # 1. skill folders (each swapped in atomically) and their links; what is at the links
+    # of skills that stay is read folder by folder (one open each, not three per link)
+    seen = _links_seen(b, [p.entry for p in prepared.values() if p.fetched is None])
     for entry in new_lock.skills:
         if entry.name in kept_names:
             continue
@@ -143,7 +146,13 @@ def apply(
         records[rel] = recs
         for link in entry.additional_installed_paths:
             text, copy = links.place_link(
-                b, link, rel, owned=link in owned, source=b.path(rel), records=recs
+                b,
+                link,
+                rel,
+                owned=link in owned,
+                source=b.path(rel),
+                records=recs,
+                seen=seen[link] if link in seen else True,
             )
             if text is not None:
                 artifacts[link] = Artifact(link, entry.name, link=text)
@@ -169,8 +178,26 @@ def apply(
     # partial: never "up to date", so the next run (session start) tries the failures again
     inputs = None if partial else inputs_blob(manifest_bytes, lock_bytes)
     write_state(b.root, inputs, artifacts, records)
-    gitignore.update_gitignore(b, artifacts, keep_block=True)
+    folders = {rel: art.link is None for rel, art in artifacts.items()}
+    gitignore.update_gitignore(b, folders, keep_block=True)
     return result
+
+
+def _links_seen(
+    b: Boundary, entries: Sequence[LockedSkill]
+) -> dict[str, tuple[os.stat_result, str | None] | None]:
+    """``lstat`` and symlink text at each link path of ``entries`` (None: nothing there)."""
+    by_folder: dict[str, list[str]] = {}
+    for entry in entries:
+        for link in entry.additional_installed_paths:
+            folder, _, name = link.rpartition("/")
+            by_folder.setdefault(folder, []).append(name)
+    out: dict[str, tuple[os.stat_result, str | None] | None] = {}
+    for folder, names in by_folder.items():
+        found = b.lstat_entries(folder, names)
+        for name in names:
+            out[f"{folder}/{name}"] = found.get(name)
+    return out
 
 
 def _shown(entry: LockedSkill) -> str:

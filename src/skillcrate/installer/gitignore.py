@@ -5,7 +5,7 @@ The rest of the file is kept byte for byte. Written through the project boundary
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..boundary import SKILLS_DIR, TEMP_PREFIX, Boundary
@@ -29,15 +29,19 @@ def _escape_pattern(rel: str) -> str:
     return out
 
 
-def update_gitignore(boundary: Boundary, paths: Iterable[str], *, keep_block: bool = False) -> bool:
+def update_gitignore(
+    boundary: Boundary, paths: Mapping[str, bool], *, keep_block: bool = False
+) -> bool:
     """Rewrite the managed block of ``.gitignore`` to list ``paths``; True if changed.
 
-    Each path becomes an anchored, escaped pattern: ``/.agents/skills/review/`` for a real
-    folder, no trailing slash for anything else (git never matches a symlink with a
-    ``dir/`` pattern). Whenever the block is present it also ignores skillcrate's
-    temporary names (:data:`TEMP_PATTERN`). Entries are sorted and deduplicated;
-    ``.agents/skills`` itself is never listed. The rest of the file is kept byte for byte
-    (its line endings and a missing final newline too). With no paths (and not
+    ``paths`` maps each path skillcrate just made to whether it is a real folder (what
+    the caller wrote, so nothing is ``lstat``-ed again). Each path becomes an anchored,
+    escaped pattern: ``/.agents/skills/review/`` for a real folder, no trailing slash for
+    anything else (git never matches a symlink with a ``dir/`` pattern). Whenever the
+    block is present it also ignores skillcrate's temporary names (:data:`TEMP_PATTERN`).
+    Entries are sorted and deduplicated; ``.agents/skills`` itself is never listed. The
+    rest of the file is kept byte for byte (its line endings and a missing final newline
+    too). With no paths (and not
     ``keep_block``) the block is removed, and a file left empty is deleted.
     """
     st = boundary.lstat(".gitignore")
@@ -45,7 +49,7 @@ def update_gitignore(boundary: Boundary, paths: Iterable[str], *, keep_block: bo
     if st is not None and stat.S_ISREG(st.st_mode):
         raw = boundary.path(".gitignore").read_bytes()
     text = raw.decode("utf-8", "surrogateescape") if raw is not None else ""
-    patterns = _gitignore_patterns(boundary, paths)
+    patterns = _gitignore_patterns(paths)
     if keep_block or patterns:
         patterns = sorted({*patterns, TEMP_PATTERN})
     new_text = _render_gitignore(text, patterns, boundary.root / ".gitignore")
@@ -60,18 +64,14 @@ def update_gitignore(boundary: Boundary, paths: Iterable[str], *, keep_block: bo
     return True
 
 
-def _gitignore_patterns(boundary: Boundary, paths: Iterable[str]) -> list[str]:
+def _gitignore_patterns(paths: Mapping[str, bool]) -> list[str]:
     from ..boundary import check_relpath
 
     patterns: set[str] = set()
-    for path in paths:
+    for path, is_dir in paths.items():
         rel = check_relpath(path)
         if rel == SKILLS_DIR:
             continue
-        st = boundary.lstat(rel)
-        is_dir = st is not None and stat.S_ISDIR(st.st_mode)
-        if st is None and str(path).endswith("/"):
-            is_dir = True
         escaped = _escape_pattern(rel)
         patterns.add(f"/{escaped}/" if is_dir else f"/{escaped}")
     return sorted(patterns)

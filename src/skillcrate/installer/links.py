@@ -28,18 +28,25 @@ def place_link(
     owned: bool,
     source: Path,
     records: Sequence[FileRecord],
+    seen: tuple[os.stat_result, str | None] | None | bool = True,
 ) -> tuple[str | None, list[FileRecord] | None]:
     """Make ``link_rel`` a relative symlink to ``skill_rel``; (link text, copy records).
 
     An existing entry is replaced only when ``owned``, when it is a symlink already
     resolving to the skill, or when it is a folder holding exactly the skill's tree.
     Anything else raises ProjectError. Where symlinks cannot be made the skill is copied
-    from ``source`` instead and the copy's records are returned.
+    from ``source`` instead and the copy's records are returned. ``seen``: what
+    ``Boundary.lstat_entries`` found at ``link_rel`` (None: nothing), when the caller read
+    many links at once; True (the default) reads it here.
     """
     text = link_text(link_rel, skill_rel)
-    st = boundary.lstat(link_rel)
+    if seen is True:
+        st = boundary.lstat(link_rel)
+        found = boundary.readlink(link_rel) if st is not None and stat.S_ISLNK(st.st_mode) else None
+    else:
+        st, found = seen if isinstance(seen, tuple) else (None, None)
     if st is not None:
-        if stat.S_ISLNK(st.st_mode) and boundary.readlink(link_rel) == text:
+        if stat.S_ISLNK(st.st_mode) and found == text:
             return text, None
         if not owned and not _same_as_skill(boundary, link_rel, skill_rel, st):
             raise ProjectError(

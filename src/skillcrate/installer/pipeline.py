@@ -21,20 +21,23 @@ from functools import partial
 from typing import TypeVar
 
 from .. import states as lifecycle
+from ..boundary import SKILLS_DIR
 from ..errors import FrozenLockfileError, ProjectError, SkillcrateError
 from ..project.context import Project
 from ..project.files import LOCK_NAME, MANIFEST_NAME
-from ..project.manifest import Manifest
+from ..project.lockfile import LockedSkill
+from ..project.manifest import Manifest, SkillSpec
 from ..resolver import Resolved
 from .apply import InstallResult, apply, link_dirs, preflight
 from .plan import frozen_problems, plan_install
-from .prepare import Prepared, parallel, prepare_kept, prepare_new
+from .prepare import Prepared, fetch_kept, parallel, prepare_new, proven_kept
 from .state import read_state
 from .trust import apply_trust
 
 __all__ = ["InstallResult", "install_locked"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class _Failed:
@@ -52,12 +55,12 @@ def _nothing_installed(failures: dict[str, SkillcrateError]) -> SkillcrateError:
 
 
 def _guarded(
-    fn: Callable[[T], Prepared], name_of: Callable[[T], str], keep_going: bool
-) -> Callable[[T], Prepared | _Failed]:
+    fn: Callable[[T], R], name_of: Callable[[T], str], keep_going: bool
+) -> Callable[[T], R | _Failed]:
     if not keep_going:
         return fn
 
-    def run(item: T) -> Prepared | _Failed:
+    def run(item: T) -> R | _Failed:
         try:
             return fn(item)
         except SkillcrateError as exc:
@@ -94,9 +97,17 @@ def install_locked(
     folders = link_dirs(project, manifest)
     plan = plan_install(manifest, lock, force=force)
     state = read_state(project.boundary.root, records=True)
-    kept = parallel(
-        [*plan.keep, *plan.relock],
-        _guarded(partial(prepare_kept, project, manifest, state), lambda i: i[0].name, keep_going),
+    # Folders the state proves are checked here (an lstat pass each: threads would cost
+    # more than they save); only the ones to fetch go to the download threads.
+    kept_items = [*plan.keep, *plan.relock]
+    name_of: Callable[[tuple[SkillSpec, LockedSkill]], str] = lambda i: i[0].name  # noqa: E731
+    entries = project.boundary.lstat_entries(SKILLS_DIR, (i[0].name for i in kept_items))
+    prove = partial(proven_kept, project, manifest, state, folders=entries)
+    proven = [_guarded(prove, name_of, keep_going)(item) for item in kept_items]
+    kept = [p for p in proven if p is not None]
+    kept += parallel(
+        [item for item, p in zip(kept_items, proven, strict=True) if p is None],
+        _guarded(partial(fetch_kept, project, manifest), name_of, keep_going),
     )
     new = parallel(
         plan.resolve,

@@ -6,7 +6,7 @@ Nothing in the project changes here. Workers return values; they share no state.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -57,7 +57,10 @@ class Prepared:
 
 
 def installed_records(
-    project: Project, entry: LockedSkill, state: InstallState | None
+    project: Project,
+    entry: LockedSkill,
+    state: InstallState | None,
+    folders: Mapping[str, tuple[os.stat_result, str | None]] | None = None,
 ) -> tuple[list[FileRecord], str | None] | None:
     """The records of ``entry``'s installed folder if it holds exactly the lock's tree,
     with its folder stat lines (from the same walk, :func:`~skillcrate.fastpath.scan_with_dirs`:
@@ -66,10 +69,16 @@ def installed_records(
 
     Proven from skillcrate's own state: the recorded tree must be the lock's, the
     records must hash to it, and the folder must still ``lstat`` as recorded (else its
-    files are hashed once and compared). None means it must be (re)built.
+    files are hashed once and compared). None means it must be (re)built. ``folders``:
+    the ``lstat`` of ``.agents/skills``' entries by name (``Boundary.lstat_entries``),
+    when the caller took them for many skills at once.
     """
     rel = skill_rel(entry.name)
-    st = project.boundary.lstat(rel)  # UnsafePath when .agents or .agents/skills is a link
+    if folders is not None:  # the lstat of every .agents/skills entry, taken at once
+        found = folders.get(entry.name)
+        st = found[0] if found else None
+    else:
+        st = project.boundary.lstat(rel)  # UnsafePath when .agents or .agents/skills is a link
     if st is None or not is_dir(st) or state is None or not entry.tree:
         return None
     art = state.artifacts.get(rel)
@@ -141,13 +150,36 @@ def prepare_kept(
     item: tuple[SkillSpec, LockedSkill],
 ) -> Prepared:
     """A lock entry that still fits skills.json: its installed records, or its content."""
+    return proven_kept(project, manifest, state, item) or fetch_kept(project, manifest, item)
+
+
+def _kept_entry(manifest: Manifest, item: tuple[SkillSpec, LockedSkill]) -> LockedSkill:
     spec, locked = item
-    entry = replace(
+    return replace(
         with_links(locked, spec, manifest), spec_version=spec.version, spec_source=spec.source
     )
-    proven = installed_records(project, entry, state)
-    if proven is not None:
-        return Prepared(entry, None, tuple(proven[0]), proven[1])
+
+
+def proven_kept(
+    project: Project,
+    manifest: Manifest,
+    state: InstallState | None,
+    item: tuple[SkillSpec, LockedSkill],
+    folders: Mapping[str, tuple[os.stat_result, str | None]] | None = None,
+) -> Prepared | None:
+    """A kept entry whose installed folder is proven from the state (one ``lstat`` pass,
+    cheap enough to run on the main thread); None when it must be fetched."""
+    entry = _kept_entry(manifest, item)
+    proven = installed_records(project, entry, state, folders)
+    return None if proven is None else Prepared(entry, None, tuple(proven[0]), proven[1])
+
+
+def fetch_kept(
+    project: Project, manifest: Manifest, item: tuple[SkillSpec, LockedSkill]
+) -> Prepared:
+    """A kept entry's content from the cache (or its store), for a folder to (re)build."""
+    spec, locked = item
+    entry = _kept_entry(manifest, item)
     project.report(f"fetching {spec.name} {locked.version or locked.source.digest[:19]}")
     fetched = fetch_locked(project, entry)
     if not entry.tree:  # e.g. migrated from a skills-oci lock
