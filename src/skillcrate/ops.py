@@ -627,7 +627,12 @@ def mirror_sources(project: Project, refs: Sequence[str] = ()) -> list[tuple[str
             continue
         base = Reference(registry=entry.source.registry, repository=entry.source.repository)
         out.append(
-            (entry.name, replace(base, tag=entry.version or None, digest=entry.source.digest))
+            (
+                entry.name,
+                replace(
+                    base, tag=entry.source.tag or entry.version or None, digest=entry.source.digest
+                ),
+            )
         )
     seen: set[str] = set()
     for spec in project.load_manifest().skills:

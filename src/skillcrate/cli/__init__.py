@@ -170,7 +170,8 @@ def cli(
     \b
     Project:   init, add, remove, install, update, outdated, list, verify, mirror
     Agents:    register, unregister, doctor
-    Publish:   validate, pack, push, pull, inspect, versions
+    Publish:   validate, pack, push, pull, inspect, versions, promote, collection push
+    Sign:      keygen, sign, attest, attach, discover
     Cache:     cache dir|list|verify|clean|prune
     Registry:  login, logout, config list|get|set|unset
 
