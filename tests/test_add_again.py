@@ -175,3 +175,20 @@ def test_the_name_mismatch_warning_is_said_once(world: Path) -> None:
     for command in (["install"], ["list"], ["verify"], ["outdated"], ["install", "--frozen"]):
         later = run_cli(*command, cwd=world)
         assert "SKILL.md names the skill" not in later.stderr + later.stdout, command
+
+
+def test_a_link_path_taken_by_the_users_own_folder_stops_add_before_any_write(
+    world: Path,
+) -> None:
+    """Checked before anything is written: skills.json, the skill folder and the lock stay
+    as they were (the link used to fail only after the folder was installed)."""
+    mine = world / ".claude/skills/review"
+    mine.mkdir(parents=True)
+    (mine / "notes.md").write_text("mine\n")
+    (world / "skills.json").write_text('{"skills": []}\n')
+    done = run_cli("add", "oci:../store/review:1.0.0", cwd=world)
+    assert done.returncode == 1 and "not created by skillcrate" in done.stderr
+    assert (world / "skills.json").read_text() == '{"skills": []}\n'
+    assert not (world / ".agents/skills/review").exists()
+    assert not (world / "skills.lock.json").exists()
+    assert (mine / "notes.md").read_text() == "mine\n"

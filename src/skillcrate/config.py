@@ -36,6 +36,7 @@ __all__ = [
     "RegistrySettings",
     "allowed_link_dirs",
     "config_dir",
+    "global_dir",
     "load_config",
     "registry_settings",
     "state_dir",
@@ -58,6 +59,13 @@ def config_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_config_dir("skillcrate"))
+
+
+def global_dir() -> Path:
+    """The folder of the user-level skills.json and lock (``-g``): ``<config dir>/global``."""
+    from .fastpath import GLOBAL_DIR
+
+    return config_dir() / GLOBAL_DIR
 
 
 def load_config(path: Path | None = None) -> dict[str, Any]:

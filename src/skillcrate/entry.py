@@ -26,9 +26,9 @@ from .agents.specs import (
     read_hook_stdin,
     working_dir,
 )
-from .fastpath import MANIFEST_NAME, find_project_root, is_up_to_date
+from .fastpath import MANIFEST_NAME, find_project_root, global_files_path, is_up_to_date
 
-_FLAGS = {"-q", "--quiet", "--plain-http", "--insecure"}
+_FLAGS = {"-q", "--quiet", "--plain-http", "--insecure", "-g", "--global"}
 
 
 def hoist_global_flags(args: list[str]) -> list[str]:
@@ -36,7 +36,8 @@ def hoist_global_flags(args: list[str]) -> list[str]:
 
     npm and uv users type ``skillcrate install -q``; click takes the root group's options
     only before the command. Only flags that take no value move (``-q``, ``--quiet``,
-    ``-v``…, ``--verbose``, ``--plain-http``, ``--insecure``), never after ``--``.
+    ``-v``…, ``--verbose``, ``--plain-http``, ``--insecure``, ``-g``, ``--global``), never
+    after ``--``.
     """
     head: list[str] = []
     i = 0
@@ -74,10 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     full(args)
 
 
-def _parse(args: list[str]) -> tuple[str | None, bool, str | None] | None:
-    """(project option, quiet, hook agent) for a no-op candidate; None for anything else."""
+def _parse(args: list[str]) -> tuple[str | None, bool, str | None, bool] | None:
+    """(project option, quiet, hook agent, -g) for a no-op candidate; None for anything else."""
     project: str | None = None
-    quiet = False
+    quiet = user = False
     i = 0
     while i < len(args) and args[i] != "install":
         arg = args[i]
@@ -88,6 +89,7 @@ def _parse(args: list[str]) -> tuple[str | None, bool, str | None] | None:
             project = arg.split("=", 1)[1]
         elif arg in _FLAGS or arg == "--verbose" or _is_verbose(arg):
             quiet = quiet or arg in ("-q", "--quiet")
+            user = user or arg in ("-g", "--global")
         else:
             return None
         i += 1
@@ -95,14 +97,14 @@ def _parse(args: list[str]) -> tuple[str | None, bool, str | None] | None:
     if rest is None:
         return None
     if not rest:
-        return project, quiet, None
+        return project, quiet, None, user
     if len(rest) == 2 and rest[0] == "--hook":
         agent = rest[1]
     elif len(rest) == 1 and rest[0].startswith("--hook="):
         agent = rest[0].split("=", 1)[1]
     else:
         return None
-    return (project, quiet, agent) if agent in AGENTS else None
+    return (project, quiet, agent, user) if agent in AGENTS else None
 
 
 def _answer(args: list[str]) -> bool:
@@ -110,9 +112,11 @@ def _answer(args: list[str]) -> bool:
     parsed = _parse(args)
     if parsed is None:
         return False
-    project, quiet, agent = parsed
+    project, quiet, agent, user = parsed
     if project is not None and not os.path.isdir(project):
         return False  # let the CLI say what is wrong with it
+    if user:
+        return _answer_user(project, quiet, agent)
     try:
         if agent is None:
             root = os.path.abspath(project) if project is not None else None
@@ -136,4 +140,29 @@ def _answer(args: list[str]) -> bool:
         return False  # the full CLI reports it properly
     sys.stdout.write(NOTHING_TO_SAY + "\n")
     sys.stdout.flush()
+    return True
+
+
+def _answer_user(project: str | None, quiet: bool, agent: str | None) -> bool:
+    """The no-op answer for ``install -g`` (the user's own skills in the home folder)."""
+    files = global_files_path()
+    if files is None or project is not None:
+        return False  # the CLI knows where the files are, or says -g and -C clash
+    home = os.path.expanduser("~")
+    try:
+        if agent is not None:
+            sys.stdin = io.StringIO(read_hook_stdin())  # the full CLI reads the same input
+            if not os.path.isfile(os.path.join(files, MANIFEST_NAME)):
+                sys.stdout.write(NOTHING_TO_SAY + "\n")  # no user-level skills: nothing to say
+                sys.stdout.flush()
+                return True
+        if not is_up_to_date(home, files):
+            return False
+    except OSError:
+        return False
+    if agent is not None:
+        sys.stdout.write(NOTHING_TO_SAY + "\n")
+        sys.stdout.flush()
+    elif not quiet:
+        print("skills are up to date", file=sys.stderr)
     return True

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 MANIFEST_NAME = "skills.json"  # the one place these file names are spelled
 LOCK_NAME = "skills.lock.json"
+GLOBAL_DIR = "global"  # the user-level skills.json and lock: a folder of the config folder
 
 STATE_VERSION = 5
 INSTALL_FILE = "install.txt"
@@ -53,13 +54,30 @@ def _read_bytes(path: str) -> bytes:
         return fh.read()
 
 
-def read_inputs(root: StrPath) -> bytes | None:
-    """:func:`inputs_blob` of the project at ``root`` now; None when a file is missing."""
+def read_inputs(root: StrPath, files: StrPath | None = None) -> bytes | None:
+    """:func:`inputs_blob` of the project at ``root`` now (its skills.json and lock in
+    ``files``, default ``root``); None when a file is missing."""
+    where = root if files is None else files
     try:
-        manifest = _read_bytes(os.path.join(root, MANIFEST_NAME))
-        return inputs_blob(manifest, _read_bytes(os.path.join(root, LOCK_NAME)))
+        manifest = _read_bytes(os.path.join(where, MANIFEST_NAME))
+        return inputs_blob(manifest, _read_bytes(os.path.join(where, LOCK_NAME)))
     except OSError:
         return None
+
+
+def global_files_path() -> str | None:
+    """Where the user-level skills.json and lock live (``config.global_dir``), computed
+    with the stdlib where that is certain: ``$SKILLCRATE_CONFIG_DIR/global``, else on
+    Linux and other Unixes ``$XDG_CONFIG_HOME/skillcrate/global`` (platformdirs' layout);
+    None elsewhere (the full CLI asks platformdirs)."""
+    own = os.environ.get("SKILLCRATE_CONFIG_DIR")
+    if own:
+        return os.path.join(own, GLOBAL_DIR)
+    if sys.platform in ("win32", "darwin"):
+        return None
+    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
+    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "skillcrate", GLOBAL_DIR)
 
 
 # ------------------------------------------------------------------------ state folder
@@ -442,10 +460,11 @@ def _fresh_by_paths(full: str, art: Artifact) -> bool:
 # --------------------------------------------------------------------------- the check
 
 
-def is_up_to_date(root: StrPath) -> bool:
-    """True when ``install`` has nothing to do in ``root`` (see the module docstring)."""
+def is_up_to_date(root: StrPath, files: StrPath | None = None) -> bool:
+    """True when ``install`` has nothing to do in ``root`` (see the module docstring);
+    ``files``: where its skills.json and lock are, when not in ``root`` (``-g``)."""
     root = os.path.realpath(root)
-    inputs = read_inputs(root)
+    inputs = read_inputs(root, files)
     if inputs is None:
         return False
     found = read_install(root)

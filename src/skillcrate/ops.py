@@ -78,11 +78,13 @@ def init(project: Project) -> bool:
     with project.lock():
         created = False
         if not project.manifest_path.exists():
+            project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
             new_manifest(project.manifest_path).save()
             created = True
         else:
             project.load_manifest()  # refuse to continue on a malformed file
-        gitignore.update_gitignore(project.boundary, {}, keep_block=True)
+        if not project.is_global:
+            gitignore.update_gitignore(project.boundary, {}, keep_block=True)
         return created
 
 
@@ -98,6 +100,8 @@ def _saved_source(project: Project, ref: Reference, cwd: Path) -> str:
     """``source`` as saved in skills.json: no tag/digest; layout paths relative to the project."""
     if ref.layout:
         path = Path(ref.repository)
+        if project.is_global:  # the user-level skills.json: no folder to be relative to
+            return f"oci:{(cwd / path).absolute().as_posix()}"
         if not path.is_absolute():
             path = Path(os.path.relpath((cwd / path).absolute(), project.root))
             text = path.as_posix()
@@ -541,12 +545,13 @@ def live_projects(project: Project) -> list[Path]:
 
 def pinned_by(roots: Sequence[Path]) -> set[str]:
     """Manifest digests the locks of ``roots`` pin; a lock that does not parse is skipped."""
+    from .config import global_dir
     from .project.lockfile import load_lockfile
 
     out: set[str] = set()
-    for root in roots:
-        try:
-            lock = load_lockfile(root / LOCK_NAME)
+    for path in [*(root / LOCK_NAME for root in roots), global_dir() / LOCK_NAME]:
+        try:  # the user-level lock (-g) is not in its root (the home folder): always read it
+            lock = load_lockfile(path)
         except SkillcrateError:
             continue
         if lock is not None:

@@ -122,3 +122,43 @@ def test_a_dead_source_does_not_cost_the_other_skills(
     assert ev.context is not None and "hello-world" in ev.context, ev.summary()
     if agent == "claude":
         assert ev.skills is not None and "hello-world" in ev.skills, ev.summary()
+
+
+def test_claude_runs_the_user_level_hook_in_any_folder(tmp_path: Path) -> None:
+    """`register -g`: ~/.claude/settings.json runs `install --hook claude --global` in a
+    folder that is no project, and the user's skills are back in ~/.agents/skills and
+    ~/.claude/skills."""
+    import shutil
+    import subprocess
+
+    from conftest import require_agent
+
+    require_agent("claude")
+    home = tmp_path / "home"
+    vendor = tmp_path / "vendor"
+    shutil.copytree(agentrun.EXAMPLES, vendor)
+    anywhere = tmp_path / "anywhere"
+    anywhere.mkdir()
+
+    def skillcrate(*args: str) -> None:
+        subprocess.run(
+            [str(agentrun.launcher()), *args],
+            cwd=anywhere,
+            env=agentrun.base_env(home),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+
+    skillcrate("add", "-g", f"oci:{vendor / 'hello-world'}")
+    skillcrate("register", "-g", "--agent", "claude", "--command", str(agentrun.launcher()))
+    shutil.rmtree(home / ".agents" / "skills" / "hello-world")
+    (home / ".claude" / "skills" / "hello-world").unlink()
+
+    ev = agentrun.run_claude(anywhere, home)
+    print(ev.summary())
+    assert ev.hook_ran and ev.hook_succeeded, ev.summary()
+    assert (home / ".agents" / "skills" / "hello-world" / "SKILL.md").is_file(), ev.summary()
+    assert (home / ".claude" / "skills" / "hello-world" / "SKILL.md").is_file()
+    assert sorted(p.name for p in anywhere.iterdir()) == []  # nothing written where it ran

@@ -52,12 +52,15 @@ def _run(agent: str, app: Any) -> None:
     as_claude_in_cursor = agent == "claude" and under_cursor(os.environ, stdin)
     if as_claude_in_cursor:
         agent = "cursor"  # Cursor runs Claude Code's hooks too: answer in Cursor's format
-    if app.project_opt is not None:
+    files = app.files_dir  # -g: the user-level skills.json and lock
+    if files is not None:
+        root = app.project  # the home folder, whatever folder the session is in
+    elif app.project_opt is not None:
         root = Path(app.project_opt).absolute()
     else:
         start = hook_project_dir(agent, os.environ, stdin, working_dir())
         root = find_project(None, start=start)
-    if not (root / MANIFEST_NAME).is_file() or is_up_to_date(root):
+    if not ((files or root) / MANIFEST_NAME).is_file() or is_up_to_date(root, files):
         _emit(render_hook_output(agent, installed=[]))
         return
     if as_claude_in_cursor and _cursor_hook_registered(root):
@@ -69,8 +72,9 @@ def _run(agent: str, app: Any) -> None:
 
     project = Project(
         root=root,
+        files_dir=files,
         cache=app.cache(),
-        options=app.client_options(root),
+        options=app.client_options(files or root),
         report=lambda m: print(f"skillcrate: {m}", file=sys.stderr),
     )
     try:

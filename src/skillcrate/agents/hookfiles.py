@@ -58,7 +58,7 @@ import shlex
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,9 @@ PROJECT_VARS = ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR"
 _VAR = "(?:" + "|".join(rf'"\${v}"|"\${{{v}}}"|\${v}|\${{{v}}}' for v in PROJECT_VARS) + ")"
 _SAFE_WORD = r"[A-Za-z0-9_./@+=:,%~-]+"
 _LAUNCHER_WORD = re.compile(rf"^(?:{_VAR}{_SAFE_WORD}|{_SAFE_WORD})$")
-_STRICT_HOOK = re.compile(r"^(?P<launcher>\S.*?) install --hook (?P<agent>[a-z]+)$")
+_STRICT_HOOK = re.compile(
+    r"^(?P<launcher>\S.*?) install --hook (?P<agent>[a-z]+)(?P<user> --global)?$"
+)
 
 JsonObject = dict[str, Any]
 
@@ -353,8 +355,9 @@ def launcher_problem(launcher: str) -> str | None:
     return None
 
 
-def hook_command(agent: str, launcher: str = "skillcrate") -> str:
-    """The shell command a session hook runs: ``<launcher> install --hook <agent>``.
+def hook_command(agent: str, launcher: str = "skillcrate", *, user: bool = False) -> str:
+    """The shell command a session hook runs: ``<launcher> install --hook <agent>``
+    (with ``user``, the user-level hook: ``... --global``).
 
     ``launcher`` must be plain (:func:`launcher_problem`); it is written as given and never
     resolved to this machine's binary, so the hook file can be committed.
@@ -370,7 +373,7 @@ def hook_command(agent: str, launcher: str = "skillcrate") -> str:
                 "(a plain launcher, no shell syntax)"
             ],
         )
-    command = f"{launcher} install --hook {agent}"
+    command = f"{launcher} install --hook {agent}" + (" --global" if user else "")
     assert is_skillcrate_hook(command)
     return command
 
@@ -406,6 +409,12 @@ def resolve_agents(agents: Sequence[str]) -> list[str]:
 def hook_file(project: Path, agent: str) -> Path:
     """The file holding ``agent``'s session hook in ``project``."""
     return Path(project) / _spec(agent).path
+
+
+def default_user_agents(home: Path) -> list[str]:
+    """Agents whose user folder (``~/.claude``, ``~/.copilot``, ...) exists; Claude Code if none."""
+    found = [a for a in AGENTS if (Path(home) / f".{a}").is_dir()]
+    return found or ["claude"]
 
 
 def default_agents(project: Path) -> list[str]:
@@ -681,12 +690,44 @@ def _ours(text: str) -> bool:
     return isinstance(install, str) and text == _workflow(install)
 
 
+USER_COPILOT_HOOKS = ".copilot/hooks/skillcrate.json"  # Copilot CLI's user-level hook folder
+
+
+def _spec_for(agent: str, user: bool) -> _HookSpec:
+    """The hook file of ``agent`` in a project, or (``user``) under the home folder.
+
+    User-level files are the project paths under ``~`` (Claude Code ``~/.claude/
+    settings.json``, Codex ``~/.codex/hooks.json``, Gemini CLI ``~/.gemini/settings.json``,
+    Cursor ``~/.cursor/hooks.json``), except Copilot CLI's: ``~/.copilot/hooks/*.json``
+    (its hooks reference). Sources: each agent's hooks documentation, as recorded in
+    ``agents/specs.py``.
+    """
+    spec = _SPECS[agent]
+    if not user:
+        return spec
+    notice = USER_NOTICES[agent]
+    if agent == "copilot":
+        return replace(spec, path=USER_COPILOT_HOOKS, notice=notice)
+    return replace(spec, notice=notice)
+
+
+USER_NOTICES = {
+    "claude": "Claude Code runs ~/.claude/settings.json hooks in every session, in any folder.",
+    "cursor": "Cursor runs ~/.cursor/hooks.json hooks in every chat (without waiting for them).",
+    "copilot": "Copilot CLI runs the hooks in ~/.copilot/hooks/ in every session.",
+    "codex": "Codex runs ~/.codex/hooks.json hooks once the hook is trusted: approve it with "
+    "/hooks in Codex.",
+    "gemini": "Gemini CLI runs ~/.gemini/settings.json hooks in every session.",
+}
+
+
 def register(
     project: Path,
     agents: Sequence[str],
     launcher: str = "skillcrate",
     *,
     install: str | None = None,
+    user: bool = False,
 ) -> list[RegisterResult]:
     """Add (or refresh) the skillcrate session hook for each agent, merging into its file.
 
@@ -696,16 +737,16 @@ def register(
     files are checked before any is written.
     """
     names = resolve_agents(agents)
-    commands = {agent: hook_command(agent, launcher) for agent in names}
+    commands = {agent: hook_command(agent, launcher, user=user) for agent in names}
     for agent in names:
-        _load(Path(project) / _SPECS[agent].path, _SPECS[agent])
+        _load(Path(project) / _spec_for(agent, user).path, _spec_for(agent, user))
     results: list[RegisterResult] = []
     for agent in names:
-        spec = _SPECS[agent]
+        spec = _spec_for(agent, user)
         changes = [_register_hook(project, spec, commands[agent])]
         notices = [spec.notice] if spec.notice else []
         steps = None
-        if agent == "copilot":
+        if agent == "copilot" and not user:  # the cloud agent's setup steps: projects only
             how = install or default_install()
             problem = install_problem(how)
             if problem:
@@ -873,7 +914,7 @@ def _unregister_workflow(project: Path) -> tuple[FileChange | None, str | None]:
     return FileChange(path, "unchanged"), None
 
 
-def unregister(project: Path, agents: Sequence[str]) -> list[RegisterResult]:
+def unregister(project: Path, agents: Sequence[str], *, user: bool = False) -> list[RegisterResult]:
     """Remove skillcrate's session hooks, and only them, from each agent's file.
 
     Containers left empty by the removal (a matcher group, the event list, ``hooks``) go
@@ -882,15 +923,15 @@ def unregister(project: Path, agents: Sequence[str]) -> list[RegisterResult]:
     """
     names = resolve_agents(agents)
     for agent in names:
-        _load(Path(project) / _SPECS[agent].path, _SPECS[agent])
+        _load(Path(project) / _spec_for(agent, user).path, _spec_for(agent, user))
     results: list[RegisterResult] = []
     for agent in names:
         changes: list[FileChange] = []
         notices: list[str] = []
-        change = _unregister_hook(project, _SPECS[agent])
+        change = _unregister_hook(project, _spec_for(agent, user))
         if change:
             changes.append(change)
-        if agent == "copilot":
+        if agent == "copilot" and not user:
             workflow_change, notice = _unregister_workflow(project)
             changes.extend([workflow_change] if workflow_change else [])
             notices.extend([notice] if notice else [])

@@ -29,6 +29,32 @@ PROJECT_ENV: dict[str, tuple[str, ...]] = {
 }
 """Environment variables each agent sets to the project folder, in the order to try."""
 
+USER_SKILLS: dict[str, tuple[str, str]] = {
+    "claude": (".claude/skills", "https://code.claude.com/docs/en/skills"),
+    "codex": (".agents/skills", "https://developers.openai.com/codex/skills"),
+    "gemini": (".agents/skills", "https://geminicli.com/docs/cli/using-agent-skills/"),
+    "copilot": (
+        ".agents/skills",
+        "https://docs.github.com/en/copilot/how-tos/copilot-cli/customize-copilot/create-skills",
+    ),
+    "cursor": (".agents/skills", "https://cursor.com/docs/context/skills"),
+}
+"""Where each agent reads the user's own skills, relative to the home folder, and the
+documentation that says so (checked 2026-12). ``-g`` installs into ``~/.agents/skills``
+and links the others (Claude Code reads only ``~/.claude/skills``)."""
+
+USER_HOOKS: dict[str, tuple[str, str]] = {
+    "claude": (".claude/settings.json", "https://code.claude.com/docs/en/hooks"),
+    "codex": (".codex/hooks.json", "https://developers.openai.com/codex/hooks"),
+    "gemini": (".gemini/settings.json", "https://geminicli.com/docs/hooks"),
+    "copilot": (
+        ".copilot/hooks/skillcrate.json",
+        "https://docs.github.com/en/copilot/reference/hooks-reference",
+    ),
+    "cursor": (".cursor/hooks.json", "https://cursor.com/docs/reference/third-party-hooks"),
+}
+"""Each agent's user-level session-hook file (``register -g``), and its documentation."""
+
 NOTHING_TO_SAY = "{}"
 """The hook output when nothing was installed and nothing failed (every agent)."""
 

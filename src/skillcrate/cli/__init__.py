@@ -42,6 +42,7 @@ class App:
     plain_http: bool | None = None
     insecure: bool = False
     timeout: float | None = None
+    global_: bool = False  # -g: the user's own skills (home folder), not a project's
     _project: Path | None = field(default=None, repr=False)
 
     def client_options(self, base_dir: Path | None = None) -> ClientOptions:
@@ -86,11 +87,24 @@ class App:
 
     @property
     def project(self) -> Path:
+        """The project folder; with -g the home folder (where agents read user skills)."""
         if self._project is None:
-            from ..project.files import find_project
+            if self.global_:
+                self._project = Path.home()
+            else:
+                from ..project.files import find_project
 
-            self._project = find_project(self.project_opt)
+                self._project = find_project(self.project_opt)
         return self._project
+
+    @property
+    def files_dir(self) -> Path | None:
+        """With -g: the folder of the user-level skills.json and lock; else None."""
+        if not self.global_:
+            return None
+        from ..config import global_dir
+
+        return global_dir()
 
     # output: everything passes through text.inert (registry and project text is hostile)
     def out(self, text: str = "") -> None:
@@ -155,6 +169,14 @@ pass_app = click.make_pass_decorator(App)
     help="Wait this long for a registry's answer (default 30; also SKILLCRATE_READ_TIMEOUT, "
     "read_timeout in config.toml).",
 )
+@click.option(
+    "-g",
+    "--global",
+    "global_",
+    is_flag=True,
+    help="The user's own skills (~/.agents/skills, linked for each agent) instead of a "
+    "project's; their skills.json and lock live in skillcrate's config folder.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -164,6 +186,7 @@ def cli(
     plain_http: bool | None,
     insecure: bool,
     timeout: float | None,
+    global_: bool,
 ) -> None:
     """skillcrate: share agent skills through OCI registries, like npm.
 
@@ -174,6 +197,9 @@ def cli(
     Sign:      keygen, sign, attest, attach, discover
     Cache:     cache dir|list|verify|clean|prune
     Registry:  login, logout, config list|get|set|unset
+
+    \b
+    -g/--global: the user's own skills, in every project (add -g, install -g, ...).
 
     \b
     Exit codes: 0 ok, 1 failure, 2 usage error, 130 interrupted.
@@ -188,6 +214,12 @@ def cli(
         _show_mirror_log()
     elif "logging" in sys.modules:  # an earlier in-process run asked for -v
         sys.modules["logging"].getLogger("skillcrate.oci.mirrored").setLevel("WARNING")
+    if global_ and project is not None:
+        raise click.UsageError("-g/--global and -C/--project are two different places: give one")
+    if global_ and ctx.invoked_subcommand not in GLOBAL_COMMANDS:
+        raise click.UsageError(
+            f"-g/--global applies to {', '.join(GLOBAL_COMMANDS)}, not to {ctx.invoked_subcommand}"
+        )
     ctx.obj = App(
         project_opt=project,
         quiet=quiet,
@@ -195,7 +227,22 @@ def cli(
         plain_http=True if plain_http else None,
         insecure=insecure,
         timeout=timeout,
+        global_=global_,
     )
+
+
+GLOBAL_COMMANDS = (
+    "init",
+    "add",
+    "remove",
+    "install",
+    "update",
+    "outdated",
+    "list",
+    "verify",
+    "register",
+    "unregister",
+)
 
 
 def _show_mirror_log() -> None:

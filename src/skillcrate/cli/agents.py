@@ -84,10 +84,17 @@ def register(
       skillcrate register --agent all
       skillcrate register --agent cursor --command 'uvx skillcrate'
       skillcrate register --agent copilot --install 'pip install ./tools/skillcrate.whl'
+      skillcrate register -g                  # user-level hooks: ~/.claude/settings.json, ...
     """
-    from ..agents.hookfiles import default_agents, resolve_agents
+    from ..agents.hookfiles import default_agents, default_user_agents, resolve_agents
     from ..agents.hookfiles import register as run
 
+    if app.global_:  # user-level hooks: the agents whose ~/.<agent> folder exists
+        names = (
+            resolve_agents(list(agent_names)) if agent_names else default_user_agents(app.project)
+        )
+        _print_register(app, run(app.project, names, launcher, install=install, user=True), as_json)
+        return
     if agent_names:
         names = resolve_agents(list(agent_names))
     else:
@@ -122,12 +129,13 @@ def unregister(app: App, agent_names: tuple[str, ...], as_json: bool) -> None:
     Examples:
       skillcrate unregister
       skillcrate unregister --agent cursor
+      skillcrate unregister -g                # the user-level hooks
     """
     from ..agents.hookfiles import resolve_agents
     from ..agents.hookfiles import unregister as run
 
     names = resolve_agents(list(agent_names)) if agent_names else list(AGENTS)
-    _print_register(app, run(app.project, names), as_json)
+    _print_register(app, run(app.project, names, user=app.global_), as_json)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -64,8 +64,9 @@ def _project(
 
     return Project(
         root=app.project,
+        files_dir=app.files_dir,
         cache=app.cache(),
-        options=app.client_options(app.project),
+        options=app.client_options(app.files_dir or app.project),
         offline=offline,
         report=app.progress,
         pre=pre,

@@ -134,6 +134,7 @@ def add(
       skillcrate add ghcr.io/acme/skills/review:1.2.0 --exact
       skillcrate add oci:./vendor/registry/hello-world --version '~1.0'
       skillcrate add ghcr.io/acme/skills/review@sha256:<hex> --name review-pinned
+      skillcrate add -g ghcr.io/acme/skills/review   # for the user: ~/.agents/skills
     """
     from ..ops import AddRequest
     from ..ops import add as run
@@ -222,6 +223,7 @@ def install(
       skillcrate install --offline       # from the cache only
       skillcrate install --keep-going    # like make -k: install what can be
       skillcrate install --hook claude   # what `skillcrate register` puts in hooks
+      skillcrate install -g              # the user's own skills (~/.agents/skills)
     """
     if refs:  # npm habit: `install PKG` adds it; here that is `add`
         raise click.UsageError(
@@ -233,7 +235,7 @@ def install(
         sys.exit(run_hook(hook, app))
     from ..fastpath import is_up_to_date
 
-    if not as_json and not frozen and is_up_to_date(app.project):
+    if not as_json and not frozen and is_up_to_date(app.project, app.files_dir):
         app.info("skills are up to date")
         return
     from ..ops import install as run

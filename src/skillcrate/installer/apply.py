@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from ..boundary import SKILLS_DIR, Boundary, skill_rel
 from ..errors import ProjectError, SkillcrateError
 from ..fastpath import dir_stat, inputs_blob
-from ..project.files import LOCK_NAME
 from ..project.lockfile import LockedSkill, Lockfile, save_lockfile
 from ..project.manifest import Manifest
 from ..skill.tree import FileRecord, tree_digest_of
@@ -76,8 +75,12 @@ def _preflight_one(project: Project, p: Prepared, owned: set[str]) -> None:
                 "choose another name with --name or move that folder",
             )
     for link in p.entry.additional_installed_paths:
-        b.check_artifact(link)
-        b.lstat(link)  # UnsafePath when the link folder (or a parent) is a symlink
+        b.check_artifact(link)  # lstat below: UnsafePath when the link folder is a symlink
+        if links.occupied_by_another(b, link, rel, p.entry.tree, owned=link in owned):
+            raise ProjectError(
+                f"{b.root / link} already exists and was not created by skillcrate; "
+                "remove or rename it to install the link"
+            )
 
 
 def _identical(b: Boundary, rel: str, tree: str | None) -> bool:
@@ -172,14 +175,15 @@ def apply(
     result.removed = sorted(n for n in (gone | old_names) - new_names)
     # 3. lock, state, .gitignore (last, like installer's RECORD)
     if write_lock:
-        result.lock_written = save_lockfile(b.root / LOCK_NAME, new_lock)
+        result.lock_written = save_lockfile(project.lock_path, new_lock)
     manifest_bytes = project.manifest_path.read_bytes() if project.manifest_path.exists() else b""
     lock_bytes = project.lock_path.read_bytes() if project.lock_path.exists() else b""
     # partial: never "up to date", so the next run (session start) tries the failures again
     inputs = None if partial else inputs_blob(manifest_bytes, lock_bytes)
     write_state(b.root, inputs, artifacts, records)
-    folders = {rel: art.link is None for rel, art in artifacts.items()}
-    gitignore.update_gitignore(b, folders, keep_block=True)
+    if not project.is_global:  # the home folder is no repository of skillcrate's to mind
+        folders = {rel: art.link is None for rel, art in artifacts.items()}
+        gitignore.update_gitignore(b, folders, keep_block=True)
     return result
 
 

@@ -60,6 +60,27 @@ def place_link(
     return text, None
 
 
+def occupied_by_another(
+    boundary: Boundary, link_rel: str, skill_rel: str, tree: str | None, owned: bool
+) -> bool:
+    """Whether something skillcrate may not replace is at ``link_rel`` (checked before
+    anything is written): not ours, not a link to the skill, not a copy of its ``tree``."""
+    st = boundary.lstat(link_rel)
+    if st is None or owned:
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        text = boundary.readlink(link_rel)
+        return text != link_text(link_rel, skill_rel) and not _same_as_skill(
+            boundary, link_rel, skill_rel, st
+        )
+    if stat.S_ISDIR(st.st_mode) and tree:
+        try:
+            return tree_digest_of(boundary.path(link_rel)) != tree
+        except Exception:  # noqa: BLE001 - unreadable, a symlink inside: not the same tree
+            return True
+    return True
+
+
 def _same_as_skill(boundary: Boundary, link_rel: str, skill_rel: str, st: os.stat_result) -> bool:
     link, skill = boundary.path(link_rel), boundary.path(skill_rel)
     if stat.S_ISLNK(st.st_mode):

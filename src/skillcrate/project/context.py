@@ -48,14 +48,26 @@ class Project:
     pre: bool = False  # let ranges pick prereleases and draft/testing versions (--pre)
     allow_link_dirs: tuple[str, ...] = ()  # link folders the user allowed (command line)
     allow_external: bool = False  # add collection members stored in other repositories
+    # -g: the user-level skills.json and lock live here, not in ``root`` (the home folder,
+    # where the agents' user-level skill folders are); and no .gitignore is kept
+    files_dir: Path | None = None
+
+    @property
+    def base_dir(self) -> Path:
+        """Where skills.json and the lock are (relative ``oci:`` paths start here)."""
+        return self.files_dir if self.files_dir is not None else self.root
+
+    @property
+    def is_global(self) -> bool:
+        return self.files_dir is not None
 
     @property
     def manifest_path(self) -> Path:
-        return self.root / MANIFEST_NAME
+        return self.base_dir / MANIFEST_NAME
 
     @property
     def lock_path(self) -> Path:
-        return self.root / LOCK_NAME
+        return self.base_dir / LOCK_NAME
 
     @cached_property
     def client(self) -> Client:
@@ -111,7 +123,7 @@ class Project:
     def load_manifest(self) -> Manifest:
         if not self.manifest_path.is_file():
             raise ManifestError(
-                f"no {MANIFEST_NAME} in {self.root}",
+                f"no {MANIFEST_NAME} in {self.base_dir}",
                 hints=["run `skillcrate init` or `skillcrate add REF` to create one"],
             )
         return load_manifest(self.manifest_path)
@@ -126,7 +138,7 @@ class Project:
         """
         if self.offline and not ref.layout:
             return None
-        return self.client.open(ref, self.root, deferred=True)
+        return self.client.open(ref, self.base_dir, deferred=True)
 
     def online_target(self, ref: Reference, why: str) -> Target:
         target = self.target(ref)
