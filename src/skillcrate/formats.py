@@ -252,8 +252,13 @@ def pack(
     annotations: Mapping[str, str] | None = None,
     status: str | None = None,
     env: Mapping[str, str] | None = None,
+    git: bool = True,
 ) -> Packed:
-    """Validate and pack a skill folder into an artifact of format ``fmt``."""
+    """Validate and pack a skill folder into an artifact of format ``fmt``.
+
+    ``git``: record the folder's git remote and commit as annotations (when it is in a
+    repository); off for skillcrate's own skill, whose digest must not depend on where
+    the package was installed from."""
     folder = Path(folder)
     writer = _WRITERS.get(fmt)
     if writer is None:
@@ -271,7 +276,7 @@ def pack(
     info = read_skill(folder)
     version = _version_for(info, folder, tag)
     created = created_timestamp(env)
-    source, revision = git_info(folder)
+    source, revision = git_info(folder) if git else ("", "")
     workdir = Path(tempfile.mkdtemp(prefix="skillcrate-pack-"))
     layer_path = workdir / "layer.tar.gz"
     try:

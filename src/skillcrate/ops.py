@@ -683,3 +683,41 @@ def mirror(project: Project, dest: str, refs: Sequence[str] = ()) -> list[Mirror
         copied = mirror_skill(source, target, digest, tags, project.cache, report=project.report)
         out.append(Mirrored(name, f"{ref.name}@{digest}", to.name, copied))
     return out
+
+
+SELF_SKILL = "skillcrate"
+SELF_VENDOR = ".agents/vendor/skillcrate"  # the layout add --self writes (committed with it)
+SELF_EPOCH = "1767225600"  # 2026-01-01: fixed, so the same skillcrate packs the same digest
+
+
+def self_skill_folder() -> Path:
+    """The skill about skillcrate that ships with the package (``data/skillcrate``)."""
+    return Path(__file__).resolve().parent / "data" / SELF_SKILL
+
+
+def vendor_self(project: Project) -> Reference:
+    """Write the shipped skillcrate skill as an OCI layout into the project (under
+    ``.agents/vendor/skillcrate``; for ``-g`` in the user-level folder), tagged with this
+    skillcrate's version; the reference to add. The same version writes the same digest,
+    so running it again changes nothing. A symlink on the way is refused: the layout is
+    only ever written inside the project."""
+    from . import __version__
+    from .formats import pack
+    from .oci.layout import LayoutRepository
+    from .publish.push import push_packed
+
+    dest = project.base_dir.joinpath(*SELF_VENDOR.split("/"))
+    here = project.base_dir
+    for part in SELF_VENDOR.split("/"):
+        here = here / part
+        if here.is_symlink():
+            raise ProjectError(
+                f"{here} is a symbolic link; skillcrate writes its own skill only inside "
+                f"{project.base_dir}",
+                hints=["remove the link, or add the skill from a registry instead"],
+            )
+    env = {"SOURCE_DATE_EPOCH": SELF_EPOCH}
+    packed = pack(self_skill_folder(), tag=__version__, env=env, git=False)
+    push_packed(LayoutRepository(dest), packed, [__version__])
+    where = str(dest) if project.is_global else "./" + SELF_VENDOR  # saved as in skills.json
+    return Reference(registry="", repository=where, tag=__version__, layout=True)

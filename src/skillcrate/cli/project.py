@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ..installer.apply import InstallResult
+    from ..project.context import Project
 
 
 def columns(rows: Sequence[Sequence[str]]) -> list[str]:
@@ -70,27 +71,50 @@ def _print_result(
 
 
 @cli.command(context_settings=CONTEXT)
+@click.option(
+    "--with-skill",
+    is_flag=True,
+    help="Also add skillcrate's own skill, so agents can manage skills (see add --self).",
+)
 @pass_app
-def init(app: App) -> None:
+def init(app: App, with_skill: bool) -> None:
     """Create skills.json and the managed .gitignore block in the project.
 
     \b
     Examples:
       skillcrate init
       skillcrate -C path/to/project init
+      skillcrate init --with-skill       # and the skill that teaches agents skillcrate
     """
     from ..ops import init as run
 
-    created = run(_project(app))
+    project = _project(app)
+    created = run(project)
     app.out(
-        f"created {app.project / 'skills.json'}"
-        if created
-        else f"{app.project / 'skills.json'} already exists"
+        f"created {project.manifest_path}" if created else f"{project.manifest_path} already exists"
     )
+    if with_skill:
+        _add_self(app, project, as_json=False)
+
+
+def _add_self(app: App, project: Project, *, as_json: bool) -> None:
+    from ..ops import AddRequest, vendor_self
+    from ..ops import add as run
+
+    ref = vendor_self(project)
+    app.info(f"wrote skillcrate's own skill to {ref.name}:{ref.tag}")
+    result = run(project, [AddRequest(f"{ref.name}:{ref.tag}")], cwd=project.base_dir)
+    _print_result(app, result, as_json)
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("refs", nargs=-1, required=True)
+@click.argument("refs", nargs=-1)
+@click.option(
+    "--self",
+    "self_",
+    is_flag=True,
+    help="Add skillcrate's own skill (written as an OCI layout into .agents/vendor/skillcrate).",
+)
 @click.option(
     "--version",
     "version",
@@ -111,6 +135,7 @@ def init(app: App) -> None:
 def add(
     app: App,
     refs: tuple[str, ...],
+    self_: bool,
     version: str | None,
     name: str | None,
     exact: bool,
@@ -135,10 +160,18 @@ def add(
       skillcrate add oci:./vendor/registry/hello-world --version '~1.0'
       skillcrate add ghcr.io/acme/skills/review@sha256:<hex> --name review-pinned
       skillcrate add -g ghcr.io/acme/skills/review   # for the user: ~/.agents/skills
+      skillcrate add --self              # the skill that teaches agents skillcrate
     """
     from ..ops import AddRequest
     from ..ops import add as run
 
+    if self_:
+        if refs or version or name or exact:
+            raise click.UsageError("--self adds skillcrate's own skill: give no REF or version")
+        _add_self(app, _project(app, link_dirs=link_dirs), as_json=as_json)
+        return
+    if not refs:
+        raise click.UsageError("give a reference to add (or --self)")
     if version and len(refs) > 1:
         raise click.UsageError("--version can only be used with a single reference")
     reqs = [AddRequest(ref, version=version, name=name, exact=exact) for ref in refs]
