@@ -155,3 +155,31 @@ def test_the_user_level_layout_follows_the_agents_documentation() -> None:
     assert {agent: _spec_for(agent, True).path for agent in AGENTS} == {
         agent: path for agent, (path, _) in USER_HOOKS.items()
     }
+
+
+def test_trust_keys_of_the_user_level_skills_json_are_found_beside_it(
+    isolated_env: IsolatedEnv, tmp_path: Path
+) -> None:
+    """A relative key path in the user-level skills.json is read from its folder (not the
+    home folder), and an enforce rule holds for user-level skills as for a project's."""
+    password = {"SKILLCRATE_PASSWORD": "correct horse"}
+    files = isolated_env.config_dir / "global"
+    (files / "keys").mkdir(parents=True)
+    key = files / "keys" / "acme"
+    assert run_cli("keygen", "--output-key-prefix", str(key), env=password).returncode == 0
+    for name, signed in (("signed", True), ("unsigned", False)):
+        folder = make_skill(tmp_path / "src" / name, name, f"The {name} skill. Use when testing.")
+        ref = f"oci:{tmp_path / 'store' / name}:1.0.0"
+        assert run_cli("push", str(folder), ref).returncode == 0
+        if signed:
+            done = run_cli("sign", ref, "--key", f"{key}.key", env=password)
+            assert done.returncode == 0, done.stderr
+    rule = {"mode": "enforce", "keys": ["keys/acme.pub"]}
+    (files / "skills.json").write_text(
+        json.dumps({"skills": [], "trust": {f"oci:{tmp_path / 'store'}/*": rule}}) + "\n"
+    )
+    refused = run_cli("add", "-g", f"oci:{tmp_path / 'store' / 'unsigned'}")
+    assert refused.returncode == 1 and "not signed" in refused.stderr, refused.stderr
+    ok("add", "-g", f"oci:{tmp_path / 'store' / 'signed'}")
+    lock = json.loads((files / "skills.lock.json").read_text())
+    assert lock["skills"][0]["signedBy"] == "keys/acme.pub"

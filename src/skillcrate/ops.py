@@ -228,7 +228,7 @@ def _check_collection(
 
         target = project.online_target(resolved.ref, f"verifying {resolved.ref}")
         subject, _ = get_manifest(target, resolved.digest, project.cache)
-        result = check(target, subject, rule, project.root)
+        result = check(target, subject, rule, project.base_dir)
         if not result.ok:
             if rule.mode == "enforce":
                 raise refusal("collection", f"{resolved.ref}@{resolved.digest}", result)

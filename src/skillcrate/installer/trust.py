@@ -25,7 +25,7 @@ def check_trust(project: Project, entry: LockedSkill, rule: TrustRule) -> TrustC
 
     target = project.online_target(entry.source.reference(), f"verifying {entry.name}")
     subject, _ = get_manifest(target, entry.source.digest, project.cache)
-    return check(target, subject, rule, project.root)
+    return check(target, subject, rule, project.base_dir)
 
 
 def entry_rules(manifest: Manifest, entry: LockedSkill) -> list[TrustRule]:
@@ -57,7 +57,7 @@ def apply_trust(
     for name, p in prepared.items():
         labels[name] = []
         for rule in entry_rules(manifest, p.entry):
-            fp = verified.rule_fingerprint(rule, project.root)
+            fp = verified.rule_fingerprint(rule, project.base_dir)
             rec = None if frozen else verified.lookup(p.entry.source.digest, fp)
             if rec is not None:
                 labels[name].append(rec["signedBy"])
