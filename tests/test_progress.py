@@ -136,3 +136,62 @@ def test_pull_on_a_terminal_shows_progress_and_on_a_pipe_does_not(
     assert time.monotonic() - started > 0.8  # as slow as the first: it did download
     assert piped.returncode == 0, piped.stderr
     assert "↓" not in piped.stderr and "MiB/s" not in piped.stderr
+
+
+def test_uploads_draw_an_up_arrow_and_mixed_transfers_both() -> None:
+    out, clock = io.StringIO(), Clock()
+    meter = TerminalMeter(out, clock)
+    meter.begin("u", "review", 10 * MiB, upload=True)
+    clock.now += 1.0
+    meter.advance("u", MiB)
+    assert meter.line(clock.now).startswith("↑ review  1.0/10.0 MiB")
+    meter.begin("d", "testing", 10 * MiB)
+    assert meter.line(clock.now).startswith("⇅ 2 skills")
+
+
+class Recorder:
+    """A Meter that records what it is told (the library's side of the protocol)."""
+
+    def __init__(self) -> None:
+        self.begun: list[tuple[str, int, bool]] = []
+        self.bytes = 0
+        self.ended = 0
+
+    def begin(self, key: str, label: str, total: int, *, upload: bool = False) -> None:
+        self.begun.append((label, total, upload))
+
+    def advance(self, key: str, n: int) -> None:
+        self.bytes += n
+
+    def end(self, key: str) -> None:
+        self.ended += 1
+
+    def note(self, text: str) -> None:
+        pass
+
+
+def test_a_push_and_a_pull_report_their_bytes(registry, repo_name: str, tmp_path: Path) -> None:
+    """Real registry: the layer upload is metered as an upload of exactly its size, the
+    download of the same blob as a download."""
+    from skillcrate.cache import Cache
+    from skillcrate.fetch import unpack_to
+    from skillcrate.oci import Client, ClientOptions
+    from skillcrate.publish.push import push_packed
+    from skillcrate.reference import Reference
+
+    folder = make_skill(tmp_path / "src", "big", files={})
+    (folder / "assets").mkdir()
+    (folder / "assets/blob.bin").write_bytes(os.urandom(MiB))
+    packed = pack(folder)
+    layer = packed.layers[0]
+    up = Recorder()
+    ref = Reference.parse(f"{registry.host}/{repo_name}")
+    push_packed(Client(ClientOptions(meter=up)).open(ref), packed, ["1.0.0"])
+    assert (repo_name.rsplit("/", 1)[-1], layer.size, True) in up.begun
+    assert up.bytes >= layer.size and up.ended == len(up.begun)
+
+    down = Recorder()
+    target = Client(ClientOptions(meter=down)).open(ref)
+    unpack_to(target, "1.0.0", Cache(tmp_path / "cache"), tmp_path / "out", fallback_name="big")
+    assert (repo_name.rsplit("/", 1)[-1], layer.size, False) in down.begun
+    assert down.ended == len(down.begun)

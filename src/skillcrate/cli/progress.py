@@ -1,4 +1,4 @@
-"""Download progress on a terminal: one status line on stderr, redrawn in place.
+"""Transfer progress on a terminal: one status line on stderr, redrawn in place.
 
 ``TerminalMeter`` is the :class:`~skillcrate.oci.target.Meter` the CLI hands its registry
 client when stderr is a terminal (and ``-q`` is not given). It shows, at most ten times a
@@ -6,6 +6,7 @@ second, what is being downloaded, how much of it has arrived and how fast::
 
     ↓ review  12.3/50.0 MiB  4.1 MiB/s
     ↓ 3 skills  20.1/150.0 MiB  6.0 MiB/s
+    ↑ review  80.0/200.0 MiB  30.2 MiB/s      (push: a blob upload)
 
 Transfers that finish within half a second draw nothing, so a warm or small install
 prints no progress at all. Lines other output prints clear the status line first.
@@ -28,6 +29,7 @@ INTERVAL = 0.1  # seconds between redraws
 class _Transfer:
     label: str
     total: int
+    upload: bool = False
     done: int = 0
 
 
@@ -47,11 +49,11 @@ class TerminalMeter:
     def _now(self) -> float:
         return self._clock()  # type: ignore[operator,no-any-return]
 
-    def begin(self, key: str, label: str, total: int) -> None:
+    def begin(self, key: str, label: str, total: int, *, upload: bool = False) -> None:
         with self._lock:
             if not self._active:
                 self._started, self._bytes = self._now(), 0
-            self._active[key] = _Transfer(label, total)
+            self._active[key] = _Transfer(label, total, upload)
 
     def advance(self, key: str, n: int) -> None:
         with self._lock:
@@ -92,9 +94,11 @@ class TerminalMeter:
         done = sum(t.done for t in transfers)
         total = sum(t.total for t in transfers) if all(t.total >= 0 for t in transfers) else -1
         who = transfers[0].label if len(transfers) == 1 else f"{len(transfers)} skills"
+        ups = {t.upload for t in transfers}
+        arrow = "↑" if ups == {True} else "↓" if ups == {False} else "⇅"
         elapsed = max(now - (self._started or now), 1e-6)
         size = f"{done / MiB:.1f}/{total / MiB:.1f} MiB" if total >= 0 else f"{done / MiB:.1f} MiB"
-        return f"↓ {who}  {size}  {self._bytes / elapsed / MiB:.1f} MiB/s"
+        return f"{arrow} {who}  {size}  {self._bytes / elapsed / MiB:.1f} MiB/s"
 
     def _draw(self, now: float) -> None:
         from ..text import one_line

@@ -53,12 +53,13 @@ class ReferrerStore(Protocol):
 class Meter(Protocol):
     """Where byte progress of transfers goes (the CLI draws it on a terminal).
 
-    ``key`` tells concurrent transfers apart (a blob digest); ``label`` names the
-    transfer for a person; ``total`` is the size in bytes (-1: unknown). Called from
-    download threads: implementations lock.
+    ``key`` tells concurrent transfers apart (a blob digest, an upload URL); ``label``
+    names the transfer for a person; ``total`` is the size in bytes (-1: unknown);
+    ``upload``: bytes going to the registry, not coming from it. Called from download
+    threads: implementations lock.
     """
 
-    def begin(self, key: str, label: str, total: int) -> None: ...
+    def begin(self, key: str, label: str, total: int, *, upload: bool = False) -> None: ...
     def advance(self, key: str, n: int) -> None: ...
     def end(self, key: str) -> None: ...
     def note(self, text: str) -> None:

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -306,11 +306,14 @@ class Transport:
         form: Mapping[str, str] | None = None,
     ) -> requests.Response:
         last_exc: Exception | None = None
+        upload = _upload_name(method, url) if self.meter is not None else None
         for attempt in range(ATTEMPTS):
-            body = None
+            body: Any = None
             try:
                 if data is not None:
                     body = open_source(data)
+                    if upload is not None and not isinstance(data, bytes | bytearray):
+                        body = _Metered(body, self.meter, url, upload)  # type: ignore[arg-type]
                 resp = self.session.request(
                     method,
                     url,
@@ -608,6 +611,45 @@ class Transport:
                 "$DOCKER_CONFIG/config.json and Podman's auth.json)"
             ],
         )
+
+
+_UPLOAD_PATH = re.compile(r"/v2/(?:[^?]*/)?([^/?]+)/blobs/uploads/")
+
+
+def _upload_name(method: str, url: str) -> str | None:
+    """The repository's last name for a blob upload (``PUT …/blobs/uploads/…``), else None."""
+    if method != "PUT":
+        return None
+    found = _UPLOAD_PATH.search(url)
+    return found.group(1) if found else None
+
+
+class _Metered:
+    """A file being uploaded, telling the meter how much of it was read (sent)."""
+
+    def __init__(self, fh: BinaryIO, meter: Meter, key: str, label: str) -> None:
+        import os
+
+        self._fh, self._meter, self._key = fh, meter, key
+        size = os.fstat(fh.fileno()).st_size
+        meter.begin(key, label, size, upload=True)
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._fh.read(n)
+        if chunk:
+            self._meter.advance(self._key, len(chunk))
+        return chunk
+
+    def fileno(self) -> int:
+        return self._fh.fileno()
+
+    @property
+    def mode(self) -> str:
+        return "rb"  # requests checks it before trusting fstat for the length
+
+    def close(self) -> None:
+        self._meter.end(self._key)
+        self._fh.close()
 
 
 def _parse_token(raw: bytes, host: str) -> tuple[str, float]:
