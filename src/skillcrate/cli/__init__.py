@@ -7,7 +7,7 @@ commands so that ``skillcrate install`` on an unchanged project stays cheap.
 The root group, ``App`` and the entry point live here; the commands live in one
 module per group (``publish``, ``project``, ``signing``, ``cache``, ``agents``),
 imported at the bottom so that they register on ``cli``; ``options`` holds the
-options and helpers they share; ``progress`` draws download progress on a terminal.
+options and helpers they share; ``progress`` draws transfer progress on a terminal.
 """
 
 from __future__ import annotations
