@@ -183,3 +183,19 @@ def test_trust_keys_of_the_user_level_skills_json_are_found_beside_it(
     ok("add", "-g", f"oci:{tmp_path / 'store' / 'signed'}")
     lock = json.loads((files / "skills.lock.json").read_text())
     assert lock["skills"][0]["signedBy"] == "keys/acme.pub"
+
+
+def test_doctor_g_checks_the_users_skills_and_hooks(store: Path, isolated_env: IsolatedEnv) -> None:
+    ok("add", "-g", f"oci:{store / 'review'}")
+    before = json.loads(run_cli("doctor", "-g", "--json").stdout)
+    hooks = [c for c in before if c["area"] == "hooks"]
+    assert hooks[0]["status"] == "warn" and "skillcrate register -g" in hooks[0]["fix"]
+    ok("register", "-g", "--agent", "claude", "--command", sys.executable + " -m skillcrate")
+    done = run_cli("doctor", "-g", "--json")
+    checks = json.loads(done.stdout)
+    assert done.returncode == 0, checks
+    claude = [c for c in checks if c["area"] == "hooks" and c["subject"] == "claude"]
+    assert claude[0]["status"] == "ok" and ".claude/settings.json" in claude[0]["detail"]
+    assert {c["area"] for c in checks} >= {"project", "install", "hooks"}
+    (isolated_env.home / ".agents/skills/review/SKILL.md").write_text("edited\n")
+    assert run_cli("doctor", "-g").returncode == 1  # the user's skill drifted

@@ -170,15 +170,16 @@ def _check_codex_trust(root: Path) -> list[Check]:
     ]
 
 
-def _check_hooks(root: Path) -> list[Check]:
+def _check_hooks(root: Path, *, user: bool = False) -> list[Check]:
     out: list[Check] = []
+    register = "skillcrate register -g" if user else "skillcrate register"
     try:
-        found = agents.registered_hooks(root)
+        found = agents.registered_hooks(root, user=user)
     except SkillcrateError as exc:  # a malformed hook file: report it, keep checking
         detail = exc.message.replace("; the file was not changed", "")
         return [Check("hooks", "agents", "fail", detail, "fix the JSON of that file by hand")]
     for agent in AGENTS:
-        path = agents.hook_file(root, agent).relative_to(root).as_posix()
+        path = agents.hook_file(root, agent, user=user).relative_to(root).as_posix()
         commands = found.get(agent) or []
         if not commands:
             if (root / path).exists():
@@ -188,7 +189,7 @@ def _check_hooks(root: Path) -> list[Check]:
                         agent,
                         "warn",
                         f"{path} has no skillcrate hook",
-                        f"run `skillcrate register --agent {agent}`",
+                        f"run `{register} --agent {agent}`",
                     )
                 )
             continue
@@ -199,7 +200,7 @@ def _check_hooks(root: Path) -> list[Check]:
                     agent,
                     "fail",
                     f"{path}: the hook runs more than skillcrate: {one_line(commands[0], 200)!r}",
-                    f"remove that entry, then run `skillcrate register --agent {agent}`",
+                    f"remove that entry, then run `{register} --agent {agent}`",
                 )
             )
             continue
@@ -243,7 +244,7 @@ def _check_hooks(root: Path) -> list[Check]:
                 "agents",
                 "warn",
                 "no agent is registered",
-                "run `skillcrate register` so sessions start with install",
+                f"run `{register}` so sessions start with install",
             )
         )
     return out
@@ -357,8 +358,11 @@ def _check_mirrors(project: Project, key: str) -> list[Check]:
 
 
 def diagnose(project: Project) -> list[Check]:
+    """Every check of the project (with ``-g``: the user's own skills and user-level hooks;
+    Codex's per-project trust does not apply there)."""
     checks = _check_project(project)
-    checks += _check_hooks(project.root)
-    checks += _check_codex_trust(project.root)
+    checks += _check_hooks(project.root, user=project.is_global)
+    if not project.is_global:
+        checks += _check_codex_trust(project.root)
     checks += _check_registries(project)
     return checks

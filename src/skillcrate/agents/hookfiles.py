@@ -406,9 +406,10 @@ def resolve_agents(agents: Sequence[str]) -> list[str]:
     return names
 
 
-def hook_file(project: Path, agent: str) -> Path:
-    """The file holding ``agent``'s session hook in ``project``."""
-    return Path(project) / _spec(agent).path
+def hook_file(project: Path, agent: str, *, user: bool = False) -> Path:
+    """The file holding ``agent``'s session hook in ``project`` (``user``: under ``~``)."""
+    _spec(agent)
+    return Path(project) / _spec_for(agent, user).path
 
 
 def default_user_agents(home: Path) -> list[str]:
@@ -939,14 +940,15 @@ def unregister(project: Path, agents: Sequence[str], *, user: bool = False) -> l
     return results
 
 
-def registered_hooks(project: Path) -> dict[str, list[str]]:
-    """For each agent, the skillcrate hook commands found in its hook file (for `doctor`).
+def registered_hooks(project: Path, *, user: bool = False) -> dict[str, list[str]]:
+    """For each agent, the skillcrate hook commands found in its hook file (for `doctor`);
+    ``user``: the user-level files under the home folder ``project``.
 
     Agents without a hook file map to an empty list; a malformed file raises `ProjectError`.
     """
     found: dict[str, list[str]] = {}
     for agent in AGENTS:
-        spec = _SPECS[agent]
+        spec = _spec_for(agent, user)
         loaded = _load(Path(project) / spec.path, spec)
         entries = _entries(loaded[0], spec) if loaded else []
         found[agent] = [_our_command(e, spec) for e in entries if _is_ours(e, spec)]

@@ -242,6 +242,7 @@ GLOBAL_COMMANDS = (
     "verify",
     "register",
     "unregister",
+    "doctor",
 )
 
 

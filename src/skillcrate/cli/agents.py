@@ -150,6 +150,7 @@ def doctor(app: App, as_json: bool) -> None:
     Examples:
       skillcrate doctor
       skillcrate doctor --json
+      skillcrate doctor -g               # the user's own skills and user-level hooks
     """
     from ..doctor import diagnose
 
