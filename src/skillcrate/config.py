@@ -62,10 +62,14 @@ def config_dir() -> Path:
 
 
 def global_dir() -> Path:
-    """The folder of the user-level skills.json and lock (``-g``): ``<config dir>/global``."""
-    from .fastpath import GLOBAL_DIR
+    """The folder of the user-level skills.json and lock (``-g``): ``<config dir>/global``.
 
-    return config_dir() / GLOBAL_DIR
+    Where the stdlib-only no-op check can compute it (``fastpath.global_files_path``) that
+    is the answer, so the fast path and the CLI always read the same files."""
+    from .fastpath import GLOBAL_DIR, global_files_path
+
+    found = global_files_path()
+    return Path(found) if found is not None else config_dir() / GLOBAL_DIR
 
 
 def load_config(path: Path | None = None) -> dict[str, Any]:

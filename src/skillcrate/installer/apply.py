@@ -129,8 +129,8 @@ def apply(
                 if recs is not None:
                     records[rel] = recs
     # 1. skill folders (each swapped in atomically) and their links; what is at the links
-    # of skills that stay is read folder by folder (one open each, not three per link)
-    seen = _links_seen(b, [p.entry for p in prepared.values() if p.fetched is None])
+    # is read folder by folder first (one open each, not three per link)
+    seen = _links_seen(b, [p.entry for p in prepared.values()])
     for entry in new_lock.skills:
         if entry.name in kept_names:
             continue
@@ -155,7 +155,7 @@ def apply(
                 owned=link in owned,
                 source=b.path(rel),
                 records=recs,
-                seen=seen[link] if link in seen else True,
+                seen=seen[link],
             )
             if text is not None:
                 artifacts[link] = Artifact(link, entry.name, link=text)

@@ -19,6 +19,8 @@ from ..reference import Reference
 from .target import Target
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..registries import Endpoint, Rule
     from .credentials import Credential
     from .target import Meter
@@ -147,17 +149,13 @@ class Client:
         """Answer ``host``'s challenge with ``credential`` alone (Basic, or a Bearer token
         with no scope, as ``docker login`` does); AuthError when it is rejected."""
         from ..reference import clean_host
-        from .transport import Transport, raise_for_status
+        from .transport import raise_for_status
 
         ref = Reference(registry=clean_host(host), repository="")
         plain, verify, limits = self._settings(ref)
-        transport = Transport(
-            api_host(ref.registry),
-            plain_http=plain,
-            verify=verify,
-            credential=lambda: credential,
-            timeout=limits,
-        )
+        transport = _new_transport(
+            ref.registry, plain, verify, limits, None, credential=lambda: credential
+        )  # a transport of its own: never one that already holds a saved login
         resp = transport.request("GET", "/v2/")
         try:
             raise_for_status(resp, f"registry {ref.registry}")
@@ -195,7 +193,10 @@ def _new_transport(
     limits: tuple[float, float],
     meter: Meter | None,
     http_fallback: bool = False,
+    credential: Callable[[], Credential | None] | None = None,
 ) -> Transport:
+    """A transport for ``host``: credentials from Docker's and Podman's files unless
+    ``credential`` is given (``login`` checks the one typed in)."""
     from .credentials import lookup
     from .transport import Transport
 
@@ -203,7 +204,7 @@ def _new_transport(
         api_host(host),
         plain_http=plain,
         verify=verify,
-        credential=lambda: lookup(host),
+        credential=credential or (lambda: lookup(host)),
         timeout=limits,
         meter=meter,
         http_fallback=http_fallback,

@@ -98,16 +98,14 @@ def _from_auth_entry(entry: object, source: str) -> Credential | None:
     return None if cred.is_empty else cred
 
 
-def run_helper(helper: str, host: str, *, timeout: float = 15.0) -> Credential | None:
-    """Ask ``docker-credential-<helper> get`` for ``host``'s credential."""
+def _run_helper(
+    helper: str, action: str, payload: bytes, host: str, timeout: float = 15.0
+) -> subprocess.CompletedProcess[bytes]:
+    """``docker-credential-<helper> ACTION`` with ``payload`` on stdin (get, store, erase)."""
     binary = f"docker-credential-{helper}"
     try:
-        proc = subprocess.run(
-            [binary, "get"],
-            input=host.encode(),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
+        return subprocess.run(
+            [binary, action], input=payload, capture_output=True, timeout=timeout, check=False
         )
     except FileNotFoundError as exc:
         raise AuthError(
@@ -115,6 +113,12 @@ def run_helper(helper: str, host: str, *, timeout: float = 15.0) -> Credential |
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise AuthError(f"credential helper {binary} timed out for {host}") from exc
+
+
+def run_helper(helper: str, host: str, *, timeout: float = 15.0) -> Credential | None:
+    """Ask ``docker-credential-<helper> get`` for ``host``'s credential."""
+    binary = f"docker-credential-{helper}"
+    proc = _run_helper(helper, "get", host.encode(), host, timeout)
     if proc.returncode != 0:
         out = (proc.stdout + proc.stderr).decode(errors="replace")
         if "credentials not found" in out.lower():
@@ -172,21 +176,15 @@ def auth_key(host: str) -> str:
 
 
 def _helper_call(helper: str, action: str, payload: bytes, host: str) -> None:
-    binary = f"docker-credential-{helper}"
-    try:
-        proc = subprocess.run(
-            [binary, action], input=payload, capture_output=True, timeout=15.0, check=False
-        )
-    except FileNotFoundError as exc:
-        raise AuthError(f"credential helper {binary} is configured but not on PATH") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise AuthError(f"credential helper {binary} timed out ({action} {host})") from exc
+    """``store`` or ``erase`` through the helper; erasing what it does not hold is fine."""
+    proc = _run_helper(helper, action, payload, host)
     if proc.returncode != 0:
         out = (proc.stdout + proc.stderr).decode(errors="replace").lower()
         if action == "erase" and "not found" in out:
             return
         raise AuthError(
-            f"credential helper {binary} failed to {action} {host} (exit {proc.returncode})"
+            f"credential helper docker-credential-{helper} failed to {action} {host} "
+            f"(exit {proc.returncode})"
         )
 
 
@@ -274,17 +272,16 @@ def erase(
     removed: list[str] = []
     if authfile is None and env.get("REGISTRY_AUTH_FILE"):
         authfile = Path(env["REGISTRY_AUTH_FILE"])
-    paths = [authfile] if authfile is not None else []
-    docker = docker_config_path(env)
-    cfg = _read_for_update(docker)
-    helper = _helper_for(cfg, host) if authfile is None else None
-    if helper:
-        _helper_call(helper, "erase", auth_key(host).encode(), host)
-        removed.append(f"credential helper docker-credential-{helper}")
-    if authfile is None:
-        paths.append(docker)
-    for path in paths:
-        data = _read_for_update(path)
+    if authfile is not None:
+        files = {authfile: _read_for_update(authfile)}
+    else:
+        docker = docker_config_path(env)
+        files = {docker: _read_for_update(docker)}
+        helper = _helper_for(files[docker], host)
+        if helper:
+            _helper_call(helper, "erase", auth_key(host).encode(), host)
+            removed.append(f"credential helper docker-credential-{helper}")
+    for path, data in files.items():
         auths = data.get("auths")
         if not isinstance(auths, dict):
             continue

@@ -90,9 +90,17 @@ class _Copier:
         verify_bytes(data, digest or desc.digest, "manifest")
         return desc, data
 
-    def tree(self, desc: Descriptor, data: bytes, depth: int = 0) -> bool:
+    def tree(
+        self,
+        desc: Descriptor,
+        data: bytes,
+        depth: int = 0,
+        *,
+        subject: Descriptor | None = None,
+    ) -> bool:
         """Copy the manifest ``data`` and all it names unless the destination has it;
-        whether it was pushed."""
+        whether it was pushed. With ``subject`` it is pushed as a referrer of it (so the
+        destination's fallback index lists it where there is no referrers API)."""
         if depth > MAX_DEPTH:
             raise FormatError(f"{self.source.describe()}: manifests nested deeper than {MAX_DEPTH}")
         if has_manifest(self.dest, desc.digest) is not None:
@@ -105,9 +113,15 @@ class _Copier:
         for blob in blobs:
             if copy_blob(self.source, self.dest, blob, self.staging):
                 self.copied.blobs += 1
-        media_type = desc.media_type or str(obj.get("mediaType") or OCI_INDEX)
-        self.dest.push_manifest(data, media_type, None)
-        self.copied.manifests += 1
+        if subject is not None:
+            self.dest.push_referrer(
+                data, desc.media_type or str(obj.get("mediaType") or ""), subject
+            )
+            self.copied.referrers += 1
+        else:
+            media_type = desc.media_type or str(obj.get("mediaType") or OCI_INDEX)
+            self.dest.push_manifest(data, media_type, None)
+            self.copied.manifests += 1
         return True
 
     def tag(self, desc: Descriptor, tag: str) -> None:
@@ -122,18 +136,7 @@ class _Copier:
             return
         for found in self.source.referrers(subject):
             desc, data = self.fetch(found.digest, found.digest)
-            if has_manifest(self.dest, desc.digest) is None:
-                obj = parse_manifest(data, f"referrer {desc.digest}")
-                blobs, children = referenced(obj)
-                for child in children:
-                    _, child_data = self.fetch(child.digest, child.digest)
-                    self.tree(child, child_data)
-                for blob in blobs:
-                    if copy_blob(self.source, self.dest, blob, self.staging):
-                        self.copied.blobs += 1
-                media_type = desc.media_type or str(obj.get("mediaType") or "")
-                self.dest.push_referrer(data, media_type, subject)
-                self.copied.referrers += 1
+            self.tree(desc, data, subject=subject)
             self.referrers(desc, depth + 1)
 
     def legacy(self, subject: Descriptor) -> None:
