@@ -139,3 +139,95 @@ def test_a_missing_lock_is_a_problem_only_when_skills_are_declared() -> None:
     assert frozen_problems(manifest({"name": "review", "source": SRC}), None) == [
         "skills.lock.json is missing"
     ]
+
+
+# --- dependency trees -----------------------------------------------------------------------
+
+
+def _tree_lock() -> Lockfile:
+    """review → testing → fixtures; lint → fixtures."""
+    from dataclasses import replace
+
+    def entry(name: str, deps: tuple[str, ...], needed_by: tuple[str, ...]) -> LockedSkill:
+        base = locked(
+            name, repository=f"acme/skills/{name}", spec_source=f"ghcr.io/acme/skills/{name}"
+        )
+        if needed_by and name not in ("review", "lint"):
+            base = replace(base, spec_version=None)
+        return replace(base, dependencies=deps, required_by=needed_by)
+
+    return Lockfile(
+        skills=(
+            entry("review", ("testing",), ()),
+            entry("lint", ("fixtures",), ()),
+            entry("testing", ("fixtures",), ("review",)),
+            entry("fixtures", (), ("lint", "testing")),
+        )
+    )
+
+
+def _roots(*names: str) -> Manifest:
+    return manifest(
+        *({"name": n, "source": f"ghcr.io/acme/skills/{n}", "version": "^1.2.0"} for n in names)
+    )
+
+
+def test_transitive_entries_stay_while_something_needs_them() -> None:
+    lock = _tree_lock()
+    plan = plan_install(_roots("review", "lint"), lock)
+    assert sorted(s.name for s, _ in plan.keep) == ["fixtures", "lint", "review", "testing"]
+    assert not plan.resolve and not plan.prune and not plan.needs_solving
+    assert plan.required_by() == {"testing": ("review",), "fixtures": ("lint", "testing")}
+    assert frozen_problems(_roots("review", "lint"), lock) == []
+
+
+def test_what_nothing_needs_any_more_is_pruned() -> None:
+    lock = _tree_lock()
+    plan = plan_install(_roots("lint"), lock)
+    assert sorted(s.name for s, _ in plan.keep) == ["fixtures", "lint"]
+    assert sorted(s.name for s in plan.prune) == ["review", "testing"]
+    assert not plan.needs_solving
+    # the lock now says more than lint needs: --frozen names each extra entry
+    problems = frozen_problems(_roots("lint"), lock)
+    assert "- review: in skills.lock.json but not in skills.json" in problems
+    assert any(
+        p.startswith("~ fixtures: skills.lock.json says it is required by lint, testing")
+        for p in problems
+    )
+
+
+def test_a_tree_the_lock_misses_is_solved_again() -> None:
+    lock = _tree_lock().without("fixtures")
+    plan = plan_install(_roots("review", "lint"), lock)
+    assert plan.needs_solving and plan.broken == ["lint needs fixtures", "testing needs fixtures"]
+    assert (
+        "+ fixtures: lint needs fixtures, but skills.lock.json does not hold it"
+        in frozen_problems(_roots("review", "lint"), lock)
+    )
+
+
+def test_updating_everything_resolves_transitive_entries_too() -> None:
+    lock = _tree_lock()
+    plan = plan_install(_roots("review", "lint"), lock, force=lock.names())
+    assert sorted(s.name for s in plan.resolve) == ["fixtures", "lint", "review", "testing"]
+    assert [s.version for s in plan.resolve if s.name == "fixtures"] == [None]
+
+
+def test_lock_dependencies_round_trip_and_bad_names_are_refused() -> None:
+    from skillcrate.errors import LockfileError
+
+    lock = _tree_lock()
+    text = lock.to_json()
+    again = Lockfile.from_json(text)
+    assert again == lock and again.to_json() == text
+    data = json.loads(text)
+    assert data["skills"][0]["name"] == "fixtures" and data["skills"][0]["requiredBy"] == [
+        "lint",
+        "testing",
+    ]
+    data["skills"][0]["requiredBy"] = ["../evil"]
+    with pytest.raises(LockfileError, match=r'"requiredBy"\[0\]'):
+        Lockfile.from_json(json.dumps(data))
+    data["skills"][0]["requiredBy"] = "lint"
+    with pytest.raises(LockfileError, match="must be an array"):
+        Lockfile.from_json(json.dumps(data))

@@ -9,6 +9,7 @@ read at most a fixed number of bytes before parsing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .errors import FormatError, SkillcrateError
@@ -27,6 +28,24 @@ def json_type(value: object) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
+
+
+def text_problem(
+    value: object,
+    check: Callable[[str], object],
+    errors: type[Exception],
+    *,
+    kind: str = "string",
+) -> str | None:
+    """Why ``value`` (parsed JSON) is not a string ``check`` accepts: ``check``'s error
+    message, or that it is not a string; None when it is fine."""
+    if not isinstance(value, str):
+        return f"must be a {kind}, not {json_type(value)}"
+    try:
+        check(value)
+    except errors as e:
+        return str(e)
+    return None
 
 
 def syntax_error(exc: json.JSONDecodeError) -> tuple[int, int, str]:

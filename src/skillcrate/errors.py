@@ -21,6 +21,7 @@ as ``error: <message>`` plus ``hint:`` lines, and maps them to exit codes::
     │   ├── LockfileError           exit 1  (malformed skills.lock.json)
     │   └── FrozenLockfileError     exit 1  (--frozen found drift)
     ├── NoMatchingVersion           exit 1  (no tag satisfies a range)
+    ├── DependencyError             exit 1  (skills that need conflicting versions, or a cycle)
     ├── LifecycleError              exit 1  (an illegal lifecycle transition)
     ├── SigningError                exit 1  (a key that cannot be read, made or used)
     └── VerificationError           exit 1  (a signature or trust policy check failed)
@@ -123,6 +124,10 @@ class FrozenLockfileError(ProjectError):
 
 
 class NoMatchingVersion(SkillcrateError):
+    pass
+
+
+class DependencyError(SkillcrateError):
     pass
 
 

@@ -44,6 +44,7 @@ from .oci.model import (
     created_timestamp,
 )
 from .skill import archive
+from .skill.dependencies import Dependency, read_folder, to_annotation
 from .skill.rules import SkillInfo, read_skill, validate
 from .skill.tree import FileRecord
 from .states import A_STATUS, STATES
@@ -76,6 +77,7 @@ A_SKILL_COMPAT = "io.agentskills.skill.compatibility"
 A_SKILL_REF = "io.agentskills.skill.ref"
 A_COLLECTION_NAME = "io.agentskills.collection.name"
 A_ORAS_UNPACK = "io.deis.oras.content.unpack"
+A_DEPENDENCIES = "io.skillcrate.dependencies"  # compact JSON (skill/dependencies.py)
 
 
 def _semver_like(tag: str | None) -> bool:
@@ -101,6 +103,7 @@ class Packed:
     blobs: Mapping[str, bytes | Path] = field(repr=False, default_factory=dict)  # layers: files
     declared_version: str = ""  # SKILL.md's metadata.version, when it has one
     warnings: tuple[str, ...] = ()  # what packing changed: each symlink stored as its file
+    dependencies: tuple[Dependency, ...] = ()  # what the skill's own skills.json declares
 
     @property
     def digest(self) -> str:
@@ -185,6 +188,7 @@ class _Writer:
     annotations: Callable[[SkillInfo, str, str], dict[str, str]]  # (info, version, created)
     oci_descriptions: bool = True  # org.opencontainers description/licenses annotations
     inline_config: bool = False  # the config descriptor carries its bytes ("data")
+    dependencies: bool = True  # declared dependencies as an annotation (else only in the layer)
 
 
 def _agentskills_annotations(info: SkillInfo, version: str, created: str) -> dict[str, str]:
@@ -232,6 +236,7 @@ _WRITERS: dict[str, _Writer] = {
         annotations=_acr_annotations,
         oci_descriptions=False,
         inline_config=True,
+        dependencies=False,  # ACR's manifests carry only its own annotations
     ),
     "image": _Writer(
         layer_media_type=IMAGE_LAYER,
@@ -297,6 +302,9 @@ def pack(
         A_STATUS: status or "",
     }
     ann.update({key: value for key, value in general.items() if value})
+    declared = read_folder(folder, own_name=info.name)
+    if declared is not None and declared.dependencies and writer.dependencies:
+        ann[A_DEPENDENCIES] = to_annotation(declared.dependencies)
     ann.update(annotations or {})
 
     config = Descriptor.for_bytes(config_mt, config_bytes)
@@ -321,8 +329,11 @@ def pack(
         blobs={config.digest: config_bytes, layer.digest: layer_path},
         declared_version=str((info.metadata or {}).get("version") or ""),
         warnings=tuple(
-            p.message for p in problems if (p.severity, p.field) == ("warning", "files")
+            p.message
+            for p in problems
+            if p.severity == "warning" and p.field in ("files", "dependencies")
         ),
+        dependencies=declared.dependencies if declared else (),
     )
     weakref.finalize(packed, shutil.rmtree, workdir, True)  # the layer file lives as long
     return packed

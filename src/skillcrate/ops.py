@@ -21,7 +21,7 @@ by :mod:`skillcrate.boundary`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ from .installer import gitignore
 from .installer.state import InstallState, read_state
 from .oci.model import parse_manifest
 from .project.files import LOCK_NAME, MANIFEST_NAME
-from .project.lockfile import LockedSkill
+from .project.lockfile import LockedSkill, Lockfile
 from .project.manifest import Manifest, SkillSpec, new_manifest
 from .reference import Reference
 from .skill.tree import FileRecord, tree_digest_of
@@ -45,10 +45,11 @@ from .versions import caret_spec, classify_spec, parse_semver
 if TYPE_CHECKING:
     from .trust.policy import TrustCheck
 
+from ._threads import parallel
 from .installer.apply import InstallResult
 from .installer.pipeline import install_locked
 from .installer.plan import link_paths
-from .installer.prepare import is_dir, parallel
+from .installer.prepare import is_dir
 from .installer.trust import check_trust, entry_rules
 from .project.context import Project
 from .resolver import Resolved, resolve_spec, selectable_tag, spec_version
@@ -264,34 +265,52 @@ def _collection_members(
     return [(*member_source(resolved.ref, e), e.digest) for e in entries]
 
 
-def require_known(manifest: Manifest, names: Sequence[str]) -> None:
-    """Refuse names skills.json does not list, naming the ones it does."""
+def require_known(manifest: Manifest, names: Sequence[str], lock: Lockfile | None = None) -> None:
+    """Refuse names skills.json does not list, naming the ones it does; with ``lock``, a
+    skill that is there because others need it is refused naming them."""
     unknown = [n for n in names if n not in manifest]
-    if unknown:
-        known = ", ".join(manifest.names()) or "none"
-        raise ProjectError(f"not in {MANIFEST_NAME}: {', '.join(unknown)} (known: {known})")
+    if not unknown:
+        return
+    needed = [e for e in (lock.get(n) if lock else None for n in unknown) if e is not None]
+    if needed:
+        entry = needed[0]
+        raise ProjectError(
+            f"{entry.name} is not in {MANIFEST_NAME}: it is installed because "
+            f"{', '.join(entry.required_by) or 'another skill'} needs it",
+            hints=[
+                f"`skillcrate why {entry.name}` shows the way; removing what needs it "
+                "removes it too"
+            ],
+        )
+    known = ", ".join(manifest.names()) or "none"
+    raise ProjectError(f"not in {MANIFEST_NAME}: {', '.join(unknown)} (known: {known})")
 
 
 def remove(project: Project, names: Sequence[str]) -> InstallResult:
-    """Drop skills from skills.json and the lock, and delete what skillcrate installed."""
+    """Drop skills from skills.json and the lock, and delete what skillcrate installed;
+    the skills they needed that nothing else needs go with them."""
     with project.lock():
         manifest = project.load_manifest()
-        require_known(manifest, names)
+        require_known(manifest, names, project.load_lock())
         for n in names:
             manifest.remove(n)
         return install_locked(project, manifest=manifest, save_manifest=True)
 
 
 def update(project: Project, names: Sequence[str] = (), *, latest: bool = False) -> InstallResult:
-    """Re-resolve within ranges (all or ``names``); ``latest`` also moves ranges forward."""
+    """Re-resolve within ranges (all or ``names``, transitive skills included); ``latest``
+    also moves the ranges skills.json writes forward."""
     with project.lock():
         manifest = project.load_manifest()
-        chosen = list(names) or manifest.names()
-        require_known(manifest, chosen)
+        lock = project.load_lock()
+        transitive = [n for n in (lock.names() if lock else []) if n not in manifest]
+        chosen = list(names) or [*manifest.names(), *transitive]
+        require_known(manifest, [n for n in chosen if n not in transitive])
         if latest:
             for name in chosen:
                 spec = manifest.get(name)
-                assert spec is not None
+                if spec is None:
+                    continue  # transitive: its dependents' ranges decide
                 kind = classify_spec(spec_version(spec))
                 if kind.kind in ("digest", "tag", "latest"):
                     continue  # a digest, a non-version tag or "*": nothing to move
@@ -320,6 +339,7 @@ class Outdated:
     latest: str
     source: str
     tracking: bool = False  # the spec follows a tag (latest, stable, v1): compare digests
+    required_by: tuple[str, ...] = ()  # the locked skills that need it
 
     @property
     def is_outdated(self) -> bool:
@@ -336,6 +356,7 @@ class Outdated:
             "latest": self.latest,
             "source": self.source,
             "tracking": self.tracking,
+            "requiredBy": list(self.required_by),
             "outdated": self.is_outdated,
         }
 
@@ -348,10 +369,13 @@ def outdated(project: Project) -> list[Outdated]:
     def one(spec: SkillSpec) -> Outdated:
         locked = lock.get(spec.name) if lock else None
         current = (locked.version or locked.source.digest) if locked else ""
+        needs = locked.required_by if locked else ()
         version = spec_version(spec)
         kind = classify_spec(version)
         if kind.kind == "digest":
-            return Outdated(spec.name, kind.text, current, kind.text, kind.text, spec.source)
+            return Outdated(
+                spec.name, kind.text, current, kind.text, kind.text, spec.source, required_by=needs
+            )
         target = project.online_target(spec.reference(), f"checking {spec.name}")
         tags = target.tags()
         newest = selectable_tag(project, target, classify_spec(None), tags)
@@ -362,11 +386,36 @@ def outdated(project: Project) -> list[Outdated]:
             have = f"{tag}@{locked.source.digest[7:19]}" if locked else ""
             want = f"{tag}@{now[7:19]}"
             latest = want if kind.kind == "tag" else newest
-            return Outdated(spec.name, tag, have, want, latest, spec.source, tracking=True)
+            return Outdated(
+                spec.name, tag, have, want, latest, spec.source, tracking=True, required_by=needs
+            )
         wanted = selectable_tag(project, target, kind, tags)
-        return Outdated(spec.name, version or "*", current, wanted, newest, spec.source)
+        return Outdated(
+            spec.name, version or "*", current, wanted, newest, spec.source, required_by=needs
+        )
 
-    return parallel(manifest.skills, one)
+    def transitive(entry: LockedSkill) -> Outdated:
+        """A skill that is there because others need it: wanted fits all of them."""
+        from .solver import newest_fitting, requirements_on
+
+        reqs = requirements_on(project, lock, entry.name) if lock else []
+        target = project.online_target(entry.source.reference(), f"checking {entry.name}")
+        newest = selectable_tag(project, target, classify_spec(None), target.tags())
+        best = newest_fitting(project, reqs)
+        specs = ", ".join(sorted({f"{r.wanted or '*'}" for r in reqs})) or "*"
+        return Outdated(
+            entry.name,
+            specs,
+            entry.version or entry.source.digest,
+            (best.tag or best.digest) if best else "",
+            newest,
+            entry.spec_source,
+            required_by=entry.required_by,
+        )
+
+    rows = parallel(manifest.skills, one)
+    others = [e for e in (lock.skills if lock else ()) if e.name not in manifest]
+    return rows + parallel(others, transitive)
 
 
 @dataclass(frozen=True)
@@ -378,6 +427,9 @@ class Listed:
     path: str
     installed: bool
     source: str
+    direct: bool = True  # listed in skills.json (else there because other skills need it)
+    dependencies: tuple[str, ...] = ()
+    required_by: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -388,13 +440,16 @@ class Listed:
             "path": self.path,
             "installed": self.installed,
             "source": self.source,
+            "direct": self.direct,
+            "dependencies": list(self.dependencies),
+            "requiredBy": list(self.required_by),
         }
 
 
 def list_skills(project: Project) -> list[Listed]:
+    manifest = project.load_manifest()
     lock = project.load_lock()
     if lock is None:
-        project.load_manifest()
         return []
     out = []
     for s in lock.skills:
@@ -417,9 +472,113 @@ def list_skills(project: Project) -> list[Listed]:
                 skill_rel(s.name),
                 folder.is_dir() and not folder.is_symlink(),
                 s.source.name,
+                s.name in manifest,
+                s.dependencies,
+                s.required_by,
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """One skill in ``list --tree``: what it needs, each shown once (npm's "deduped")."""
+
+    name: str
+    version: str
+    children: tuple[TreeNode, ...] = ()
+    deduped: bool = False  # shown in full elsewhere in the tree
+    missing: bool = False  # the lock names it but does not hold it
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "version": self.version}
+        if self.deduped or self.missing:
+            out["deduped" if self.deduped else "missing"] = True
+        out["dependencies"] = [c.to_json() for c in self.children]
+        return out
+
+    def lines(self, prefix: str = "", last: bool = True, top: bool = True) -> list[str]:
+        note = " (deduped)" if self.deduped else " (missing from the lock)" if self.missing else ""
+        label = f"{self.name} {self.version}".rstrip() + note
+        out = [label if top else f"{prefix}{'└── ' if last else '├── '}{label}"]
+        inner = prefix if top else prefix + ("    " if last else "│   ")
+        for i, child in enumerate(self.children):
+            out += child.lines(inner, i == len(self.children) - 1, False)
+        return out
+
+
+def _locked_version(entry: LockedSkill) -> str:
+    return entry.version or entry.source.digest[:19]
+
+
+def tree(project: Project) -> list[TreeNode]:
+    """The lock's dependency tree from each skills.json entry (offline)."""
+    manifest = project.load_manifest()
+    lock = project.load_lock()
+    shown: set[str] = set()
+
+    def node(name: str, path: tuple[str, ...]) -> TreeNode:
+        entry = lock.get(name) if lock else None
+        if entry is None:
+            return TreeNode(name, "", missing=True)
+        if name in shown or name in path:
+            return TreeNode(name, _locked_version(entry), deduped=True)
+        shown.add(name)
+        kids = tuple(node(d, (*path, name)) for d in entry.dependencies)
+        return TreeNode(name, _locked_version(entry), kids)
+
+    return [node(name, ()) for name in manifest.names() if lock and lock.get(name)]
+
+
+@dataclass(frozen=True)
+class Why:
+    """Why a skill is installed: each way from skills.json to it (npm's ``explain``)."""
+
+    name: str
+    version: str
+    direct: bool
+    paths: tuple[tuple[str, ...], ...]  # names from a skills.json entry to this skill
+    labels: Mapping[str, str] = field(default_factory=dict)  # name → "name version"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "direct": self.direct,
+            "paths": [list(p) for p in self.paths],
+        }
+
+    def lines(self) -> list[str]:
+        out = [f"{self.name} {self.version}"]
+        for path in self.paths:
+            out.append("  " + " → ".join([MANIFEST_NAME, *(self.labels[n] for n in path)]))
+        return out
+
+
+def why(project: Project, name: str) -> Why:
+    """Every path from skills.json to ``name`` through the lock's ``requiredBy`` (offline)."""
+    manifest = project.load_manifest()
+    lock = project.load_lock()
+    entry = lock.get(name) if lock else None
+    if entry is None or lock is None:
+        known = ", ".join(lock.names() if lock else []) or "none"
+        raise ProjectError(f"{name} is not in {LOCK_NAME} (installed: {known})")
+    paths: list[tuple[str, ...]] = []
+
+    def up(here: str, tail: tuple[str, ...]) -> None:
+        if len(paths) >= 100:
+            return
+        if here in manifest:
+            paths.append((here, *tail))
+        held = lock.get(here)
+        for parent in held.required_by if held else ():
+            if parent not in tail and parent != here:
+                up(parent, (here, *tail))
+
+    up(name, ())
+    labels = {e.name: f"{e.name} {_locked_version(e)}" for e in lock.skills}
+    paths.sort(key=lambda p: (len(p), p))
+    return Why(name, _locked_version(entry), name in manifest, tuple(paths), labels)
 
 
 @dataclass

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, replace
 
 from . import digests
+from ._json import text_problem
 from .errors import InvalidReference
 from .names import TAG_RE
 
@@ -260,3 +261,8 @@ def _parse_registry(text: str) -> Reference:
     if len(registry) + 1 + len(repository) > 255:
         raise InvalidReference(f"invalid reference {original!r}: name longer than 255 characters")
     return Reference(registry=registry, repository=repository, tag=tag, digest=digest)
+
+
+def source_problem(source: object) -> str | None:
+    """Why ``source`` (a skills.json ``source``) is not a reference, or None."""
+    return text_problem(source, Reference.parse, InvalidReference)

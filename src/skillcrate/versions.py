@@ -77,6 +77,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from ._json import text_problem
 from .digests import check_digest
 from .errors import NoMatchingVersion, UsageError
 from .names import TAG_RE
@@ -519,3 +520,8 @@ def caret_spec(version: str) -> str:
     if v is None:
         raise UsageError(f"cannot make a caret range from {version!r}: not a semver version")
     return "^" + str(SemVer(v.major, v.minor, v.patch, v.prerelease))
+
+
+def spec_problem(version: object) -> str | None:
+    """Why ``version`` (a skills.json ``version``; None is absent) is not a spec, or None."""
+    return None if version is None else text_problem(version, classify_spec, UsageError)

@@ -239,6 +239,7 @@ GLOBAL_COMMANDS = (
     "update",
     "outdated",
     "list",
+    "why",
     "verify",
     "register",
     "unregister",

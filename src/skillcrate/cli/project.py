@@ -1,11 +1,11 @@
-"""Project commands: init, add, remove, install, update, outdated, list, verify, mirror."""
+"""Project commands: init, add, remove, install, update, outdated, list, why, verify, mirror."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -192,7 +192,8 @@ def add(
 def remove(app: App, names: tuple[str, ...], link_dirs: tuple[str, ...], as_json: bool) -> None:
     """Remove skills: skills.json entry, lock entry, installed folder and links.
 
-    Never deletes a folder skillcrate did not create.
+    The skills they needed that nothing else needs go too. Never deletes a
+    folder skillcrate did not create.
 
     \b
     Examples:
@@ -241,8 +242,9 @@ def install(
 
     When nothing changed (same skills.json and lock, installed files untouched)
     this returns at once without any network access. --frozen always checks in
-    full: the lock must match skills.json, and signatures are re-verified against
-    the trust policy.
+    full: the lock must match skills.json and hold exactly the skills they need
+    (the whole dependency closure), and signatures are re-verified against the
+    trust policy.
 
     With --keep-going (always in --hook mode) one unreachable or refused skill does
     not stop the others: they are installed, the failed ones keep their previous
@@ -299,6 +301,9 @@ def update(
 ) -> None:
     """Re-resolve skills within their ranges and rewrite the lock.
 
+    Without names: every skill in the lock, those installed because others
+    need them included. The whole dependency tree is solved again.
+
     \b
     Examples:
       skillcrate update
@@ -317,7 +322,8 @@ def update(
 def outdated(app: App, as_json: bool) -> None:
     """Show current, wanted (newest in range) and latest version per skill.
 
-    Exit 1 when any skill is outdated.
+    Skills installed because others need them are shown too: wanted is the
+    newest version every dependent accepts. Exit 1 when any skill is outdated.
 
     \b
     Examples:
@@ -342,32 +348,76 @@ def outdated(app: App, as_json: bool) -> None:
         sys.exit(1)
 
 
+def _listed(app: App, items: Sequence[Any], as_json: bool) -> bool:
+    """``--json``: print ``items`` and say so (True); else note when there are none."""
+    if as_json:
+        app.json([i.to_json() for i in items])
+        return True
+    if not items:
+        app.info("no skills installed")
+    return False
+
+
 @cli.command("list", context_settings=CONTEXT)
+@click.option("--tree", "as_tree", is_flag=True, help="Show what each skill needs, as a tree.")
 @json_option
 @pass_app
-def list_(app: App, as_json: bool) -> None:
+def list_(app: App, as_tree: bool, as_json: bool) -> None:
     """List installed skills: name, version, digest, description, path.
+
+    Skills installed because others need them say so (`needed by ...`); `--tree`
+    shows each skills.json entry with the skills it needs, each expanded once.
 
     \b
     Examples:
       skillcrate list
+      skillcrate list --tree
       skillcrate list --json
     """
-    from ..ops import list_skills
+    from ..ops import list_skills, tree
 
-    rows = list_skills(_project(app))
-    if as_json:
-        app.json([r.to_json() for r in rows])
+    if as_tree:
+        nodes = tree(_project(app))
+        if not _listed(app, nodes, as_json):
+            for n in nodes:
+                for line in n.lines():
+                    app.out(line)
         return
-    if not rows:
-        app.info("no skills installed")
+    rows = list_skills(_project(app))
+    if _listed(app, rows, as_json):
+        return
     lines = columns([(r.name, r.version, r.digest[:19], r.path) for r in rows])
     for r, line in zip(rows, lines, strict=True):
         state = "" if r.installed else "  (not installed: run skillcrate install)"
-        app.out(line + state)
+        needed = "" if r.direct else f"  (needed by {', '.join(r.required_by)})"
+        app.out(line + needed + state)
         if r.description:
             desc = r.description if len(r.description) <= 96 else r.description[:93] + "..."
             app.out(f"    {desc}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("name")
+@json_option
+@pass_app
+def why(app: App, name: str, as_json: bool) -> None:
+    """Explain why a skill is installed: every way from skills.json to it.
+
+    Reads the lock only (no network).
+
+    \b
+    Examples:
+      skillcrate why testing
+      skillcrate why testing --json
+    """
+    from ..ops import why as run
+
+    found = run(_project(app), name)
+    if as_json:
+        app.json(found.to_json())
+        return
+    for line in found.lines():
+        app.out(line)
 
 
 @cli.command(context_settings=CONTEXT)

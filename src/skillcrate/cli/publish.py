@@ -33,7 +33,8 @@ def validate(app: App, path: Path, strict: bool, as_json: bool) -> None:
     """Check a skill folder against the Agent Skills rules.
 
     Lists every problem with its file, field and a fix. Exit 1 on any error
-    (warnings alone exit 0).
+    (warnings alone exit 0). A skills.json in the folder declares the skills
+    this one needs; it is checked too.
 
     \b
     Examples:
@@ -115,7 +116,8 @@ def pack(
     The same folder gives the same content-layer digest on every run and machine
     (sorted entries, zeroed times and owners, normalised modes, gzip mtime 0).
     The manifest digest also changes with the creation time unless
-    SOURCE_DATE_EPOCH is set.
+    SOURCE_DATE_EPOCH is set. The skills a skills.json in the folder declares
+    are recorded in the manifest (io.skillcrate.dependencies) and printed.
 
     \b
     Examples:
@@ -143,6 +145,7 @@ def pack(
         "config": packed.config.digest,
         "layer": layer.digest,
         "size": layer.size,
+        "dependencies": [d.to_json() for d in packed.dependencies],
     }
     if as_json:
         app.json(data)
@@ -151,6 +154,8 @@ def pack(
     app.out(f"  manifest {packed.digest}")
     app.out(f"  config   {packed.config.digest}")
     app.out(f"  layer    {layer.digest} ({layer.size} bytes)")
+    for dep in packed.dependencies:
+        app.out(f"  needs    {dep.name} {dep.version or '*'} from {dep.source}")
     if output:
         app.out(f"  wrote    {output}")
 

@@ -17,20 +17,22 @@ as up to date, so the next run tries the failed skills again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 from typing import TypeVar
 
 from .. import states as lifecycle
+from .._threads import parallel
 from ..boundary import SKILLS_DIR
 from ..errors import FrozenLockfileError, ProjectError, SkillcrateError
 from ..project.context import Project
 from ..project.files import LOCK_NAME, MANIFEST_NAME
-from ..project.lockfile import LockedSkill
+from ..project.lockfile import LockedSkill, Lockfile
 from ..project.manifest import Manifest, SkillSpec
 from ..resolver import Resolved
 from .apply import InstallResult, apply, link_dirs, preflight
-from .plan import frozen_problems, plan_install
-from .prepare import Prepared, fetch_kept, parallel, prepare_new, proven_kept
+from .plan import Plan, frozen_problems, lock_closure, plan_install, plan_solved, transitive_spec
+from .prepare import Prepared, fetch_kept, prepare_new, proven_kept
 from .state import read_state
 from .trust import apply_trust
 
@@ -69,6 +71,58 @@ def _guarded(
     return run
 
 
+def _solve(
+    project: Project,
+    manifest: Manifest,
+    lock: Lockfile | None,
+    plan: Plan,
+    force: Iterable[str],
+    resolved: dict[str, Resolved],
+    keep_going: bool,
+) -> tuple[Plan, dict[str, SkillcrateError]]:
+    """Resolve the whole tree (:mod:`skillcrate.solver`) and plan from it; ``resolved``
+    gains every pin. Keep-going: a tree that cannot be solved leaves every skill that
+    needed resolving as it was (the lock's tree is kept), and each is reported."""
+    from ..solver import solve
+
+    force = list(force)
+    try:
+        solution = solve(
+            project, manifest, lock, force=force, resolved=resolved, keep_going=keep_going
+        )
+    except SkillcrateError as exc:
+        if not keep_going:
+            raise
+        return replace(plan, resolve=[]), {s.name: exc for s in plan.resolve}
+    resolved.update({name: pin.resolved for name, pin in solution.pins.items()})
+    carried: set[str] = set()
+    if lock and solution.failed:  # what the failed skills needed stays as it was
+        carried = lock_closure(lock, solution.failed)[0] - set(solution.pins)
+    new = plan_solved(lock, solution.pins, force=force, carried=carried)
+    for name in sorted(carried - set(solution.failed)):
+        locked = lock.get(name) if lock else None
+        assert locked is not None
+        new.keep.append((transitive_spec(locked), locked))
+        new.graph[name] = locked.dependencies
+    return new, dict(solution.failed)
+
+
+def _with_tree(plan: Plan, prepared: dict[str, Prepared]) -> dict[str, Prepared]:
+    """Each entry with the names it needs and the names that need it (the plan's tree)."""
+    required_by = plan.required_by()
+    return {
+        name: replace(
+            p,
+            entry=replace(
+                p.entry,
+                dependencies=plan.graph.get(name, ()),
+                required_by=required_by.get(name, ()),
+            ),
+        )
+        for name, p in prepared.items()
+    }
+
+
 def install_locked(
     project: Project,
     *,
@@ -96,6 +150,10 @@ def install_locked(
             )
     folders = link_dirs(project, manifest)
     plan = plan_install(manifest, lock, force=force)
+    resolved = dict(resolved or {})
+    unsolved: dict[str, SkillcrateError] = {}
+    if plan.needs_solving:  # something to resolve: the whole tree, locked pins preferred
+        plan, unsolved = _solve(project, manifest, lock, plan, force, resolved, keep_going)
     state = read_state(project.boundary.root, records=True)
     # Folders the state proves are checked here (an lstat pass each: threads would cost
     # more than they save); only the ones to fetch go to the download threads.
@@ -112,13 +170,24 @@ def install_locked(
     new = parallel(
         plan.resolve,
         _guarded(
-            partial(prepare_new, project, manifest, state, resolved or {}),
+            partial(prepare_new, project, manifest, state, resolved),
             lambda s: s.name,
             keep_going,
         ),
     )
     failures = {p.name: p.error for p in (*kept, *new) if isinstance(p, _Failed)}
-    prepared = {p.entry.name: p for p in (*kept, *new) if isinstance(p, Prepared)}
+    failures.update(unsolved)
+    prepared = _with_tree(plan, {p.entry.name: p for p in (*kept, *new) if isinstance(p, Prepared)})
+    if frozen:
+        from ..solver import closure_problems
+
+        problems = closure_problems(project, [p.entry for p in prepared.values()])
+        if problems:
+            raise FrozenLockfileError(
+                f"{LOCK_NAME} does not hold what its skills need (--frozen):\n  "
+                + "\n  ".join(problems),
+                hints=["run `skillcrate install` and commit the updated lock"],
+            )
     trust_warnings = apply_trust(
         project, manifest, prepared, frozen=frozen, failures=failures if keep_going else None
     )
@@ -147,7 +216,7 @@ def install_locked(
     )
     result.failed = {name: failures[name].message for name in sorted(failures)}
     result.warnings.extend(trust_warnings)
-    for spec in manifest.skills:
+    for spec in [*manifest.skills, *(s for s in plan.resolve if s.name not in manifest)]:
         p = prepared.get(spec.name)
         got = p.fetched if p else None
         if p is None or got is None or spec.name not in result.installed:

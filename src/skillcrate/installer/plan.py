@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -14,7 +14,7 @@ from ..project.manifest import Manifest, SkillSpec
 from ..versions import classify_spec, satisfies
 
 if TYPE_CHECKING:
-    pass
+    from ..solver import Pin
 
 from ..resolver import spec_version
 
@@ -27,6 +27,46 @@ class Plan:
     resolve: list[SkillSpec] = field(default_factory=list)
     prune: list[LockedSkill] = field(default_factory=list)
     relock: list[tuple[SkillSpec, LockedSkill]] = field(default_factory=list)  # spec text moved
+    graph: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name → what it needs
+    broken: list[str] = field(default_factory=list)  # the lock's tree misses these: solve
+
+    @property
+    def needs_solving(self) -> bool:
+        return bool(self.resolve or self.broken)
+
+    def required_by(self) -> dict[str, tuple[str, ...]]:
+        """The inverse of :attr:`graph`: name → the skills that need it, sorted."""
+        out: dict[str, list[str]] = {}
+        for parent, kids in self.graph.items():
+            for kid in kids:
+                out.setdefault(kid, []).append(parent)
+        return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
+def transitive_spec(locked: LockedSkill) -> SkillSpec:
+    """The entry a transitive lock entry stands for: its source, no version of its own."""
+    return SkillSpec(name=locked.name, source=locked.spec_source or locked.source.name)
+
+
+def lock_closure(lock: Lockfile, roots: Iterable[str]) -> tuple[set[str], list[str]]:
+    """The names the lock's ``dependencies`` reach from ``roots`` (roots included), and
+    each dependency it names but does not hold (``"review needs testing"``)."""
+    reach: set[str] = set()
+    missing: list[str] = []
+    todo = [r for r in roots if lock.get(r) is not None]
+    while todo:
+        name = todo.pop()
+        if name in reach:
+            continue
+        reach.add(name)
+        entry = lock.get(name)
+        assert entry is not None
+        for dep in entry.dependencies:
+            if lock.get(dep) is None:
+                missing.append(f"{name} needs {dep}")
+            elif dep not in reach:
+                todo.append(dep)
+    return reach, sorted(missing)
 
 
 def same_source(spec: SkillSpec, locked: LockedSkill) -> bool:
@@ -66,7 +106,48 @@ def plan_install(manifest: Manifest, lock: Lockfile | None, *, force: Iterable[s
         else:
             plan.relock.append((spec, locked))
     if lock:
-        plan.prune = [s for s in lock.skills if s.name not in wanted]
+        reach, plan.broken = lock_closure(lock, wanted)
+        for locked in lock.skills:
+            if locked.name in wanted:
+                continue
+            if locked.name in reach and locked.name not in forced:
+                plan.keep.append((transitive_spec(locked), locked))
+            elif locked.name in reach:
+                plan.resolve.append(transitive_spec(locked))
+            else:
+                plan.prune.append(locked)
+        plan.graph = {e.name: e.dependencies for e in lock.skills if e.name in reach}
+    return plan
+
+
+def plan_solved(
+    lock: Lockfile | None,
+    pins: Mapping[str, Pin],
+    *,
+    force: Iterable[str] = (),
+    carried: Iterable[str] = (),
+) -> Plan:
+    """Pure: the plan for a solved tree. A pin the lock already holds is kept (its spec
+    text may have moved); the rest are resolved anew; lock entries the tree no longer
+    has are pruned, except ``carried`` ones (keep-going failures, left as they were)."""
+    plan = Plan()
+    forced = set(force)
+    for name, pin in pins.items():
+        locked = lock.get(name) if lock else None
+        if (
+            locked is None
+            or name in forced
+            or locked.source.digest != pin.resolved.digest
+            or not same_source(pin.spec, locked)
+        ):
+            plan.resolve.append(pin.spec)
+        elif locked.resolved_from(pin.spec.source, pin.spec.version):
+            plan.keep.append((pin.spec, locked))
+        else:
+            plan.relock.append((pin.spec, locked))
+        plan.graph[name] = pin.dependencies
+    kept = set(pins) | set(carried)
+    plan.prune = [s for s in (lock.skills if lock else ()) if s.name not in kept]
     return plan
 
 
@@ -91,9 +172,24 @@ def frozen_problems(manifest: Manifest, lock: Lockfile | None) -> list[str]:
             have = f"{locked.spec_source} {locked.spec_version or '*'} (locked {locked.version})"
             out.append(f"~ {spec.name}: {MANIFEST_NAME} wants {want}, {LOCK_NAME} has {have}")
     names = set(manifest.names())
+    reach, missing = lock_closure(lock, names)
+    out += [f"+ {m.split(' needs ')[1]}: {m}, but {LOCK_NAME} does not hold it" for m in missing]
     for locked in lock.skills:
-        if locked.name not in names:
+        if locked.name not in reach:
             out.append(f"- {locked.name}: in {LOCK_NAME} but not in {MANIFEST_NAME}")
+    entries = {e.name: e for e in lock.skills if e.name in reach}
+    inverse: dict[str, set[str]] = {}
+    for name, entry in entries.items():
+        for dep in entry.dependencies:
+            inverse.setdefault(dep, set()).add(name)
+    for name, entry in sorted(entries.items()):
+        needed_by = tuple(sorted(inverse.get(name, ())))
+        if entry.required_by != needed_by:
+            out.append(
+                f"~ {name}: {LOCK_NAME} says it is required by "
+                f"{', '.join(entry.required_by) or 'nothing'}, "
+                f"but {', '.join(needed_by) or 'nothing'} needs it"
+            )
     return out
 
 

@@ -6,10 +6,8 @@ Nothing in the project changes here. Workers return values; they share no state.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from ..boundary import skill_rel
 from ..errors import NotFound, ProjectError
@@ -24,22 +22,6 @@ from ..skill.tree import FileRecord
 from . import materialise as inst
 from .plan import link_paths, with_links
 from .state import InstallState
-
-if TYPE_CHECKING:
-    from typing import TypeVar
-
-    T = TypeVar("T")
-    R = TypeVar("R")
-
-MAX_PARALLEL = 8
-
-
-def parallel(items: Sequence[T], fn: Callable[[T], R]) -> list[R]:
-    """``fn`` over ``items`` on up to 8 threads; results in order (workers share nothing)."""
-    if len(items) <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items))) as pool:
-        return list(pool.map(fn, items))
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from ..trust.rules import TrustRule, rules_for
 if TYPE_CHECKING:
     from ..trust.policy import TrustCheck
 
+from .._threads import parallel
 from ..project.context import Project
-from .prepare import Prepared, parallel
+from .prepare import Prepared
 
 
 def check_trust(project: Project, entry: LockedSkill, rule: TrustRule) -> TrustCheck:

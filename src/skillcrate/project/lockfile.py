@@ -21,7 +21,9 @@ this order, 2-space JSON, trailing newline, no timestamps)::
           "spec": {"source": "ghcr.io/acme/skills/review", "version": "^1.2.0"},
           "tree": "sha256:<digest of the installed file tree>",
           "signedBy": "keys/acme.pub",
-          "additionalInstalledPaths": [".claude/skills/review"]
+          "additionalInstalledPaths": [".claude/skills/review"],
+          "dependencies": ["testing"],
+          "requiredBy": ["release"]
         }
       ]
     }
@@ -29,9 +31,13 @@ this order, 2-space JSON, trailing newline, no timestamps)::
 Optional keys are omitted when empty: ``source.tag`` (digest-pinned),
 ``spec.version`` (no version in skills.json), ``tree`` (unknown, e.g. after a
 migration), ``signedBy`` (the key or identity that satisfied the trust policy;
-absent when no rule applies) and ``additionalInstalledPaths``.  ``source.ref`` is always derived
-from the other source fields.  For an ``oci:`` layout source ``registry`` is
-``""`` and ``repository`` is the ``oci:PATH`` as written in skills.json.
+absent when no rule applies), ``additionalInstalledPaths``, ``dependencies`` (the
+names of the locked skills this one declares it needs, sorted) and ``requiredBy`` (the
+names of the locked skills that need this one, sorted).  An entry skills.json does not
+list is a transitive one: it is in the lock because an entry needs it, and its ``spec``
+has the dependency's ``source`` only (the ranges asked for are in its dependents).
+``source.ref`` is always derived from the other source fields.  For an ``oci:`` layout
+source ``registry`` is ``""`` and ``repository`` is the ``oci:PATH`` as written in skills.json.
 
 A skills-oci lock (``generatedAt``, per-entry ``installedAt``, no ``spec`` or
 ``tree``, ``digest``/``ref`` possibly at entry level) is read leniently: the
@@ -49,7 +55,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._json import json_type, loads
+from .._json import json_type, loads, text_problem
 from ..boundary import Boundary
 from ..errors import InvalidReference, LockfileError
 from ..names import name_problem
@@ -123,6 +129,8 @@ class LockedSkill:
     format: str = DEFAULT_FORMAT
     additional_installed_paths: tuple[str, ...] = ()
     signed_by: str | None = None  # the key or identity the trust policy verified
+    dependencies: tuple[str, ...] = ()  # locked skills this one needs (names, sorted)
+    required_by: tuple[str, ...] = ()  # locked skills that need this one (names, sorted)
 
     def resolved_from(self, source: str, version: str | None) -> bool:
         """Whether this entry was resolved from exactly this skills.json source and version."""
@@ -147,6 +155,10 @@ class LockedSkill:
             out["signedBy"] = self.signed_by
         if self.additional_installed_paths:
             out["additionalInstalledPaths"] = list(self.additional_installed_paths)
+        if self.dependencies:
+            out["dependencies"] = sorted(self.dependencies)
+        if self.required_by:
+            out["requiredBy"] = sorted(self.required_by)
         return out
 
 
@@ -202,13 +214,7 @@ class Lockfile:
 
 
 def _digest_problem(value: object) -> str | None:
-    if not isinstance(value, str):
-        return f"must be a digest string, not {json_type(value)}"
-    try:
-        check_digest(value)
-    except InvalidReference as e:
-        return str(e)
-    return None
+    return text_problem(value, check_digest, InvalidReference, kind="digest string")
 
 
 class _Reader:
@@ -311,6 +317,8 @@ class _Reader:
         spec_source, spec_version = self._spec(at, label, entry, source)
         extra = self._paths(at, label, entry)
         signed_by = self._str(at, label, entry, "signedBy")
+        dependencies = self._names(at, label, entry, "dependencies")
+        required_by = self._names(at, label, entry, "requiredBy")
         if source is None or len(self.problems.items) != errors_before:
             return None
         return LockedSkill(
@@ -324,6 +332,8 @@ class _Reader:
             format=fmt or DEFAULT_FORMAT,
             additional_installed_paths=extra,
             signed_by=signed_by or None,
+            dependencies=dependencies,
+            required_by=required_by,
         )
 
     def _source(self, at: JsonPath, label: str, entry: dict[str, Any]) -> LockedSource | None:
@@ -404,6 +414,17 @@ class _Reader:
         if not spec_source:
             self._bad(spec_at, label, '"spec" needs a "source"')
         return spec_source or "", spec_version
+
+    def _names(self, at: JsonPath, label: str, entry: dict[str, Any], key: str) -> tuple[str, ...]:
+        value = entry.get(key, [])
+        if not isinstance(value, list):
+            self._bad((*at, key), label, f'"{key}" must be an array, not {json_type(value)}')
+            return ()
+        for i, item in enumerate(value):
+            problem = name_problem(item)
+            if problem:
+                self._bad((*at, key, i), label, f'"{key}"[{i}] {problem}')
+        return tuple(sorted({v for v in value if isinstance(v, str)}))
 
     def _paths(self, at: JsonPath, label: str, entry: dict[str, Any]) -> tuple[str, ...]:
         value = entry.get("additionalInstalledPaths", [])

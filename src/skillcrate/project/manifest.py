@@ -38,12 +38,12 @@ from typing import Any, cast
 
 from .._json import json_type, loads
 from ..boundary import Boundary, path_problem
-from ..errors import InvalidReference, ManifestError, UsageError
+from ..errors import ManifestError
 from ..names import name_problem
-from ..reference import Reference
+from ..reference import Reference, source_problem
 from ..text import one_line
 from ..trust.rules import TrustRule, parse_trust, rule_problems
-from ..versions import classify_spec
+from ..versions import spec_problem
 
 DEFAULT_LINKS = (".claude/skills",)
 
@@ -164,28 +164,6 @@ def _label(index: int, entry: object) -> str:
     return f"skills[{index}] ({name!r})" if isinstance(name, str) and name else f"skills[{index}]"
 
 
-def _source_problem(source: object) -> str | None:
-    if not isinstance(source, str):
-        return f"must be a string, not {json_type(source)}"
-    try:
-        Reference.parse(source)
-    except InvalidReference as e:
-        return str(e)
-    return None
-
-
-def _version_problem(version: object) -> str | None:
-    if version is None:
-        return None
-    if not isinstance(version, str):
-        return f"must be a string, not {json_type(version)}"
-    try:
-        classify_spec(version)
-    except UsageError as e:
-        return str(e)
-    return None
-
-
 def _paths_problems(value: object) -> list[tuple[int | None, str]]:
     if not isinstance(value, list):
         return [(None, f"must be an array of paths, not {json_type(value)}")]
@@ -208,9 +186,9 @@ def _check_entry(problems: Problems, index: int, entry: object) -> None:
             problems.add(here, f'{label}: missing "{field}"')
     checks = (
         ("name", name_problem),
-        ("source", _source_problem),
-        ("version", _version_problem),
-        ("collection", _source_problem),
+        ("source", source_problem),
+        ("version", spec_problem),
+        ("collection", source_problem),
     )
     for field, check in checks:
         if field in entry:
@@ -321,8 +299,8 @@ class Manifest:
         problems = []
         for field, problem in (
             ("name", name_problem(spec.name)),
-            ("source", _source_problem(spec.source)),
-            ("version", _version_problem(spec.version)),
+            ("source", source_problem(spec.source)),
+            ("version", spec_problem(spec.version)),
         ):
             if problem:
                 problems.append(f'"{field}" {problem}')
@@ -350,7 +328,7 @@ class Manifest:
     def set_version(self, name: str, version: str | None) -> None:
         """Set (or with None, drop) the ``version`` of ``name``; a new key goes after ``source``."""
         entry = self._require(name)
-        problem = _version_problem(version)
+        problem = spec_problem(version)
         if problem:
             raise ManifestError(f'{self._display}: skill {name!r}: "version" {problem}')
         if version is None:

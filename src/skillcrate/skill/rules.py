@@ -280,7 +280,21 @@ def _validate(folder: Path) -> list[Problem]:
         ]
     problems += _check_fields(fm, folder.resolve().name, md.name)
     problems += _check_files(folder)
+    problems += _check_dependencies(folder, fm.get("name"))
     return problems
+
+
+def _check_dependencies(folder: Path, name: object) -> list[Problem]:
+    """The skill's own skills.json (what it needs), when it has one."""
+    from .dependencies import FILE, read_folder
+
+    declared = read_folder(folder, own_name=name if isinstance(name, str) else None)
+    if declared is None:
+        return []
+    fix = "see docs/formats.md, Dependencies"
+    return [Problem("error", "dependencies", m, FILE, fix) for m in declared.errors] + [
+        Problem("warning", "dependencies", m, FILE, "remove it") for m in declared.warnings
+    ]
 
 
 def _check_files(folder: Path) -> list[Problem]:
