@@ -96,3 +96,43 @@ def test_install_with_a_reference_points_at_add(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "skillcrate add ghcr.io/acme/review" in done.stderr
     assert not (tmp_path / "skills.json").exists()
+
+
+def test_the_command_table_names_every_command_once() -> None:
+    import click
+
+    from skillcrate.cli import COMMAND_MODULES, cli, load_all_commands
+
+    load_all_commands()
+
+    def module_of(cmd: click.Command) -> str:
+        if isinstance(cmd, click.Group):
+            cmd = next(iter(cmd.commands.values()))
+        assert cmd.callback is not None
+        return cmd.callback.__module__
+
+    got = {name: module_of(cmd) for name, cmd in cli.commands.items()}
+    assert got == {name: f"skillcrate.cli.{m}" for name, m in COMMAND_MODULES.items()}
+
+
+def test_install_loads_only_its_own_command_module(tmp_path: Path) -> None:
+    """Commands are looked up lazily: install never imports publishing or signing."""
+    import subprocess
+    import sys
+
+    (tmp_path / "skills.json").write_text('{"skills": []}\n')
+    code = (
+        "import sys\n"
+        "sys.argv = ['skillcrate', 'install', '--json']\n"
+        "from skillcrate.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "mods = sorted(m for m in sys.modules if m.startswith('skillcrate.cli.'))\n"
+        "print(mods, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    loaded = done.stderr.strip().splitlines()[-1]
+    assert "skillcrate.cli.project" in loaded, done.stderr
+    for other in ("publish", "signing", "agents", "auth", "settings", "cache"):
+        assert f"skillcrate.cli.{other}'" not in loaded

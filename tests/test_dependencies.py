@@ -418,3 +418,29 @@ def test_keep_going_leaves_a_tree_that_cannot_be_solved_as_it_was(repo, proj):
     assert (proj / "skills.lock.json").read_text() == before
     assert installed(proj) == {"review", "testing", "lint"}
     assert "1.0.0" in (proj / ".agents/skills/review/references/v.md").read_text()
+
+
+def test_what_needs_nothing_is_added_without_a_search(repo, proj):
+    """The plain case (the new entry needs nothing, nothing locked needs it) keeps every
+    locked pin and runs no search; an entry a locked skill needs goes through one."""
+    from skillcrate.project.context import Project
+    from skillcrate.project.manifest import SkillSpec
+    from skillcrate.solver import solve
+
+    repo.push("lint", "1.0.0")
+    repo.push("fixtures", "0.3.0")
+    repo.push("review", "1.0.0", {"fixtures": "^0.3.0"})
+    sc(proj, "add", repo.ref("review"))
+    project = Project(proj)
+    lock = project.load_lock()
+    manifest = project.load_manifest()
+    manifest.add(SkillSpec("lint", repo.ref("lint"), "^1.0.0"))
+    quick = solve(project, manifest, lock)
+    assert quick.resolve_seconds == 0.0
+    assert sorted(quick.pins) == ["fixtures", "lint", "review"]
+    assert quick.pins["fixtures"].resolved.digest == lock.get("fixtures").source.digest
+    assert quick.pins["review"].dependencies == ("fixtures",)
+    repo.push("fixtures", "0.4.0")
+    manifest.add(SkillSpec("fixtures", repo.ref("fixtures"), "^0.4.0"))
+    with pytest.raises(Exception, match="skills.json → review 1.0.0 → fixtures"):
+        solve(project, manifest, lock)  # searched: the project's range conflicts

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -29,7 +28,7 @@ NEW_FILE_FLAGS = (
 
 def temp_path(path: Path) -> Path:
     """A fresh temp name beside ``path`` (same folder, so a rename is atomic)."""
-    return path.with_name(f".skillcrate-tmp-{path.name}-{secrets.token_hex(4)}")
+    return path.with_name(f".skillcrate-tmp-{path.name}-{os.urandom(4).hex()}")
 
 
 def atomic_write(

@@ -36,7 +36,6 @@ import contextlib
 import errno
 import os
 import re
-import secrets
 import shutil
 import stat
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -383,7 +382,7 @@ class Boundary:
 
 
 def _temp_name(kind: str, base: str) -> str:
-    return f"{TEMP_PREFIX}{kind}-{base}-{secrets.token_hex(4)}"
+    return f"{TEMP_PREFIX}{kind}-{base}-{os.urandom(4).hex()}"
 
 
 def _write_at(fd: int, name: str, data: bytes, mode: int | None) -> None:

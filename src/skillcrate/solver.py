@@ -29,10 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from resolvelib import AbstractProvider, BaseReporter, Resolver
-from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
+from typing import Any, cast
 
 from . import states as lifecycle
 from ._threads import parallel
@@ -248,7 +245,10 @@ def _key(req: Requirement) -> tuple[str, str, str]:
     return (req.name, req.policy, req.wanted or "")
 
 
-class _Provider(AbstractProvider):  # type: ignore[type-arg]  # resolvelib's generics
+class _Provider:
+    """resolvelib's provider interface (``AbstractProvider``, duck-typed so that resolvelib
+    is imported only when a search runs)."""
+
     def __init__(
         self, project: Project, preferred: Mapping[str, Candidate], roots: Iterable[str]
     ) -> None:
@@ -278,6 +278,16 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]  # resolvelib's gen
         causes = {c.requirement.name for c in backtrack_causes}
         direct = any(info.parent is None for info in information[identifier])
         return (identifier not in causes, not direct, identifier)
+
+    def narrow_requirement_selection(
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[Any]],
+        backtrack_causes: Sequence[Any],
+    ) -> Iterable[str]:
+        return identifiers
 
     def find_matches(
         self,
@@ -510,6 +520,58 @@ def _cycle(provider: _Provider, graph: Mapping[str, Sequence[str]]) -> Dependenc
     return None
 
 
+def _untouched(
+    provider: _Provider,
+    manifest: Manifest,
+    lock: Lockfile | None,
+    moving: Sequence[Requirement],
+    forced: set[str],
+    failed: Mapping[str, SkillcrateError],
+) -> dict[str, Pin] | None:
+    """The solution without a search, when it is plain: every entry that moves (new,
+    edited or updated) needs nothing and nothing locked needs it, no transitive skill is
+    updated, and the lock's tree is whole; the rest stays as locked. None otherwise."""
+    if lock is None:
+        return _moving_pins(provider, manifest, moving, failed)
+    names = set(manifest.names())
+    settled = [n for n in names if n not in {r.name for r in moving}]
+    reach, missing = lock.closure(settled)
+    if missing or forced - names:
+        return None
+    needed = {d for n in reach for d in lock.get(n).dependencies}  # type: ignore[union-attr]
+    pins = _moving_pins(provider, manifest, moving, failed)
+    if pins is None or needed & set(pins):
+        return None
+    specs = {s.name: s for s in manifest.skills}
+    for name in sorted(reach):
+        entry = lock.get(name)
+        assert entry is not None
+        spec = specs.get(name) or SkillSpec(name=name, source=entry.spec_source)
+        src = entry.source
+        res = Resolved(src.reference().with_tag(None), src.tag, src.digest, entry.version)
+        pins[name] = Pin(spec, res, entry.dependencies)
+    return dict(sorted(pins.items()))
+
+
+def _moving_pins(
+    provider: _Provider,
+    manifest: Manifest,
+    moving: Sequence[Requirement],
+    failed: Mapping[str, SkillcrateError],
+) -> dict[str, Pin] | None:
+    """Each moving entry's first pick, when none of them needs anything; else None."""
+    specs = {s.name: s for s in manifest.skills}
+    pins: dict[str, Pin] = {}
+    for req in moving:
+        if req.name in failed:
+            continue
+        cand = provider.best.get(_key(req)) or provider.preferred.get(req.name)
+        if cand is None or provider.deps.get(cand.digest):
+            return None
+        pins[req.name] = Pin(specs[req.name], cand.resolved())
+    return pins
+
+
 def solve(
     project: Project,
     manifest: Manifest,
@@ -533,15 +595,32 @@ def solve(
     roots = [Requirement(s.name, s.source, s.version) for s in manifest.skills]
     provider = _Provider(project, preferred, (r.name for r in roots))
     started = time.perf_counter()
-    failed = _warm(provider, roots)
+    chosen = set(resolved or {})  # resolved by the caller (add): they move too
+
+    def stays(r: Requirement) -> bool:
+        pin = preferred.get(r.name)
+        return r.name not in chosen and pin is not None and provider.is_satisfied_by(r, pin)
+
+    moving = [r for r in roots if not stays(r)]
+    failed = _warm(provider, moving)
+    if failed and not keep_going:
+        raise failed[next(r.name for r in roots if r.name in failed)]
+    quick = _untouched(provider, manifest, lock, moving, forced, failed)
+    if quick is not None:  # nothing that moves needs anything, nor is needed: no search
+        return Solution(quick, failed, time.perf_counter() - started)
+    failed.update(_warm(provider, [r for r in roots if r not in moving]))
     warmed = time.perf_counter()
     if failed and not keep_going:
         raise failed[next(r.name for r in roots if r.name in failed)]
     wanted = [r for r in roots if r.name not in failed]
     if not wanted:
         return Solution({}, failed)
+    from resolvelib import BaseReporter, Resolver
+    from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
+
     try:
-        result = Resolver(provider, BaseReporter()).resolve(wanted, max_rounds=MAX_ROUNDS)
+        search: Any = Resolver(cast("Any", provider), BaseReporter())
+        result = search.resolve(wanted, max_rounds=MAX_ROUNDS)
     except ResolutionImpossible as exc:
         raise _conflict(provider, exc.causes) from None
     except ResolutionTooDeep:

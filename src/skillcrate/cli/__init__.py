@@ -144,7 +144,63 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-@click.group(context_settings=CONTEXT)
+# Which module registers each command (on ``cli``, as it is imported). A command's module
+# is imported when the command runs, so ``install`` does not load publishing or signing;
+# ``--help`` loads them all. tests/test_cli_exits.py checks this table.
+COMMAND_MODULES = {
+    **dict.fromkeys(("register", "unregister", "doctor"), "agents"),
+    **dict.fromkeys(("login", "logout"), "auth"),
+    "cache": "cache",
+    **dict.fromkeys(
+        ("init", "add", "remove", "install", "update", "outdated", "list", "why", "verify"),
+        "project",
+    ),
+    "mirror": "project",
+    **dict.fromkeys(
+        (
+            "validate",
+            "pack",
+            "push",
+            "pull",
+            "inspect",
+            "versions",
+            "promote",
+            "collection",
+            "attach",
+            "discover",
+        ),
+        "publish",
+    ),
+    "config": "settings",
+    **dict.fromkeys(("keygen", "sign", "attest"), "signing"),
+}
+
+
+class _LazyGroup(click.Group):
+    """The root group: a command's module is imported when the command is looked up."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            import importlib
+
+            importlib.import_module(f"{__name__}.{module}")
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_all_commands()
+        return super().list_commands(ctx)
+
+
+def load_all_commands() -> None:
+    """Import every command module (for ``--help`` and for tests)."""
+    import importlib
+
+    for module in sorted(set(COMMAND_MODULES.values())):
+        importlib.import_module(f"{__name__}.{module}")
+
+
+@click.group(cls=_LazyGroup, context_settings=CONTEXT)
 @click.version_option(__version__, "-V", "--version", prog_name="skillcrate")
 @click.option(
     "-C",
@@ -324,13 +380,3 @@ def main(argv: list[str] | None = None) -> NoReturn:
         click.echo("hint: run again with -v for a traceback, and report it", err=True)
         sys.exit(1)
     sys.exit(0)
-
-
-# The command modules register their commands on ``cli`` as they are imported.
-from . import agents as agents  # noqa: E402
-from . import auth as auth  # noqa: E402
-from . import cache as cache  # noqa: E402
-from . import project as project  # noqa: E402
-from . import publish as publish  # noqa: E402
-from . import settings as settings  # noqa: E402
-from . import signing as signing  # noqa: E402

@@ -31,7 +31,7 @@ from ..project.lockfile import LockedSkill, Lockfile
 from ..project.manifest import Manifest, SkillSpec
 from ..resolver import Resolved
 from .apply import InstallResult, apply, link_dirs, preflight
-from .plan import Plan, frozen_problems, lock_closure, plan_install, plan_solved, transitive_spec
+from .plan import Plan, frozen_problems, plan_install, plan_solved, transitive_spec
 from .prepare import Prepared, fetch_kept, prepare_new, proven_kept
 from .state import read_state
 from .trust import apply_trust
@@ -97,7 +97,7 @@ def _solve(
     resolved.update({name: pin.resolved for name, pin in solution.pins.items()})
     carried: set[str] = set()
     if lock and solution.failed:  # what the failed skills needed stays as it was
-        carried = lock_closure(lock, solution.failed)[0] - set(solution.pins)
+        carried = lock.closure(solution.failed)[0] - set(solution.pins)
     new = plan_solved(lock, solution.pins, force=force, carried=carried)
     for name in sorted(carried - set(solution.failed)):
         locked = lock.get(name) if lock else None

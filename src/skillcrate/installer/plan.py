@@ -48,27 +48,6 @@ def transitive_spec(locked: LockedSkill) -> SkillSpec:
     return SkillSpec(name=locked.name, source=locked.spec_source or locked.source.name)
 
 
-def lock_closure(lock: Lockfile, roots: Iterable[str]) -> tuple[set[str], list[str]]:
-    """The names the lock's ``dependencies`` reach from ``roots`` (roots included), and
-    each dependency it names but does not hold (``"review needs testing"``)."""
-    reach: set[str] = set()
-    missing: list[str] = []
-    todo = [r for r in roots if lock.get(r) is not None]
-    while todo:
-        name = todo.pop()
-        if name in reach:
-            continue
-        reach.add(name)
-        entry = lock.get(name)
-        assert entry is not None
-        for dep in entry.dependencies:
-            if lock.get(dep) is None:
-                missing.append(f"{name} needs {dep}")
-            elif dep not in reach:
-                todo.append(dep)
-    return reach, sorted(missing)
-
-
 def same_source(spec: SkillSpec, locked: LockedSkill) -> bool:
     """Whether the lock fetches from the repository skills.json names (canonically)."""
     try:
@@ -106,7 +85,7 @@ def plan_install(manifest: Manifest, lock: Lockfile | None, *, force: Iterable[s
         else:
             plan.relock.append((spec, locked))
     if lock:
-        reach, plan.broken = lock_closure(lock, wanted)
+        reach, plan.broken = lock.closure(wanted)
         for locked in lock.skills:
             if locked.name in wanted:
                 continue
@@ -172,7 +151,7 @@ def frozen_problems(manifest: Manifest, lock: Lockfile | None) -> list[str]:
             have = f"{locked.spec_source} {locked.spec_version or '*'} (locked {locked.version})"
             out.append(f"~ {spec.name}: {MANIFEST_NAME} wants {want}, {LOCK_NAME} has {have}")
     names = set(manifest.names())
-    reach, missing = lock_closure(lock, names)
+    reach, missing = lock.closure(names)
     out += [f"+ {m.split(' needs ')[1]}: {m}, but {LOCK_NAME} does not hold it" for m in missing]
     for locked in lock.skills:
         if locked.name not in reach:

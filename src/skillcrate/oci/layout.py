@@ -39,9 +39,8 @@ from .model import (
 )
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from typing import Any
-
-    from filelock import FileLock
 
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
 MAX_MANIFEST = 4 * 1024 * 1024
@@ -98,11 +97,11 @@ class LayoutRepository:
     def exists(self) -> bool:
         return (self.root / "index.json").is_file()
 
-    def _lock(self) -> FileLock:
-        from filelock import FileLock
+    def _lock(self) -> AbstractContextManager[None]:
+        from .._flock import exclusive
 
         key = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:24]
-        return FileLock(os.path.join(tempfile.gettempdir(), f"skillcrate-layout-{key}.lock"))
+        return exclusive(os.path.join(tempfile.gettempdir(), f"skillcrate-layout-{key}.lock"))
 
     def _read_index(self) -> dict[str, Any]:
         path = self.root / "index.json"

@@ -98,27 +98,23 @@ class Project:
         When another process holds it, that is said (progress) before waiting, up to
         :func:`lock_wait` seconds.
         """
-        from filelock import FileLock, Timeout
+        from .._flock import exclusive
 
         path = self.lock_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        held = FileLock(str(path))
-        try:
-            held.acquire(timeout=0)
-        except Timeout:
+
+        def announce() -> None:
             self.report(f"waiting for another skillcrate process working on {self.root} ...")
-            try:
-                held.acquire(timeout=lock_wait())
-            except Timeout:
-                raise ProjectError(
-                    f"another skillcrate process has held the lock of {self.root} for "
-                    f"{lock_wait():.0f} s ({path})",
-                    hints=["wait for it to finish, or stop it; the lock frees itself then"],
-                ) from None
+
         try:
-            yield
-        finally:
-            held.release()
+            with exclusive(str(path), timeout=lock_wait(), on_wait=announce):
+                yield
+        except TimeoutError:
+            raise ProjectError(
+                f"another skillcrate process has held the lock of {self.root} for "
+                f"{lock_wait():.0f} s ({path})",
+                hints=["wait for it to finish, or stop it; the lock frees itself then"],
+            ) from None
 
     def load_manifest(self) -> Manifest:
         if not self.manifest_path.is_file():

@@ -51,6 +51,7 @@ skillcrate's stdlib-only modules.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -178,15 +179,20 @@ class Lockfile:
     skills: tuple[LockedSkill, ...] = ()
     migrated: bool = field(default=False, compare=False)  # read from a skills-oci lock
 
+    _by_name: dict[str, LockedSkill] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "skills", _sorted_unique(tuple(self.skills)))
+        object.__setattr__(self, "_by_name", {s.name: s for s in self.skills})
 
     def names(self) -> list[str]:
         return [s.name for s in self.skills]
 
     def get(self, name: str) -> LockedSkill | None:
         """The entry called ``name``, or None."""
-        return next((s for s in self.skills if s.name == name), None)
+        return self._by_name.get(name)
 
     def with_skill(self, entry: LockedSkill) -> Lockfile:
         """A copy with ``entry`` added, replacing any entry of the same name."""
@@ -196,6 +202,25 @@ class Lockfile:
     def without(self, name: str) -> Lockfile:
         """A copy without the entry called ``name`` (unchanged if absent)."""
         return replace(self, skills=tuple(s for s in self.skills if s.name != name))
+
+    def closure(self, roots: Iterable[str]) -> tuple[set[str], list[str]]:
+        """The names the entries' ``dependencies`` reach from ``roots`` (roots included),
+        and each dependency named but not held (``"review needs testing"``, sorted)."""
+        reach: set[str] = set()
+        missing: list[str] = []
+        todo = [r for r in roots if r in self._by_name]
+        by_name = self._by_name
+        while todo:
+            name = todo.pop()
+            if name in reach:
+                continue
+            reach.add(name)
+            for dep in by_name[name].dependencies:
+                if dep not in by_name:
+                    missing.append(f"{name} needs {dep}")
+                elif dep not in reach:
+                    todo.append(dep)
+        return reach, sorted(missing)
 
     def to_json(self) -> str:
         """The deterministic file text (always the current ``lockfileVersion``)."""
