@@ -421,11 +421,11 @@ def test_keep_going_leaves_a_tree_that_cannot_be_solved_as_it_was(repo, proj):
 
 
 def test_what_needs_nothing_is_added_without_a_search(repo, proj):
-    """The plain case (the new entry needs nothing, nothing locked needs it) keeps every
-    locked pin and runs no search; an entry a locked skill needs goes through one."""
+    """The plain case (the new entry needs nothing, nothing locked needs it, it replaces
+    nothing that needed something) keeps the plan as it is; anything else is searched."""
     from skillcrate.project.context import Project
     from skillcrate.project.manifest import SkillSpec
-    from skillcrate.solver import solve
+    from skillcrate.solver import plain_picks
 
     repo.push("lint", "1.0.0")
     repo.push("fixtures", "0.3.0")
@@ -433,14 +433,14 @@ def test_what_needs_nothing_is_added_without_a_search(repo, proj):
     sc(proj, "add", repo.ref("review"))
     project = Project(proj)
     lock = project.load_lock()
-    manifest = project.load_manifest()
-    manifest.add(SkillSpec("lint", repo.ref("lint"), "^1.0.0"))
-    quick = solve(project, manifest, lock)
-    assert quick.resolve_seconds == 0.0
-    assert sorted(quick.pins) == ["fixtures", "lint", "review"]
-    assert quick.pins["fixtures"].resolved.digest == lock.get("fixtures").source.digest
-    assert quick.pins["review"].dependencies == ("fixtures",)
-    repo.push("fixtures", "0.4.0")
-    manifest.add(SkillSpec("fixtures", repo.ref("fixtures"), "^0.4.0"))
-    with pytest.raises(Exception, match="skills.json → review 1.0.0 → fixtures"):
-        solve(project, manifest, lock)  # searched: the project's range conflicts
+    lint = SkillSpec("lint", repo.ref("lint"), "^1.0.0")
+    picks = plain_picks(project, lock, [lint], {})
+    assert picks is not None and picks["lint"].version == "1.0.0"
+    fixtures = SkillSpec("fixtures", repo.ref("fixtures"), "^0.3.0")
+    assert plain_picks(project, lock, [fixtures], {}) is None  # review needs it
+    review = SkillSpec("review", repo.ref("review"), "^1.0.0")
+    assert plain_picks(project, lock, [review], {}) is None  # it needs something
+    sc(proj, "add", repo.ref("lint"))
+    assert sorted(lock_of(proj)) == ["fixtures", "lint", "review"]
+    assert lock_of(proj)["fixtures"]["requiredBy"] == ["review"]
+    assert "dependencies" not in lock_of(proj)["lint"]

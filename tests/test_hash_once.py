@@ -91,7 +91,9 @@ def test_pull_hashes_only_the_layer(tmp_path: Path, counted: Counter) -> None:
     assert (out / "assets" / "blob.bin").stat().st_size == ASSET
     assert fetched.root == out
     assert counted.bytes <= packed.layers[0].size + len(packed.manifest) + 4096
-    assert not (tmp_path / "cache" / "unpacked-v2").exists()  # written once: blob + out
+    assert not (tmp_path / "cache" / "unpacked-v2").exists()
+    # written once, into out: like skopeo copy, pull keeps no copy of the layer
+    assert not Cache(tmp_path / "cache").has_blob(packed.layers[0].digest)
 
 
 def test_damaged_download_publishes_no_blob(tmp_path: Path) -> None:
@@ -185,7 +187,7 @@ def test_a_damaged_cached_layer_is_fetched_again(tmp_path: Path) -> None:
     layout, packed, _files = _published(tmp_path)
     cache = Cache(tmp_path / "cache")
     ref = Reference.parse(f"oci:{tmp_path / 'layout'}:1.0.0")
-    pull_to(layout, ref, cache, tmp_path / "first")
+    fetch_skill(layout, packed.digest, cache, fallback_name="big-skill")  # keeps the layer
     cached = cache.blob_path(packed.layers[0].digest)
     data = bytearray(cached.read_bytes())
     data[30] ^= 0xFF

@@ -48,7 +48,7 @@ from typing import Any, BinaryIO
 
 from . import _json
 from ._fs import atomic_write, boot_id
-from .digests import VerifyingReader, digest_hex
+from .digests import ChunkReader, VerifyingReader, digest_hex
 from .errors import DigestMismatch, FormatError, InvalidReference, NotFound
 from .skill.tree import FileRecord, records_tree, scan_stat, stat_digest, tree_files
 
@@ -516,7 +516,7 @@ class Cache:
                 yield kind, path
 
 
-class BlobIngest:
+class BlobIngest(ChunkReader):
     """A read-only file object over a blob's incoming chunks that stores them as it reads.
 
     Made by :meth:`Cache.ingest_blob`. Every chunk is written to the temp file as it is
@@ -535,88 +535,19 @@ class BlobIngest:
         source_verifies: bool,
         published: Callable[[], None],
     ) -> None:
-        self.digest, self.size = digest, size
-        self._chunks, self._fd, self._tmp, self._dest = chunks, fd, tmp, dest
-        self._hash = None if source_verifies else hashlib.sha256()
+        super().__init__(digest, size, chunks, source_verifies=source_verifies)
+        self._fd, self._tmp, self._dest = fd, tmp, dest
         self._published = published
-        self._buf, self._pos, self._n = b"", 0, 0
         self._closed = False
-        self._failed: BaseException | None = None
 
-    def _next(self) -> bytes:
-        if self._failed is not None:
-            raise self._failed  # the source broke: that stays the error, not a short read
-        try:
-            return self._pull()
-        except BaseException as exc:
-            self._failed = exc
-            raise
-
-    def _pull(self) -> bytes:
-        for chunk in self._chunks:
-            if not chunk:
-                continue
-            self._n += len(chunk)
-            if self.size is not None and self._n > self.size:
-                raise DigestMismatch(
-                    f"blob {self.digest}: more than the expected {self.size} bytes received"
-                )
-            if self._hash is not None:
-                self._hash.update(chunk)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            return bytes(chunk)
-        return b""
-
-    def read(self, n: int | None = -1) -> bytes:
-        if n is None or n < 0:
-            parts = [self._buf[self._pos :]]
-            self._buf, self._pos = b"", 0
-            while chunk := self._next():
-                parts.append(chunk)
-            return b"".join(parts)
-        avail = len(self._buf) - self._pos
-        if not avail:
-            chunk = self._next()
-            if len(chunk) == n or not chunk:  # tarfile reads 1 MiB, chunks are 1 MiB: no copy
-                return chunk
-            self._buf, self._pos, avail = chunk, 0, len(chunk)
-        if avail >= n:
-            out = self._buf[self._pos : self._pos + n]
-            self._pos += n
-            return out
-        parts = [self._buf[self._pos :]] if avail else []
-        need = n - avail
-        self._buf, self._pos = b"", 0
-        while need > 0:
-            chunk = self._next()
-            if not chunk:
-                break
-            if len(chunk) <= need:
-                parts.append(chunk)
-                need -= len(chunk)
-            else:
-                parts.append(chunk[:need])
-                self._buf, self._pos, need = chunk, need, 0
-        return b"".join(parts)
-
-    def readable(self) -> bool:
-        return True
+    def _store(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self._fd, view) :]
 
     def finish(self) -> None:
         """Read what is left, check size and digest, and publish the blob read-only."""
-        self._buf, self._pos = b"", 0
-        while self._next():
-            pass
-        if self.size is not None and self._n != self.size:
-            raise DigestMismatch(
-                f"blob {self.digest}: expected {self.size} bytes, received {self._n}"
-            )
-        if self._hash is not None:
-            actual = f"sha256:{self._hash.hexdigest()}"
-            if actual != self.digest:
-                raise DigestMismatch(f"blob {self.digest}: content has digest {actual}")
+        super().finish()
         os.close(self._fd)
         self._closed = True
         try:
@@ -633,15 +564,10 @@ class BlobIngest:
             self._closed = True
             os.close(self._fd)
             _unlink_quietly(self._tmp)
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            close()  # a generator holding a response: release it
+        super().close()
 
     def __enter__(self) -> BlobIngest:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # -- helpers --------------------------------------------------------------------

@@ -143,3 +143,117 @@ class VerifyingReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ChunkReader:
+    """A read-only file object over a blob's incoming chunks (``tarfile`` reads it),
+    checking size and digest as they pass.
+
+    Reading past ``size`` raises at once; :meth:`finish` reads the rest and raises
+    DigestMismatch unless the bytes match. ``source_verifies``: the chunks come from a
+    source that checks the digest itself (the registry reader raises at the end of a
+    bad stream), so they are not hashed twice. A source that breaks stays broken: its
+    error is raised again, never read as a short stream. Subclasses keep each chunk as
+    it passes (:meth:`_store`: the cache's ``BlobIngest`` writes it to a file).
+    """
+
+    def __init__(
+        self,
+        digest: str,
+        size: int | None,
+        chunks: Iterator[bytes],
+        *,
+        source_verifies: bool = False,
+    ) -> None:
+        self.digest, self.size = digest, size
+        self._chunks = chunks
+        self._hash = None if source_verifies else hashlib.sha256()
+        self._buf, self._pos, self._n = b"", 0, 0
+        self._failed: BaseException | None = None
+
+    def _store(self, chunk: bytes) -> None:
+        """What to do with each chunk as it passes (nothing here)."""
+
+    def _next(self) -> bytes:
+        if self._failed is not None:
+            raise self._failed  # the source broke: that stays the error, not a short read
+        try:
+            return self._pull()
+        except BaseException as exc:
+            self._failed = exc
+            raise
+
+    def _pull(self) -> bytes:
+        for chunk in self._chunks:
+            if not chunk:
+                continue
+            self._n += len(chunk)
+            if self.size is not None and self._n > self.size:
+                raise DigestMismatch(
+                    f"blob {self.digest}: more than the expected {self.size} bytes received"
+                )
+            if self._hash is not None:
+                self._hash.update(chunk)
+            self._store(chunk)
+            return bytes(chunk)
+        return b""
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            parts = [self._buf[self._pos :]]
+            self._buf, self._pos = b"", 0
+            while chunk := self._next():
+                parts.append(chunk)
+            return b"".join(parts)
+        avail = len(self._buf) - self._pos
+        if not avail:
+            chunk = self._next()
+            if len(chunk) == n or not chunk:  # tarfile reads 1 MiB, chunks are 1 MiB: no copy
+                return chunk
+            self._buf, self._pos, avail = chunk, 0, len(chunk)
+        if avail >= n:
+            out = self._buf[self._pos : self._pos + n]
+            self._pos += n
+            return out
+        parts = [self._buf[self._pos :]] if avail else []
+        need = n - avail
+        self._buf, self._pos = b"", 0
+        while need > 0:
+            chunk = self._next()
+            if not chunk:
+                break
+            if len(chunk) <= need:
+                parts.append(chunk)
+                need -= len(chunk)
+            else:
+                parts.append(chunk[:need])
+                self._buf, self._pos, need = chunk, need, 0
+        return b"".join(parts)
+
+    def readable(self) -> bool:
+        return True
+
+    def finish(self) -> None:
+        """Read what is left; DigestMismatch unless the size and digest match."""
+        self._buf, self._pos = b"", 0
+        while self._next():
+            pass
+        if self.size is not None and self._n != self.size:
+            raise DigestMismatch(
+                f"blob {self.digest}: expected {self.size} bytes, received {self._n}"
+            )
+        if self._hash is not None:
+            actual = f"sha256:{self._hash.hexdigest()}"
+            if actual != self.digest:
+                raise DigestMismatch(f"blob {self.digest}: content has digest {actual}")
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()  # a generator holding a response: release it
+
+    def __enter__(self) -> ChunkReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from . import formats
 from .cache import Cache, Unpacked
-from .digests import finish_reading, verify_bytes
+from .digests import ChunkReader, finish_reading, verify_bytes
 from .errors import DigestMismatch, FormatError, NotFound, ValidationError
 from .oci.model import A_TITLE, Descriptor, parse_manifest
 from .oci.target import Target
@@ -106,16 +106,25 @@ def _ensure_blob(target: Target | None, cache: Cache, desc: Descriptor) -> None:
 
 
 def _open_layer(
-    target: Target | None, cache: Cache, desc: Descriptor, from_cache: list[str]
+    target: Target | None,
+    cache: Cache,
+    desc: Descriptor,
+    from_cache: list[str],
+    keep: bool = True,
 ) -> BinaryIO:
     """A verifying reader of a layer: the cached blob, else the download streamed into
-    the cache as it is extracted (one pass; ``finish()`` publishes it)."""
+    the cache as it is extracted (one pass; ``finish()`` publishes it); with ``keep``
+    false the download is only verified, not stored."""
     if cache.has_blob(desc.digest):
         from_cache.append(desc.digest)
         return cache.open_verified(desc.digest, desc.size)
     if target is None:
         raise NotFound(f"blob {desc.digest} is not in the cache (offline)")
     _check_size(desc)
+    if not keep:
+        return ChunkReader(  # type: ignore[return-value]
+            desc.digest, desc.size, target.iter_blob(desc), source_verifies=True
+        )
     return cache.ingest_blob(  # type: ignore[return-value]
         desc.digest, target.iter_blob(desc), desc.size, source_verifies=True
     )
@@ -125,7 +134,9 @@ OpenLayer = Callable[[Descriptor], BinaryIO]
 T = TypeVar("T")
 
 
-def _with_refetch(target: Target | None, cache: Cache, unpack: Callable[[OpenLayer], T]) -> T:
+def _with_refetch(
+    target: Target | None, cache: Cache, unpack: Callable[[OpenLayer], T], keep: bool = True
+) -> T:
     """``unpack(open_layer)``, where ``open_layer`` reads a cached blob verified or
     streams the download into the cache; when a cached blob turns out damaged
     (DigestMismatch) it is removed and ``unpack`` runs once more, from the registry."""
@@ -133,7 +144,7 @@ def _with_refetch(target: Target | None, cache: Cache, unpack: Callable[[OpenLay
     for attempt in (1, 2):
         from_cache.clear()
         try:
-            return unpack(lambda d: _open_layer(target, cache, d, from_cache))
+            return unpack(lambda d: _open_layer(target, cache, d, from_cache, keep))
         except DigestMismatch:
             if attempt == 2 or target is None or not from_cache:
                 raise
@@ -203,9 +214,11 @@ def unpack_to(
 ) -> FetchedSkill:
     """Resolve ``reference`` and extract the skill straight into the new folder ``dest``.
 
-    For ``pull``: the layers stream from the registry into the cache's blob store and
-    into ``dest`` in one pass (a cached blob is read, verified, instead); no unpacked
-    entry is made in the cache, so the payload is written once there and once here.
+    For ``pull``: the layers stream from the registry into ``dest`` in one pass,
+    verified as they pass (a cached blob is read, verified, instead); like ``skopeo
+    copy`` or ``oras pull``, the layers are not kept in the cache (its manifests are),
+    so the payload is written once, here. ``dest`` is the caller's staging folder: it
+    is renamed into place only after every layer verified.
     The returned ``root`` is ``dest``; its records carry no file hashes (nothing
     records this copy). A damaged cached blob is fetched again once.
     """
@@ -223,7 +236,7 @@ def unpack_to(
                 shutil.rmtree(work, ignore_errors=True)
         return skill_name, records
 
-    skill_name, records = _with_refetch(target, cache, extract)
+    skill_name, records = _with_refetch(target, cache, extract, keep=False)
     if not _named_by_skill_md(dest, skill_name):
         skill_name = formats.skill_name(dest, det, fallback_name)
     return FetchedSkill(

@@ -520,56 +520,34 @@ def _cycle(provider: _Provider, graph: Mapping[str, Sequence[str]]) -> Dependenc
     return None
 
 
-def _untouched(
-    provider: _Provider,
-    manifest: Manifest,
+def plain_picks(
+    project: Project,
     lock: Lockfile | None,
-    moving: Sequence[Requirement],
-    forced: set[str],
-    failed: Mapping[str, SkillcrateError],
-) -> dict[str, Pin] | None:
-    """The solution without a search, when it is plain: every entry that moves (new,
-    edited or updated) needs nothing and nothing locked needs it, no transitive skill is
-    updated, and the lock's tree is whole; the rest stays as locked. None otherwise."""
-    if lock is None:
-        return _moving_pins(provider, manifest, moving, failed)
-    names = set(manifest.names())
-    settled = [n for n in names if n not in {r.name for r in moving}]
-    reach, missing = lock.closure(settled)
-    if missing or forced - names:
-        return None
-    needed = {d for n in reach for d in lock.get(n).dependencies}  # type: ignore[union-attr]
-    pins = _moving_pins(provider, manifest, moving, failed)
-    if pins is None or needed & set(pins):
-        return None
-    specs = {s.name: s for s in manifest.skills}
-    for name in sorted(reach):
-        entry = lock.get(name)
-        assert entry is not None
-        spec = specs.get(name) or SkillSpec(name=name, source=entry.spec_source)
-        src = entry.source
-        res = Resolved(src.reference().with_tag(None), src.tag, src.digest, entry.version)
-        pins[name] = Pin(spec, res, entry.dependencies)
-    return dict(sorted(pins.items()))
-
-
-def _moving_pins(
-    provider: _Provider,
-    manifest: Manifest,
-    moving: Sequence[Requirement],
-    failed: Mapping[str, SkillcrateError],
-) -> dict[str, Pin] | None:
-    """Each moving entry's first pick, when none of them needs anything; else None."""
-    specs = {s.name: s for s in manifest.skills}
-    pins: dict[str, Pin] = {}
-    for req in moving:
-        if req.name in failed:
-            continue
-        cand = provider.best.get(_key(req)) or provider.preferred.get(req.name)
-        if cand is None or provider.deps.get(cand.digest):
+    specs: Sequence[SkillSpec],
+    resolved: Mapping[str, Resolved],
+) -> dict[str, Resolved] | None:
+    """The picks for ``specs`` (skills.json entries that must be resolved) when the tree
+    needs no search: each resolves on its own (:func:`~skillcrate.resolver.resolve_spec`,
+    or ``resolved``) to a version that needs nothing, no locked skill needs it, and the
+    lock entry it replaces needed nothing. None otherwise: then :func:`solve`. Errors
+    are resolve_spec's (a failure of one spec fails the call)."""
+    needed = {d for e in lock.skills for d in e.dependencies} if lock else set()
+    for spec in specs:
+        old = lock.get(spec.name) if lock else None
+        if spec.name in needed or (old is not None and old.dependencies):
             return None
-        pins[req.name] = Pin(specs[req.name], cand.resolved())
-    return pins
+
+    def one(spec: SkillSpec) -> tuple[str, Resolved, tuple[Dependency, ...]]:
+        res = resolved.get(spec.name)
+        if res is None:
+            project.report(f"resolving {spec.name} {spec.version or '*'}")
+            res = resolve_spec(project, spec)
+        return spec.name, res, declared_dependencies(project, res.ref, res.digest, spec.name)
+
+    picks = parallel(list(specs), one)
+    if any(deps for _, _, deps in picks):
+        return None
+    return {name: res for name, res, _ in picks}
 
 
 def solve(
@@ -595,20 +573,7 @@ def solve(
     roots = [Requirement(s.name, s.source, s.version) for s in manifest.skills]
     provider = _Provider(project, preferred, (r.name for r in roots))
     started = time.perf_counter()
-    chosen = set(resolved or {})  # resolved by the caller (add): they move too
-
-    def stays(r: Requirement) -> bool:
-        pin = preferred.get(r.name)
-        return r.name not in chosen and pin is not None and provider.is_satisfied_by(r, pin)
-
-    moving = [r for r in roots if not stays(r)]
-    failed = _warm(provider, moving)
-    if failed and not keep_going:
-        raise failed[next(r.name for r in roots if r.name in failed)]
-    quick = _untouched(provider, manifest, lock, moving, forced, failed)
-    if quick is not None:  # nothing that moves needs anything, nor is needed: no search
-        return Solution(quick, failed, time.perf_counter() - started)
-    failed.update(_warm(provider, [r for r in roots if r not in moving]))
+    failed = _warm(provider, roots)
     warmed = time.perf_counter()
     if failed and not keep_going:
         raise failed[next(r.name for r in roots if r.name in failed)]

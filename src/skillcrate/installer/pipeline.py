@@ -71,6 +71,35 @@ def _guarded(
     return run
 
 
+def _plain(
+    project: Project,
+    manifest: Manifest,
+    lock: Lockfile | None,
+    plan: Plan,
+    resolved: dict[str, Resolved],
+    keep_going: bool,
+) -> bool:
+    """Whether the plan stands as it is, without a search: only skills.json entries move,
+    and what they resolve to needs nothing, nor does anything locked need them
+    (:func:`~skillcrate.solver.plain_picks`); ``resolved`` gains their picks. Keep-going:
+    a failure leaves it to the search, which reports each skill."""
+    from ..solver import plain_picks
+
+    if plan.broken or any(s.name not in manifest for s in plan.resolve):
+        return False
+    try:
+        picks = plain_picks(project, lock, plan.resolve, resolved)
+    except SkillcrateError:
+        if keep_going:
+            return False
+        raise
+    if picks is None:
+        return False
+    resolved.update(picks)
+    plan.graph.update({name: () for name in picks})
+    return True
+
+
 def _solve(
     project: Project,
     manifest: Manifest,
@@ -152,7 +181,8 @@ def install_locked(
     plan = plan_install(manifest, lock, force=force)
     resolved = dict(resolved or {})
     unsolved: dict[str, SkillcrateError] = {}
-    if plan.needs_solving:  # something to resolve: the whole tree, locked pins preferred
+    if plan.needs_solving and not _plain(project, manifest, lock, plan, resolved, keep_going):
+        # the whole tree, locked pins preferred
         plan, unsolved = _solve(project, manifest, lock, plan, force, resolved, keep_going)
     state = read_state(project.boundary.root, records=True)
     # Folders the state proves are checked here (an lstat pass each: threads would cost

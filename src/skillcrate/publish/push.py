@@ -81,8 +81,9 @@ def pull_to(
     name: str | None = None,
     force: bool = False,
 ) -> tuple[FetchedSkill, Path]:
-    """Fetch ``ref`` (verified, its blobs kept in the cache) and write the skill to
-    ``output`` or ./<name>: extracted straight into a staging folder, then swapped in."""
+    """Fetch ``ref`` and write the skill to ``output`` or ./<name>: every layer verified as
+    it streams straight into a staging folder, then swapped in (manifests are cached,
+    layers are not: the payload is written once)."""
     if output is not None:
         _refuse_existing(Path(output), force)
     base = Path(output) if output else Path.cwd() / (ref.last_segment or "skill")
