@@ -335,3 +335,28 @@ def test_empty_lock() -> None:
     assert lock.version == LOCK_VERSION
     assert lock.to_json() == '{\n  "lockfileVersion": 1,\n  "skills": []\n}\n'
     assert Lockfile.from_json(lock.to_json()) == lock
+
+
+def test_the_stable_writer_matches_json_dumps_byte_for_byte() -> None:
+    """Lock and skills.json text is json.dumps(indent=2, ensure_ascii=False) + newline,
+    written faster; random nested values (non-ASCII, escapes, empty containers) agree."""
+    import json
+    import random
+
+    from skillcrate._json import dumps_stable
+
+    rng = random.Random(3)
+    leaves = ["x", 'é\u2028"\\\n', 1, -5, True, False, None, 1.5, "", 10**30, "\udcff"]
+
+    def value(depth: int = 0) -> object:
+        r = rng.random()
+        if depth > 4 or r < 0.3:
+            return rng.choice(leaves)
+        if r < 0.65:
+            keys = ["a", "ü", 'k"', ""]
+            return {rng.choice(keys) + str(i): value(depth + 1) for i in range(rng.randint(0, 4))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+
+    for _ in range(2000):
+        v = value()
+        assert dumps_stable(v) == json.dumps(v, indent=2, ensure_ascii=False) + "\n"

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import shutil
@@ -85,6 +86,17 @@ def path_problem(value: object) -> str | None:
     """Why ``value`` is not a safe project-relative POSIX path, or None."""
     if not isinstance(value, str):
         return f"must be a string, not {type(value).__name__}"
+    return _checked(value)[0]
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of the text; a big project asks often
+def _checked(value: str) -> tuple[str | None, str]:
+    """(:func:`path_problem`'s answer, the normalised path) for a string."""
+    problem = _problem(value)
+    return problem, ("" if problem else "/".join(p for p in value.split("/") if p not in ("", ".")))
+
+
+def _problem(value: str) -> str | None:
     if not value:
         return "must be a non-empty path"
     if has_control(value):
@@ -110,7 +122,7 @@ def check_relpath(value: str, what: str = "path") -> str:
     problem = path_problem(value)
     if problem:
         raise UnsafePath(f"unsafe {what}: {problem}")
-    return "/".join(p for p in value.split("/") if p not in ("", "."))
+    return _checked(value)[1]
 
 
 def link_dir_problem(value: object, allowed: Collection[str] = ()) -> str | None:

@@ -50,13 +50,12 @@ skillcrate's stdlib-only modules.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._json import json_type, loads, text_problem
+from .._json import dumps_stable, json_type, loads, text_problem
 from ..boundary import Boundary
 from ..errors import InvalidReference, LockfileError
 from ..names import name_problem
@@ -225,7 +224,7 @@ class Lockfile:
     def to_json(self) -> str:
         """The deterministic file text (always the current ``lockfileVersion``)."""
         data = {"lockfileVersion": LOCK_VERSION, "skills": [s.to_dict() for s in self.skills]}
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        return dumps_stable(data)
 
     @classmethod
     def from_json(cls, text: str, path: Path | str = LOCK_NAME) -> Lockfile:

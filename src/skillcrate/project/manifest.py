@@ -36,7 +36,7 @@ from json.decoder import scanstring  # type: ignore[attr-defined]  # in the C mo
 from pathlib import Path
 from typing import Any, cast
 
-from .._json import json_type, loads
+from .._json import dumps_stable, json_type, loads
 from ..boundary import Boundary, path_problem
 from ..errors import ManifestError
 from ..names import name_problem
@@ -349,7 +349,7 @@ class Manifest:
 
     def dumps(self) -> str:
         """2-space JSON, non-ASCII kept, trailing newline, key order as loaded."""
-        return json.dumps(self.data, indent=2, ensure_ascii=False) + "\n"
+        return dumps_stable(self.data)
 
     def save(self) -> bool:
         """Write the file atomically; skip (and return False) when its bytes are unchanged."""
