@@ -444,3 +444,20 @@ def test_what_needs_nothing_is_added_without_a_search(repo, proj):
     assert sorted(lock_of(proj)) == ["fixtures", "lint", "review"]
     assert lock_of(proj)["fixtures"]["requiredBy"] == ["review"]
     assert "dependencies" not in lock_of(proj)["lint"]
+
+
+def test_an_edited_kept_skill_is_rebuilt_when_another_is_added(repo, proj):
+    """Kept skills are proven by lstat of their recorded paths; an edit (same size, the
+    mtime put back) still fails the proof, so the folder is rebuilt from the lock."""
+    import os
+
+    repo.push("review", "1.0.0")
+    repo.push("lint", "1.0.0")
+    sc(proj, "add", repo.ref("review"))
+    edited = proj / ".agents/skills/review/references/v.md"
+    before = edited.read_bytes()
+    st = edited.stat()
+    edited.write_bytes(before.replace(b"1", b"9"))
+    os.utime(edited, ns=(st.st_atime_ns, st.st_mtime_ns))
+    sc(proj, "add", repo.ref("lint"))
+    assert edited.read_bytes() == before

@@ -457,6 +457,18 @@ def _fresh_by_paths(full: str, art: Artifact) -> bool:
     return True
 
 
+def folder_unchanged(full: str, art: Artifact) -> bool:
+    """Whether the folder ``full`` still holds what ``art`` recorded, proven by ``lstat``
+    of its recorded folders and files (no listing); False when that cannot be told
+    (no folder lines were recorded, or a path is gone): then scan it."""
+    if art.dirs is None or art.stat is None:
+        return False
+    try:
+        return _fresh_by_paths(full, art)
+    except (OSError, ValueError):
+        return False
+
+
 # --------------------------------------------------------------------------- the check
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from ..boundary import skill_rel
 from ..errors import NotFound, ProjectError
-from ..fastpath import scan_with_dirs
+from ..fastpath import folder_unchanged, scan_with_dirs
 from ..fetch import FetchedSkill, fetch_skill
 from ..project.context import Project
 from ..project.files import LOCK_NAME
@@ -50,10 +50,11 @@ def installed_records(
     shows at the next no-op check).
 
     Proven from skillcrate's own state: the recorded tree must be the lock's, the
-    records must hash to it, and the folder must still ``lstat`` as recorded (else its
-    files are hashed once and compared). None means it must be (re)built. ``folders``:
-    the ``lstat`` of ``.agents/skills``' entries by name (``Boundary.lstat_entries``),
-    when the caller took them for many skills at once.
+    records must hash to it, and the folder must still ``lstat`` as recorded: first by
+    the recorded paths alone, as the no-op check does (then the recorded folder lines
+    stand), else by a walk (else its files are hashed once and compared). None means it
+    must be (re)built. ``folders``: the ``lstat`` of ``.agents/skills``' entries by name
+    (``Boundary.lstat_entries``), when the caller took them for many skills at once.
     """
     rel = skill_rel(entry.name)
     if folders is not None:  # the lstat of every .agents/skills entry, taken at once
@@ -68,6 +69,8 @@ def installed_records(
     if art is None or art.tree != entry.tree or recs is None:
         return None
     folder = project.boundary.path(rel)
+    if folder_unchanged(str(folder), art):  # what the no-op check does: lstat, no listing
+        return recs, art.dirs
     now, dirs = scan_with_dirs(str(folder))
     if now == art.stat:
         return recs, dirs
