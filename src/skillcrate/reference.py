@@ -21,6 +21,7 @@ repository whose ``index.json`` entries carry ``org.opencontainers.image.ref.nam
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -105,6 +106,7 @@ def canonical_host(host: str) -> str:
     return f"{name}:{port}" if port else name
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of the text
 def canonical_name(text: str) -> str:
     """The trust identity of a source or pattern: ``host/repository`` or ``oci:PATH``.
 
@@ -150,12 +152,7 @@ class Reference:
 
     @classmethod
     def parse(cls, text: str) -> Reference:
-        text = text.strip()
-        if not text:
-            raise InvalidReference("empty reference")
-        if text.startswith("oci:"):
-            return _parse_layout(text)
-        return _parse_registry(text)
+        return _parse(text)
 
     @property
     def reference(self) -> str | None:
@@ -201,6 +198,16 @@ class Reference:
         if self.digest:
             out += f"@{self.digest}"
         return out
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of the text; References are frozen
+def _parse(text: str) -> Reference:
+    text = text.strip()
+    if not text:
+        raise InvalidReference("empty reference")
+    if text.startswith("oci:"):
+        return _parse_layout(text)
+    return _parse_registry(text)
 
 
 def _parse_layout(text: str) -> Reference:
