@@ -400,8 +400,9 @@ def outdated(project: Project) -> list[Outdated]:
 
         reqs = requirements_on(project, lock, entry.name) if lock else []
         target = project.online_target(entry.source.reference(), f"checking {entry.name}")
-        newest = selectable_tag(project, target, classify_spec(None), target.tags())
-        best = newest_fitting(project, reqs)
+        tags = target.tags()
+        newest = selectable_tag(project, target, classify_spec(None), tags)
+        best = newest_fitting(project, reqs, tags)
         specs = ", ".join(sorted({f"{r.wanted or '*'}" for r in reqs})) or "*"
         return Outdated(
             entry.name,

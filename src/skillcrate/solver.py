@@ -106,6 +106,12 @@ class Candidate:
     def resolved(self) -> Resolved:
         return Resolved(self.ref, self.tag, self.digest, self.tag or "")
 
+    @classmethod
+    def locked(cls, entry: LockedSkill) -> Candidate:
+        """The version a lock entry pins."""
+        src = entry.source
+        return cls(entry.name, src.reference().with_tag(None), src.tag, src.digest)
+
 
 @dataclass(frozen=True)
 class Pin:
@@ -174,9 +180,9 @@ def closure_problems(project: Project, entries: Sequence[LockedSkill]) -> list[s
     held = {e.name: e for e in entries}
 
     def one(entry: LockedSkill) -> tuple[LockedSkill, tuple[Dependency, ...] | None]:
-        ref = entry.source.reference().with_tag(None)
+        pin = Candidate.locked(entry)
         try:
-            return entry, declared_dependencies(project, ref, entry.source.digest, entry.name)
+            return entry, declared_dependencies(project, pin.ref, pin.digest, entry.name)
         except NotFound:
             if project.offline:
                 return entry, None
@@ -197,17 +203,16 @@ def closure_problems(project: Project, entries: Sequence[LockedSkill]) -> list[s
             if have is None:
                 continue
             req = Requirement(dep.name, dep.source, dep.version, entry.name)
-            src = have.source
-            cand = Candidate(dep.name, src.reference().with_tag(None), src.tag, src.digest)
+            cand = Candidate.locked(have)
             if req.policy != cand.policy:
                 out.append(
                     f"~ {dep.name}: {entry.name} needs it from {req.repository.name}, but "
-                    f"{LOCK_NAME} fetches it from {src.name}"
+                    f"{LOCK_NAME} fetches it from {have.source.name}"
                 )
             elif not satisfied(req, cand, pre=project.pre):
                 out.append(
                     f"~ {dep.name}: {entry.name} needs {dep.version or '*'}, but {LOCK_NAME} "
-                    f"pins {have.version or src.digest}"
+                    f"pins {have.version or have.source.digest}"
                 )
     return sorted(out)
 
@@ -220,18 +225,23 @@ def requirements_on(project: Project, lock: Lockfile, name: str) -> list[Require
         held = lock.get(parent)
         if held is None:
             continue
-        ref = held.source.reference().with_tag(None)
-        for dep in declared_dependencies(project, ref, held.source.digest, parent):
+        pin = Candidate.locked(held)
+        for dep in declared_dependencies(project, pin.ref, pin.digest, parent):
             if dep.name == name:
                 out.append(Requirement(dep.name, dep.source, dep.version, parent))
     return out
 
 
-def newest_fitting(project: Project, reqs: Sequence[Requirement]) -> Candidate | None:
-    """The newest selectable candidate every one of ``reqs`` (one name) accepts, or None."""
+def newest_fitting(
+    project: Project, reqs: Sequence[Requirement], tags: Sequence[str] | None = None
+) -> Candidate | None:
+    """The newest selectable candidate every one of ``reqs`` (one name) accepts, or None
+    (``tags``: the repository's tags, when the caller has listed them already)."""
     if not reqs or len({r.policy for r in reqs}) != 1:
         return None
     provider = _Provider(project, {}, ())
+    if tags is not None:
+        provider.tags[reqs[0].repository.name] = list(tags)
     try:
         for cand in provider._all(reqs[0].name, reqs):
             if all(satisfied(r, cand, pre=project.pre) for r in reqs):
@@ -564,10 +574,7 @@ def solve(
     preferred: dict[str, Candidate] = {}
     for entry in lock.skills if lock else ():
         if entry.name not in forced:
-            ref = entry.source.reference().with_tag(None)
-            preferred[entry.name] = Candidate(
-                entry.name, ref, entry.source.tag, entry.source.digest
-            )
+            preferred[entry.name] = Candidate.locked(entry)
     for name, res in (resolved or {}).items():
         preferred[name] = Candidate(name, res.ref, res.tag, res.digest)
     roots = [Requirement(s.name, s.source, s.version) for s in manifest.skills]

@@ -5,8 +5,9 @@ Exit codes: 0 success; 1 failure (any skillcrate error, drift, outdated skills);
 commands so that ``skillcrate install`` on an unchanged project stays cheap.
 
 The root group, ``App`` and the entry point live here; the commands live in one
-module per group (``publish``, ``project``, ``signing``, ``cache``, ``agents``),
-imported at the bottom so that they register on ``cli``; ``options`` holds the
+module per group (``publish``, ``project``, ``signing``, ``cache``, ``agents``, ``auth``,
+``settings``), each imported when one of its commands runs (``COMMAND_MODULES``), and
+registering its commands on ``cli`` as it is imported; ``options`` holds the
 options and helpers they share; ``progress`` draws transfer progress on a terminal.
 """
 
@@ -247,7 +248,7 @@ def cli(
     """skillcrate: share agent skills through OCI registries, like npm.
 
     \b
-    Project:   init, add, remove, install, update, outdated, list, verify, mirror
+    Project:   init, add, remove, install, update, outdated, list, why, verify, mirror
     Agents:    register, unregister, doctor
     Publish:   validate, pack, push, pull, inspect, versions, promote, collection push
     Sign:      keygen, sign, attest, attach, discover

@@ -36,11 +36,16 @@ class Plan:
 
     def required_by(self) -> dict[str, tuple[str, ...]]:
         """The inverse of :attr:`graph`: name → the skills that need it, sorted."""
-        out: dict[str, list[str]] = {}
-        for parent, kids in self.graph.items():
-            for kid in kids:
-                out.setdefault(kid, []).append(parent)
-        return {k: tuple(sorted(v)) for k, v in out.items()}
+        return inverse(self.graph)
+
+
+def inverse(graph: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    """name → what it needs, turned into name → the names that need it (sorted)."""
+    out: dict[str, set[str]] = {}
+    for parent, kids in graph.items():
+        for kid in kids:
+            out.setdefault(kid, set()).add(parent)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
 def transitive_spec(locked: LockedSkill) -> SkillSpec:
@@ -85,7 +90,8 @@ def plan_install(manifest: Manifest, lock: Lockfile | None, *, force: Iterable[s
         else:
             plan.relock.append((spec, locked))
     if lock:
-        reach, plan.broken = lock.closure(wanted)
+        reach, missing = lock.closure(wanted)
+        plan.broken = [f"{parent} needs {dep}" for parent, dep in missing]
         for locked in lock.skills:
             if locked.name in wanted:
                 continue
@@ -152,17 +158,17 @@ def frozen_problems(manifest: Manifest, lock: Lockfile | None) -> list[str]:
             out.append(f"~ {spec.name}: {MANIFEST_NAME} wants {want}, {LOCK_NAME} has {have}")
     names = set(manifest.names())
     reach, missing = lock.closure(names)
-    out += [f"+ {m.split(' needs ')[1]}: {m}, but {LOCK_NAME} does not hold it" for m in missing]
+    out += [
+        f"+ {dep}: {parent} needs {dep}, but {LOCK_NAME} does not hold it"
+        for parent, dep in missing
+    ]
     for locked in lock.skills:
         if locked.name not in reach:
             out.append(f"- {locked.name}: in {LOCK_NAME} but not in {MANIFEST_NAME}")
     entries = {e.name: e for e in lock.skills if e.name in reach}
-    inverse: dict[str, set[str]] = {}
-    for name, entry in entries.items():
-        for dep in entry.dependencies:
-            inverse.setdefault(dep, set()).add(name)
+    needers = inverse({name: entry.dependencies for name, entry in entries.items()})
     for name, entry in sorted(entries.items()):
-        needed_by = tuple(sorted(inverse.get(name, ())))
+        needed_by = needers.get(name, ())
         if entry.required_by != needed_by:
             out.append(
                 f"~ {name}: {LOCK_NAME} says it is required by "

@@ -128,16 +128,6 @@ def lock_entry(
     )
 
 
-def prepare_kept(
-    project: Project,
-    manifest: Manifest,
-    state: InstallState | None,
-    item: tuple[SkillSpec, LockedSkill],
-) -> Prepared:
-    """A lock entry that still fits skills.json: its installed records, or its content."""
-    return proven_kept(project, manifest, state, item) or fetch_kept(project, manifest, item)
-
-
 def _kept_entry(manifest: Manifest, item: tuple[SkillSpec, LockedSkill]) -> LockedSkill:
     spec, locked = item
     return replace(

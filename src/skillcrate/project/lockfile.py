@@ -202,11 +202,11 @@ class Lockfile:
         """A copy without the entry called ``name`` (unchanged if absent)."""
         return replace(self, skills=tuple(s for s in self.skills if s.name != name))
 
-    def closure(self, roots: Iterable[str]) -> tuple[set[str], list[str]]:
+    def closure(self, roots: Iterable[str]) -> tuple[set[str], list[tuple[str, str]]]:
         """The names the entries' ``dependencies`` reach from ``roots`` (roots included),
-        and each dependency named but not held (``"review needs testing"``, sorted)."""
+        and each dependency named but not held (``(needing, needed)`` pairs, sorted)."""
         reach: set[str] = set()
-        missing: list[str] = []
+        missing: list[tuple[str, str]] = []
         todo = [r for r in roots if r in self._by_name]
         by_name = self._by_name
         while todo:
@@ -216,7 +216,7 @@ class Lockfile:
             reach.add(name)
             for dep in by_name[name].dependencies:
                 if dep not in by_name:
-                    missing.append(f"{name} needs {dep}")
+                    missing.append((name, dep))
                 elif dep not in reach:
                     todo.append(dep)
         return reach, sorted(missing)
