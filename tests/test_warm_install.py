@@ -1,4 +1,5 @@
-"""A warm-cache install (a fresh clone, everything cached) loads no HTTP code at all."""
+"""A warm-cache install (a fresh clone, everything cached) loads no HTTP code, and none of
+what only packing, unpacking or a cache write needs."""
 
 from __future__ import annotations
 
@@ -48,3 +49,16 @@ def test_a_fresh_clone_installs_from_the_cache_without_the_http_stack(
         if line.startswith("import time:")
     }
     assert not {"requests", "urllib3", "skillcrate.oci.transport", "yaml"} & modules
+    # nor what only packing, unpacking, a config file, a host lookup or a cache write needs
+    unneeded = {
+        "tarfile",
+        "gzip",
+        "subprocess",
+        "tempfile",
+        "socket",
+        "tomllib",
+        "encodings.idna",
+        "skillcrate.skill.archive",
+        "skillcrate.skill.dependencies",
+    }
+    assert not unneeded & modules, sorted(unneeded & modules)

@@ -39,7 +39,6 @@ import re
 import shutil
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -237,6 +236,8 @@ class Cache:
         dest = self.blob_path(digest)
         self._ensure_root()
         dest.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # loads only when the cache is written to
+
         fd, tmp_name = tempfile.mkstemp(prefix=f"blob-{dest.name[:16]}-", dir=self.tmp_dir)
 
         def published() -> None:
@@ -256,6 +257,8 @@ class Cache:
             raise DigestMismatch(f"{kind} {digest}: content has digest {actual}")
         self._ensure_root()
         dest.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # loads only when the cache is written to
+
         fd, tmp_name = tempfile.mkstemp(prefix=f"{kind}-{dest.name[:16]}-", dir=self.tmp_dir)
         tmp = Path(tmp_name)
         try:
@@ -362,6 +365,8 @@ class Cache:
         dest = self.unpacked_path(key)
         self._ensure_root()
         dest.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # loads only when the cache is written to
+
         work = Path(tempfile.mkdtemp(prefix=f"unpack-{dest.name[:16]}-", dir=self.tmp_dir))
         try:
             name, root, records, own_name = build(work / "x")
@@ -394,6 +399,8 @@ class Cache:
                 elif theirs.tree == meta["tree"] or not replace:
                     _rmtree(work)  # another process won the race with the same tree: use it
                 else:  # an intact-looking entry with another tree: planted, replace it
+                    import tempfile  # loads only when the cache is written to
+
                     aside = Path(tempfile.mkdtemp(prefix="old-", dir=self.tmp_dir))
                     os.rename(dest, aside / "entry")
                     os.rename(work, dest)

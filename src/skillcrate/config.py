@@ -73,16 +73,27 @@ def global_dir() -> Path:
 
 
 def load_config(path: Path | None = None) -> dict[str, Any]:
+    found = load_toml(path or config_dir() / "config.toml", "configuration")
+    return {} if found is None else found
+
+
+def load_toml(path: str | Path, what: str) -> dict[str, Any] | None:
+    """The TOML file ``path``, None when it does not exist; unreadable or malformed is
+    a one-line error naming it and ``what`` it holds. :mod:`tomllib` loads only when
+    there is a file: most runs have none."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SkillcrateError(f"{path}: cannot read {what}: {exc}") from exc
     import tomllib
 
-    path = path or config_dir() / "config.toml"
-    try:
-        with open(path, "rb") as fh:
+    with fh:
+        try:
             return tomllib.load(fh)
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise SkillcrateError(f"{path}: cannot read configuration: {exc}") from exc
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SkillcrateError(f"{path}: cannot read {what}: {exc}") from exc
 
 
 def allowed_link_dirs(config: dict[str, Any] | None = None) -> list[str]:

@@ -69,10 +69,25 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: the no-op answer when it applies, else the full CLI."""
     args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
     if _answer(args):
+        if argv is None:  # the process's own command line: nothing is left to do
+            _exit_now()
         sys.exit(0)
     from .cli import main as full
 
     full(args)
+
+
+def _exit_now() -> None:
+    """Exit 0 without tearing the interpreter down: on a 500-skill project, freeing the
+    install state's objects and the modules took ~4 ms of a ~45 ms answer. The no-op
+    path registers no ``atexit`` handlers and holds no open files; its output is
+    flushed first (when that fails, e.g. a closed pipe, the normal exit reports it)."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        return
+    os._exit(0)
 
 
 def _parse(args: list[str]) -> tuple[str | None, bool, str | None, bool] | None:

@@ -20,12 +20,16 @@ from .digests import ChunkReader, finish_reading, verify_bytes
 from .errors import DigestMismatch, FormatError, NotFound, ValidationError
 from .oci.model import A_TITLE, Descriptor, parse_manifest
 from .oci.target import Target
-from .skill import archive
 from .skill.tree import FileRecord
 
-MAX_BLOB = archive.MAX_EXTRACT + 16 * 1024 * 1024
-"""A content layer larger than this is refused before download (gzip cannot shrink below
-its input by enough to matter; the extraction cap applies to what it expands to)."""
+
+def max_blob() -> int:
+    """A content layer larger than this is refused before download (gzip cannot shrink
+    below its input by enough to matter; the extraction cap applies to what it expands
+    to). A function: the archive module loads only when a layer is read."""
+    from .skill import archive
+
+    return archive.MAX_EXTRACT + 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,10 @@ def detect_skill(
 
 
 def _check_size(desc: Descriptor) -> None:
-    if not 0 <= desc.size <= MAX_BLOB:
+    limit = max_blob()
+    if not 0 <= desc.size <= limit:
         raise FormatError(
-            f"blob {desc.digest} declares {desc.size} bytes (limit {MAX_BLOB // (1024 * 1024)} MiB)"
+            f"blob {desc.digest} declares {desc.size} bytes (limit {limit // (1024 * 1024)} MiB)"
         )
 
 
@@ -336,6 +341,8 @@ def inspect(target: Target, reference: str, cache: Cache, *, display: str) -> In
                 }
             )
             continue
+        from .skill import archive
+
         with cache.open_verified(layer.digest, layer.size) as fh:
             try:
                 files += [

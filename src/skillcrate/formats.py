@@ -12,16 +12,12 @@ goes the other way: :func:`detect` names the format from the manifest alone, and
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
-import subprocess
-import tempfile
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .digests import finish_reading, sha256_digest
 from .errors import DigestMismatch, FormatError, SkillcrateError, ValidationError
@@ -43,11 +39,13 @@ from .oci.model import (
     canonical_json,
     created_timestamp,
 )
-from .skill import archive
-from .skill.dependencies import Dependency, read_folder, to_annotation
 from .skill.rules import SkillInfo, read_skill, validate
 from .skill.tree import FileRecord
 from .states import A_STATUS, STATES
+
+if TYPE_CHECKING:  # imported where used: install never packs, and rarely unpacks
+    from .skill import archive
+    from .skill.dependencies import Dependency
 
 # agentskills (OCI Artifacts spec for Agent Skills v0.1)
 AS_ARTIFACT = "application/vnd.agentskills.skill.v1"
@@ -117,6 +115,7 @@ class Packed:
 
 def git_info(folder: Path) -> tuple[str, str]:
     """(source URL, revision) of the git repository holding ``folder``, or empty strings."""
+    import subprocess
 
     def run(*args: str) -> str:
         try:
@@ -264,6 +263,13 @@ def pack(
     ``git``: record the folder's git remote and commit as annotations (when it is in a
     repository); off for skillcrate's own skill, whose digest must not depend on where
     the package was installed from."""
+    import base64
+    import tempfile
+    import weakref
+
+    from .skill import archive
+    from .skill.dependencies import read_folder, to_annotation
+
     folder = Path(folder)
     writer = _WRITERS.get(fmt)
     if writer is None:
@@ -498,6 +504,8 @@ def unpack(
     here, after the whole layer was read). Without ``hash_files`` the records carry no
     file hashes.
     """
+    from .skill import archive
+
     work = dest / "content"
     work.mkdir(parents=True, exist_ok=True)
     budget = archive.Budget()

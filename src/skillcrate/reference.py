@@ -65,7 +65,7 @@ def clean_host(host: str) -> str:
     """
     name, port = _split_port(host.strip())
     name = name.lower().rstrip(".")
-    if name and not name.startswith("["):
+    if name and not name.startswith("[") and not name.isascii():  # the idna codec loads slowly
         try:
             name = name.encode("idna").decode("ascii")
         except UnicodeError:
@@ -83,7 +83,6 @@ def canonical_host(host: str) -> str:
     ``localhost``/``::1`` read as ``127.0.0.1``.
     """
     import ipaddress
-    import socket
 
     name, port = _split_port(clean_host(host))
     if port in ("80", "443"):
@@ -92,6 +91,8 @@ def canonical_host(host: str) -> str:
     try:
         ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(bare)
     except ValueError:
+        import socket
+
         try:
             ip = ipaddress.ip_address(socket.inet_ntoa(socket.inet_aton(bare)))
         except (OSError, ValueError):

@@ -130,17 +130,13 @@ def load_rules(
     config: dict[str, Any] | None = None, env: dict[str, str] | None = None
 ) -> list[Rule]:
     """Every rule from the registries.conf files, then from ``config.toml``'s ``registry``."""
-    import tomllib
+    from .config import load_toml
 
     merged: dict[str, Rule] = {}
     for path in config_files(env):
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
+        data = load_toml(path, "registries configuration")
+        if data is None:
             continue
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise SkillcrateError(f"{path}: cannot read registries configuration: {exc}") from exc
         for rule in parse_rules(data, str(path)):
             merged[rule.prefix] = rule
     if config is None:
