@@ -96,6 +96,36 @@ def test_pull_hashes_only_the_layer(tmp_path: Path, counted: Counter) -> None:
     assert not Cache(tmp_path / "cache").has_blob(packed.layers[0].digest)
 
 
+@pytest.mark.parametrize("how", ["fetch", "pull"])
+def test_skill_md_is_read_once_per_unpacked_skill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    import skillcrate.skill.rules as rules
+
+    folder = make_skill(tmp_path / "src", "small-skill")
+    packed = formats.pack(folder)
+    layout = LayoutRepository(tmp_path / "layout")
+    push_packed(layout, packed, ["1.0.0"])
+    calls: list[Path] = []
+    real = rules.read_skill
+
+    def counting(root: Path) -> rules.SkillInfo:
+        calls.append(root)
+        return real(root)
+
+    monkeypatch.setattr(formats, "read_skill", counting)
+    monkeypatch.setattr(rules, "read_skill", counting)
+    cache = Cache(tmp_path / "cache")
+    if how == "fetch":
+        got = fetch_skill(layout, packed.digest, cache, fallback_name="x", from_blob=True)
+    else:
+        ref = Reference.parse(f"oci:{tmp_path / 'layout'}:1.0.0")
+        got, _out = pull_to(layout, ref, cache, tmp_path / "out")
+    assert got.name == "small-skill"
+    # before: once to name it, once more to tell whether SKILL.md named it (a YAML parse each)
+    assert len(calls) == 1
+
+
 def test_damaged_download_publishes_no_blob(tmp_path: Path) -> None:
     layout, packed, _files = _published(tmp_path)
     layer = packed.layers[0]

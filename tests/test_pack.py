@@ -187,6 +187,24 @@ def test_extract_refuses_symlinks_hardlinks_devices_fifos(tmp_path):
             extract(tar_gz([(ti, None)]), tmp_path / f"out{kind!r}")
 
 
+def test_extract_refuses_a_name_twice_and_a_folder_that_leads_out(tmp_path):
+    twice = tar_gz([(file_info("s/a.md"), b"x"), (file_info("s/a.md"), b"y")])
+    with pytest.raises(UnsafePath, match="twice"):
+        extract(twice, tmp_path / "out")
+    # a folder is proven inside the destination once, by its real path: a symlink planted
+    # on the way (nothing in an archive can make one) still leads nowhere
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "s").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(UnsafePath, match="escapes"):
+        extract(tar_gz([(file_info("s/a.md"), b"x")]), dest)
+    assert not (tmp_path / "elsewhere" / "a.md").exists()
+    control = tar_gz([(file_info("s/a.md"), b"x"), (file_info("s/b/c.md"), b"y")])
+    extract(control, tmp_path / "ok")
+    assert (tmp_path / "ok/s/b/c.md").read_bytes() == b"y"
+
+
 def test_extract_size_limit(tmp_path):
     with pytest.raises(FormatError, match="limit"):
         extract(tar_gz([(file_info("x/big"), b"0" * 4096)]), tmp_path / "out", limit=1024)

@@ -158,14 +158,3 @@ def safe_member_path(member: str) -> PurePosixPath:
     if not parts:
         raise UnsafePath(f"unsafe path in archive: {member!r} (empty)")
     return PurePosixPath(*parts)
-
-
-def safe_join(root: Path, member: str) -> Path:
-    """Join a relative archive path under ``root``; raise UnsafePath if it would escape."""
-    rel = safe_member_path(member)
-    target = Path(root, *rel.parts)
-    root_resolved = Path(root).resolve()
-    parent_resolved = target.parent.resolve()
-    if parent_resolved != root_resolved and root_resolved not in parent_resolved.parents:
-        raise UnsafePath(f"unsafe path in archive: {member!r} escapes the destination")
-    return target

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 from . import formats
 from .cache import Cache, Unpacked
 from .digests import ChunkReader, finish_reading, verify_bytes
-from .errors import DigestMismatch, FormatError, NotFound, ValidationError
+from .errors import DigestMismatch, FormatError, NotFound
 from .oci.model import A_TITLE, Descriptor, parse_manifest
 from .oci.target import Target
 from .skill.tree import FileRecord
@@ -186,10 +186,10 @@ def fetch_skill(
 
         def build(open_layer: OpenLayer) -> Unpacked:
             def extract(tmp: Path) -> tuple[str, Path, list[FileRecord], bool]:
-                name, root, records = formats.unpack(
+                name, own, root, records = formats.unpack(
                     det, open_layer, tmp, fallback_name=fallback_name
                 )
-                return name, root, records, _named_by_skill_md(root, name)
+                return name, root, records, own
 
             return cache.put_unpacked(desc.digest, det.format, extract, replace=True)
 
@@ -232,7 +232,7 @@ def unpack_to(
     def extract(open_layer: OpenLayer) -> tuple[str, list[FileRecord]]:
         work = dest.with_name(dest.name + ".unpack")
         try:
-            skill_name, root, records = formats.unpack(
+            skill_name, _own, root, records = formats.unpack(
                 det, open_layer, work, fallback_name=fallback_name, hash_files=False
             )
             os.rename(root, dest)
@@ -242,8 +242,6 @@ def unpack_to(
         return skill_name, records
 
     skill_name, records = _with_refetch(target, cache, extract, keep=False)
-    if not _named_by_skill_md(dest, skill_name):
-        skill_name = formats.skill_name(dest, det, fallback_name)
     return FetchedSkill(
         skill_name,
         dest,
@@ -253,16 +251,6 @@ def unpack_to(
         "",
         tuple(records),
     )
-
-
-def _named_by_skill_md(root: Path, name: str) -> bool:
-    """Whether ``name`` came from SKILL.md (else it depends on the fallback name)."""
-    from .skill.rules import read_skill
-
-    try:
-        return read_skill(root).name == name
-    except ValidationError:
-        return False
 
 
 @dataclass(frozen=True)

@@ -470,11 +470,18 @@ def _find_root(tree: Path) -> Path:
 
 def skill_name(root: Path, det: Detected, fallback: str) -> str:
     """The installed folder name: SKILL.md's name, else annotations, else ``fallback``."""
+    return named_skill(root, det, fallback)[0]
+
+
+def named_skill(root: Path, det: Detected, fallback: str) -> tuple[str, bool]:
+    """(:func:`skill_name`, whether SKILL.md gave it): one read of SKILL.md. A name that
+    did not come from SKILL.md depends on ``fallback``, so a cached tree records it."""
     name = ""
     try:
         name = read_skill(root).name
     except ValidationError:
         name = ""
+    own = bool(name)
     if not name:
         ann = det.annotations
         name = (
@@ -485,7 +492,7 @@ def skill_name(root: Path, det: Detected, fallback: str) -> str:
             f"skill name {name!r} is not a valid skill name "
             "(lowercase letters, digits, single hyphens)"
         )
-    return name
+    return name, own
 
 
 def unpack(
@@ -495,11 +502,12 @@ def unpack(
     *,
     fallback_name: str,
     hash_files: bool = True,
-) -> tuple[str, Path, list[FileRecord]]:
+) -> tuple[str, bool, Path, list[FileRecord]]:
     """Extract a detected skill into the empty folder ``dest``.
 
-    Returns the skill name, the skill root (``dest/content`` or the single folder in it
-    that holds SKILL.md) and the records of the files below that root. ``open_blob`` must
+    Returns the skill name, whether SKILL.md gave it (:func:`named_skill`), the skill
+    root (``dest/content`` or the single folder in it that holds SKILL.md) and the
+    records of the files below that root. ``open_blob`` must
     return verified content (a :class:`~skillcrate.digests.VerifyingReader` is finished
     here, after the whole layer was read). Without ``hash_files`` the records carry no
     file hashes.
@@ -551,4 +559,5 @@ def unpack(
             for r in records
             if r.path.startswith(prefix)
         ]
-    return skill_name(root, det, fallback_name), root, records
+    name, own = named_skill(root, det, fallback_name)
+    return name, own, root, records

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
-from .._fs import safe_join, safe_member_path
+from .._fs import safe_member_path
 from ..errors import FormatError, UnsafePath, ValidationError
 from .ignore import IgnoreRules
 from .tree import FileRecord, check_tree_path
@@ -227,6 +227,30 @@ class Budget:
             raise FormatError(f"archive expands past the {self.limit // (1024 * 1024)} MiB limit")
 
 
+class Folders:
+    """The folders of one extraction below ``dest``: each made and proven inside ``dest``
+    (its real path, so no symlink on the way leads out) once, not once per member."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        self._real = os.path.realpath(dest)
+        self._known = {""}
+
+    def make(self, parts: tuple[str, ...], member: str) -> Path:
+        """``dest/parts`` as a folder (made when missing); UnsafePath if it leads out."""
+        path = Path(self.dest, *parts)
+        key = "/".join(parts)
+        if key in self._known:
+            return path
+        path.mkdir(parents=True, exist_ok=True)
+        real = os.path.realpath(path)
+        if real != self._real and not real.startswith(self._real + os.sep):
+            raise UnsafePath(f"unsafe path in archive: {member!r} escapes the destination")
+        for i in range(1, len(parts) + 1):
+            self._known.add("/".join(parts[:i]))
+        return path
+
+
 def write_file(
     dest: Path,
     name: str,
@@ -236,23 +260,28 @@ def write_file(
     budget: Budget,
     *,
     hash_files: bool = True,
+    folders: Folders | None = None,
 ) -> FileRecord:
     """Write one archive member below ``dest`` (hashing as it goes); its record.
 
     ``name`` is relative to ``dest``; ``size`` is what the archive declares (None: read
     to the end, still within the budget). Without ``hash_files`` the record's sha256 is
-    empty (for a copy nobody records: ``pull``).
+    empty (for a copy nobody records: ``pull``). ``folders``: the extraction's folders
+    (one per extraction, so each is proven once).
     """
-    rel = str(safe_member_path(name))
+    member = safe_member_path(name)
+    rel = str(member)
     check_tree_path(rel, name)
-    target = safe_join(dest, name)
+    parent = (folders or Folders(dest)).make(member.parts[:-1], name)
+    target = parent / member.parts[-1]
     budget.take(size or 0, name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if os.path.lexists(target):
-        raise UnsafePath(f"archive contains {name!r} twice")
     hasher = hashlib.sha256() if hash_files else None
     written = 0
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(target, flags, 0o600)
+    except FileExistsError:
+        raise UnsafePath(f"archive contains {name!r} twice") from None
     try:
         while chunk := src.read(_CHUNK):
             written += len(chunk)
@@ -287,6 +316,7 @@ def extract(
     """
     budget = budget or Budget(limit)
     dest.mkdir(parents=True, exist_ok=True)
+    folders = Folders(dest)
     records: list[FileRecord] = []
     try:
         # A 1 MiB stream buffer: tarfile's default (10 KiB) costs twice the time per byte.
@@ -307,8 +337,7 @@ def extract(
                     continue
                 if m.isdir():
                     budget.take(0, name)
-                    target = safe_join(dest, name)
-                    target.mkdir(parents=True, exist_ok=True)
+                    target = folders.make(safe_member_path(name).parts, name)
                     os.chmod(target, 0o755)
                     continue
                 src = tar.extractfile(m)
@@ -316,7 +345,16 @@ def extract(
                     raise FormatError(f"cannot read {name!r} from archive")
                 executable = bool(m.mode & 0o111)
                 records.append(
-                    write_file(dest, name, src, m.size, executable, budget, hash_files=hash_files)
+                    write_file(
+                        dest,
+                        name,
+                        src,
+                        m.size,
+                        executable,
+                        budget,
+                        hash_files=hash_files,
+                        folders=folders,
+                    )
                 )
         except (tarfile.TarError, EOFError, OSError) as exc:
             if isinstance(exc, FormatError):
