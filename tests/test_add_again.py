@@ -192,3 +192,36 @@ def test_a_link_path_taken_by_the_users_own_folder_stops_add_before_any_write(
     assert not (world / ".agents/skills/review").exists()
     assert not (world / "skills.lock.json").exists()
     assert (mine / "notes.md").read_text() == "mine\n"
+
+
+def _state_line(rel: str) -> str:
+    from skillcrate.fastpath import read_install
+
+    found = read_install(Path.cwd())
+    assert found is not None
+    art = found[1][rel]
+    return repr(art)
+
+
+def test_a_kept_skill_keeps_its_record_and_an_edited_one_is_made_anew(tmp_path: Path) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        folder = make_skill(tmp_path / "src" / name, name, f"The {name} skill.")
+        push_packed(LayoutRepository(tmp_path / "store" / name), pack(folder), ["1.0.0"])
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    ok(proj, "add", "oci:../store/alpha")
+    cwd = Path.cwd()
+    os.chdir(proj)
+    try:
+        before = _state_line(".agents/skills/alpha")
+        ok(proj, "add", "oci:../store/beta")
+        assert _state_line(".agents/skills/alpha") == before  # carried as it was recorded
+        skill_md = proj / ".agents/skills/alpha/SKILL.md"
+        skill_md.write_text(skill_md.read_text() + "edited\n")
+        ok(proj, "add", "oci:../store/gamma")
+        # the edited folder no longer matches its record: it is not carried over as it was
+        assert _state_line(".agents/skills/alpha") != before
+        done = run_cli("install", cwd=proj)
+        assert done.returncode == 0 and "up to date" in done.stderr
+    finally:
+        os.chdir(cwd)

@@ -145,7 +145,10 @@ def apply(
         else:
             recs, dirs = list(p.records), p.dirs
             result.unchanged.append(entry.name)
-        artifacts[rel] = folder_artifact(rel, entry.name, recs, dirs)
+        if p.fetched is None and p.recorded is not None and p.recorded.skill == entry.name:
+            artifacts[rel] = p.recorded  # proven as recorded: no digest to compute again
+        else:
+            artifacts[rel] = folder_artifact(rel, entry.name, recs, dirs)
         records[rel] = recs
         for link in entry.additional_installed_paths:
             text, copy = links.place_link(

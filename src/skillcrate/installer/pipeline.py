@@ -140,7 +140,10 @@ def _with_tree(plan: Plan, prepared: dict[str, Prepared]) -> dict[str, Prepared]
     """Each entry with the names it needs and the names that need it (the plan's tree)."""
     required_by = plan.required_by()
     return {
-        name: replace(
+        name: p
+        if p.entry.dependencies == plan.graph.get(name, ())
+        and p.entry.required_by == required_by.get(name, ())
+        else replace(  # dataclasses.replace is slow: only on a change
             p,
             entry=replace(
                 p.entry,

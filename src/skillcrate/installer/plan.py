@@ -187,8 +187,7 @@ def link_paths(spec: SkillSpec, links: Sequence[str]) -> tuple[str, ...]:
 
 
 def with_links(locked: LockedSkill, spec: SkillSpec, manifest: Manifest) -> LockedSkill:
-    return replace(
-        locked,
-        additional_installed_paths=link_paths(spec, manifest.links),
-        path=skill_rel(spec.name),
-    )
+    paths, rel = link_paths(spec, manifest.links), skill_rel(spec.name)
+    if locked.additional_installed_paths == paths and locked.path == rel:
+        return locked  # dataclasses.replace is slow: only on a change
+    return replace(locked, additional_installed_paths=paths, path=rel)

@@ -21,7 +21,7 @@ from ..resolver import Resolved, resolve_spec, spec_version
 from ..skill.tree import FileRecord
 from . import materialise as inst
 from .plan import link_paths, with_links
-from .state import InstallState
+from .state import Artifact, InstallState
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Prepared:
     fetched: FetchedSkill | None  # set when the folder must be (re)built
     records: tuple[FileRecord, ...] = ()  # the installed files, when it need not be
     dirs: str | None = None  # their folders' stat lines, taken before they were proven
+    recorded: Artifact | None = None  # the state's record, when the folder still matches it
 
     @property
     def rebuild(self) -> bool:
@@ -43,11 +44,12 @@ def installed_records(
     entry: LockedSkill,
     state: InstallState | None,
     folders: Mapping[str, tuple[os.stat_result, str | None]] | None = None,
-) -> tuple[list[FileRecord], str | None] | None:
+) -> tuple[list[FileRecord], str | None, Artifact | None] | None:
     """The records of ``entry``'s installed folder if it holds exactly the lock's tree,
-    with its folder stat lines (from the same walk, :func:`~skillcrate.fastpath.scan_with_dirs`:
-    each folder's line is taken before its files, so a change made while they are checked
-    shows at the next no-op check).
+    with its folder stat lines (from the same walk,
+    :func:`~skillcrate.fastpath.scan_with_dirs`: each folder's line is taken before its
+    files, so a change made while they are checked shows at the next no-op check) and,
+    when the folder still ``lstat``s as the state recorded it, that record (it stands).
 
     Proven from skillcrate's own state: the recorded tree must be the lock's, the
     records must hash to it, and the folder must still ``lstat`` as recorded: first by
@@ -70,12 +72,12 @@ def installed_records(
         return None
     folder = project.boundary.path(rel)
     if folder_unchanged(str(folder), art):  # what the no-op check does: lstat, no listing
-        return recs, art.dirs
+        return recs, art.dirs, art
     now, dirs = scan_with_dirs(str(folder))
     if now == art.stat:
-        return recs, dirs
+        return recs, dirs, None
     copied = inst.copy_records(folder, recs)
-    return (copied, dirs) if copied is not None else None
+    return (copied, dirs, None) if copied is not None else None
 
 
 def is_dir(st: os.stat_result) -> bool:
@@ -130,9 +132,10 @@ def lock_entry(
 
 def _kept_entry(manifest: Manifest, item: tuple[SkillSpec, LockedSkill]) -> LockedSkill:
     spec, locked = item
-    return replace(
-        with_links(locked, spec, manifest), spec_version=spec.version, spec_source=spec.source
-    )
+    linked = with_links(locked, spec, manifest)
+    if linked.spec_version == spec.version and linked.spec_source == spec.source:
+        return linked  # dataclasses.replace is slow: only on a change
+    return replace(linked, spec_version=spec.version, spec_source=spec.source)
 
 
 def proven_kept(
@@ -146,7 +149,7 @@ def proven_kept(
     cheap enough to run on the main thread); None when it must be fetched."""
     entry = _kept_entry(manifest, item)
     proven = installed_records(project, entry, state, folders)
-    return None if proven is None else Prepared(entry, None, tuple(proven[0]), proven[1])
+    return None if proven is None else Prepared(entry, None, tuple(proven[0]), *proven[1:])
 
 
 def fetch_kept(
@@ -187,5 +190,5 @@ def prepare_new(
     entry = lock_entry(spec, res, got, manifest.links)
     proven = installed_records(project, entry, state)
     if proven is not None:
-        return Prepared(entry, None, tuple(proven[0]), proven[1])
+        return Prepared(entry, None, tuple(proven[0]), *proven[1:])
     return Prepared(entry, got)

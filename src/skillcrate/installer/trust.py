@@ -103,5 +103,6 @@ def apply_trust(
         )
     for name, p in list(prepared.items()):
         signed = None if name in failed or not labels[name] else " + ".join(labels[name])
-        prepared[name] = replace(p, entry=replace(p.entry, signed_by=signed))
+        if p.entry.signed_by != signed:  # dataclasses.replace is slow: only on a change
+            prepared[name] = replace(p, entry=replace(p.entry, signed_by=signed))
     return warnings
