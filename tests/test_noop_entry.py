@@ -169,3 +169,43 @@ def test_the_hook_input_reaches_the_full_cli_when_it_must_run(project: Path) -> 
 def test_in_process_runs_take_the_same_entry(project: Path) -> None:
     done = run_cli("install", cwd=project)
     assert done.returncode == 0 and done.stderr == "skills are up to date\n"
+
+
+def test_the_state_keeps_stat_lines_verbatim_even_with_a_tab_in_a_name(tmp_path: Path) -> None:
+    from skillcrate import fastpath
+
+    folder = tmp_path / "proj" / ".agents" / "skills" / "tabbed"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "SKILL.md").write_text("x")
+    (folder / "sub" / "a\tb.md").write_text("y")
+    past = 1_700_000_000_000_000_000
+    for path in (folder / "SKILL.md", folder / "sub" / "a\tb.md", folder / "sub", folder):
+        os.utime(path, ns=(past, past))
+    stat_text, dirs = fastpath.scan_with_dirs(str(folder))
+    assert stat_text is not None and dirs is not None and "a\tb.md\0" in stat_text
+    rel = ".agents/skills/tabbed"
+    art = fastpath.Artifact(rel, "tabbed", "sha256:" + "0" * 64, stat_text, 2, dirs=dirs)
+    link = fastpath.Artifact(".claude/skills/tabbed", "tabbed", link="../../" + rel)
+    root = tmp_path / "proj"
+    data = fastpath.format_install(root, b"in", {rel: art, link.rel: link})
+    assert b"a\tb.md\x00" in data  # stored as it is: no hex
+    parsed = fastpath._parse_install(data, root)
+    assert parsed == (b"in", {rel: art, link.rel: link})
+    assert fastpath.folder_unchanged(str(folder), parsed[1][rel])
+    (folder / "sub" / "a\tb.md").write_text("z")
+    assert not fastpath.folder_unchanged(str(folder), parsed[1][rel])
+
+
+def test_a_name_with_a_line_break_never_scans_clean_and_never_reaches_the_state(
+    tmp_path: Path,
+) -> None:
+    from skillcrate import fastpath
+
+    folder = tmp_path / "skill"
+    (folder / "x\nd\tforged").mkdir(parents=True)  # an empty folder: no file line shows it
+    (folder / "SKILL.md").write_text("x")
+    assert fastpath.scan_with_dirs(str(folder)) == (None, None)
+    assert fastpath.scan_stat(str(folder)) is None
+    forged = fastpath.Artifact("a", "a", "t", "SKILL.md\x001\x002\x003\x000\nx\n", 1)
+    with pytest.raises(ValueError):
+        fastpath.format_install(tmp_path, None, {"a": forged})

@@ -32,7 +32,7 @@ MANIFEST_NAME = "skills.json"  # the one place these file names are spelled
 LOCK_NAME = "skills.lock.json"
 GLOBAL_DIR = "global"  # the user-level skills.json and lock: a folder of the config folder
 
-STATE_VERSION = 5
+STATE_VERSION = 6
 INSTALL_FILE = "install.txt"
 MAX_STATE_BYTES = 64 * 1024 * 1024
 _MAGIC = f"skillcrate-install {STATE_VERSION}"
@@ -212,28 +212,52 @@ def _unsafe(field: str) -> bool:
 
 
 def format_install(root: StrPath, inputs: bytes | None, artifacts: Mapping[str, Artifact]) -> bytes:
-    """The bytes of ``install.txt``: a header, one tab-separated line per artifact, then
+    """The bytes of ``install.txt``: a header, one tab-separated line per artifact (a
+    folder's line followed by its folder lines and file lines, verbatim), then
     ``inputs N`` and the N bytes of :func:`inputs_blob` (``inputs -`` for none: a partial
     install, never up to date).
 
-    Plain lines, not JSON, so that the no-op check reads it with neither :mod:`json` nor
-    :mod:`re` imported. Fields never hold tabs or line breaks (paths and names are checked
-    by the boundary and :mod:`names`); a field that did would be a bug, so it raises.
+    Plain lines, not JSON and not hex, so that the no-op check reads it with neither
+    :mod:`json` nor :mod:`re` imported and decodes nothing but UTF-8. Artifact fields
+    never hold tabs or line breaks (paths and names are checked by the boundary and
+    :mod:`names`), and stat lines never hold a line break (a file name with one is
+    refused by the tree and by :func:`scan_stat`); a value that did would be a bug, so
+    it raises.
     """
     lines = [_MAGIC, f"root {_root_field(root)}"]
+    blocks: list[str] = []
     for rel in sorted(artifacts):
         art = artifacts[rel]
         if art.link is not None:
             fields = ["l", rel, art.skill, art.link]
         else:
-            fields = ["d", rel, art.skill, str(art.tree), str(art.stat), str(art.files)]
-            fields.append(art.dirs or "-")
+            if art.stat is None or _line_count(art.stat) != art.files:
+                raise ValueError(f"install state: {rel!r} does not have {art.files} stat lines")
+            dirs = -1 if art.dirs is None else _line_count(art.dirs)
+            if art.dirs is not None and dirs < 0:
+                raise ValueError(f"install state: {rel!r} has malformed folder lines")
+            fields = ["d", rel, art.skill, str(art.tree), str(art.files)]
+            fields.append("-" if dirs < 0 else str(dirs))
         if any(_unsafe(f) for f in fields):
             raise ValueError(f"install state field with a tab or line break: {fields!r}")
-        lines.append("\t".join(fields))
-    lines.append("inputs -" if inputs is None else f"inputs {len(inputs)}")
+        blocks.append("\t".join(fields) + "\n")
+        if art.link is None:
+            blocks.append(art.dirs or "")
+            blocks.append(art.stat or "")
+    lines.append("".join(blocks) + ("inputs -" if inputs is None else f"inputs {len(inputs)}"))
     head = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
     return head + (inputs or b"")
+
+
+def _line_count(text: str) -> int:
+    """How many ``\\n``-ended lines ``text`` is; -1 when it does not end with one."""
+    if not text:
+        return 0
+    return text.count("\n") if text.endswith("\n") else -1
+
+
+def _block(lines: list[str], start: int, end: int) -> str:
+    return "\n".join(lines[start:end]) + "\n" if end > start else ""
 
 
 def _parse_install(data: bytes, root: StrPath) -> tuple[bytes | None, dict[str, Artifact]] | None:
@@ -254,13 +278,27 @@ def _parse_install(data: bytes, root: StrPath) -> tuple[bytes | None, dict[str, 
     if lines[1] != f"root {_root_field(root)}":
         return None  # a key collision or a copied state folder: not this project's
     artifacts: dict[str, Artifact] = {}
-    for line in lines[2:]:
-        fields = line.split("\t")
+    i, total = 2, len(lines)
+    while i < total:
+        fields = lines[i].split("\t")
+        i += 1
         if fields[0] == "l" and len(fields) == 4:
             art = Artifact(fields[1], fields[2], link=fields[3])
-        elif fields[0] == "d" and len(fields) == 7 and fields[5].isdigit():
-            dirs = None if fields[6] == "-" else fields[6]
-            art = Artifact(fields[1], fields[2], fields[3], fields[4], int(fields[5]), dirs=dirs)
+        elif fields[0] == "d" and len(fields) == 6 and fields[4].isdigit():
+            files = int(fields[4])
+            dirs = 0 if fields[5] == "-" else int(fields[5]) if fields[5].isdigit() else -1
+            if dirs < 0 or i + dirs + files > total:
+                return None
+            ends = i + dirs
+            art = Artifact(
+                fields[1],
+                fields[2],
+                fields[3],
+                _block(lines, ends, ends + files),
+                files,
+                dirs=None if fields[5] == "-" else _block(lines, i, ends),
+            )
+            i = ends + files
         else:
             return None
         if not art.rel or not art.skill or art.rel in artifacts:
@@ -322,14 +360,15 @@ def stat_line(path: str, size: int, mtime_ns: int, ctime_ns: int, executable: bo
 
 
 def _digest_lines(lines: list[str]) -> str:
-    """The stat lines, sorted, as one hex string: compared, never hashed (no hashing module
-    on the no-op path; the lines are short, so the state stays small)."""
+    """The stat lines, sorted, as one string: compared, never hashed (no hashing module on
+    the no-op path; the lines are short, so the state stays small) and stored as they are
+    (:func:`format_install`)."""
     lines.sort()
-    return "".join(lines).encode("utf-8", "surrogateescape").hex()
+    return "".join(lines)
 
 
 def stat_digest(records: Iterable[StatRecord]) -> str:
-    """One hex value for the stat part of ``records`` (compare with :func:`scan_stat`)."""
+    """One value for the stat part of ``records`` (compare with :func:`scan_stat`)."""
     return _digest_lines(
         [stat_line(r.path, r.size, r.mtime_ns, r.ctime_ns, r.executable) for r in records]
     )
@@ -338,10 +377,11 @@ def stat_digest(records: Iterable[StatRecord]) -> str:
 def scan_stat(folder: str) -> str | None:
     """:func:`stat_digest` of what is in ``folder`` now, by ``lstat`` only.
 
-    None when ``folder`` is missing, is not a real folder, or holds anything but folders
-    and regular files. Entry types come from the folder listing (``d_type``), so only
-    files are ``lstat``-ed. The lines are :func:`stat_line`'s: the same format, called
-    directly, because this loop is most of the no-op's cost on a large project.
+    None when ``folder`` is missing, is not a real folder, holds anything but folders and
+    regular files, or holds a name with a line break (which no tree records). Entry types
+    come from the folder listing (``d_type``), so only files are ``lstat``-ed. The lines
+    are :func:`stat_line`'s: the same format, called directly, because this loop is most
+    of the no-op's cost on a large project.
     """
     return _scan(folder, False)[0]
 
@@ -395,6 +435,8 @@ def _scan(folder: str, with_dirs: bool) -> tuple[str | None, str | None]:
             prefix, current = stack.pop()
             with os.scandir(current) as it:
                 for entry in it:
+                    if "\n" in entry.name:
+                        return None, None
                     if entry.is_dir(follow_symlinks=False):
                         rel = prefix + entry.name
                         if dirs is not None:
@@ -426,7 +468,8 @@ def _fresh_by_paths(full: str, art: Artifact) -> bool:
     """Whether every recorded folder and file of ``art`` still ``lstat``s as recorded.
 
     Folders by mtime and ctime (which also covers entries added or removed in them),
-    files by their stat lines: one ``lstat`` per path, no folder listing.
+    files by their stat lines: one ``lstat`` per path, no folder listing. The lines are
+    made again from the ``lstat`` results and compared as one text per kind.
     """
     assert art.dirs is not None and art.stat is not None
     lstat, isdir, isreg, dir_line, file_line = (
@@ -437,24 +480,28 @@ def _fresh_by_paths(full: str, art: Artifact) -> bool:
         _STAT_LINE,
     )
     base = full + os.sep
-    dirs = bytes.fromhex(art.dirs).decode("utf-8", "surrogateescape").split("\n")
-    files = bytes.fromhex(art.stat).decode("utf-8", "surrogateescape").split("\n")
-    if dirs[-1] or files[-1] or len(files) - 1 != art.files:
+    dirs = art.dirs.split("\n")
+    files = art.stat.split("\n")
+    if dirs.pop() or files.pop() or len(files) != art.files:
         return False
-    for line in dirs[:-1]:
+    now: list[str] = []
+    add = now.append
+    for line in dirs:
         rel = line[: line.index("\0")]
         st = lstat(base + rel if rel else full)
-        if not isdir(st.st_mode) or dir_line(rel, st.st_mtime_ns, st.st_ctime_ns) != line + "\n":
+        if not isdir(st.st_mode):
             return False
-    for line in files[:-1]:
+        add(dir_line(rel, st.st_mtime_ns, st.st_ctime_ns))
+    if "".join(now) != art.dirs:
+        return False
+    now.clear()
+    for line in files:
         rel = line[: line.index("\0")]
         st = lstat(base + rel)
         if not isreg(st.st_mode):
             return False
-        exe = st.st_mode & 0o100 != 0
-        if file_line(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, exe) != line + "\n":
-            return False
-    return True
+        add(file_line(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode & 0o100 != 0))
+    return "".join(now) == art.stat
 
 
 def folder_unchanged(full: str, art: Artifact) -> bool:

@@ -13,16 +13,21 @@ state folder (:func:`skillcrate.config.state_dir`), keyed by the project's real 
 
 ``install.txt`` (:func:`skillcrate.fastpath.format_install`)::
 
-    skillcrate-install 5
+    skillcrate-install 6
     root <hex of the project's real path>
-    d<TAB>.agents/skills/review<TAB>review<TAB>sha256:…<TAB><stat lines, hex><TAB>3<TAB><dirs>
+    d<TAB>.agents/skills/review<TAB>review<TAB>sha256:…<TAB>3<TAB>2
+    <NUL><mtime_ns><NUL><ctime_ns>                      the folder lines (2, or none for -)
+    scripts<NUL><mtime_ns><NUL><ctime_ns>
+    SKILL.md<NUL><size><NUL><mtime_ns><NUL><ctime_ns><NUL>0    the file lines (3)
+    …
     l<TAB>.claude/skills/review<TAB>review<TAB>../../.agents/skills/review
     inputs <N>
     <N bytes: skills.json, "\n\0\n", skills.lock.json, as the install saw them>
 
 Each artifact is a folder skillcrate made (``tree``; ``stat``: the sorted stat lines
-of its files, :func:`skillcrate.fastpath.stat_digest`; the mtime and ctime of each of its
-folders as hex lines, :func:`skillcrate.fastpath.dir_stat`, or ``-``) or a symlink (its
+of its files, :func:`skillcrate.fastpath.stat_digest`; ``dirs``: the mtime and ctime of
+each of its folders, :func:`skillcrate.fastpath.dir_stat`, or ``-``; both stored as
+lines after the folder's own) or a symlink (its
 target text); the artifact paths are exactly the paths skillcrate owns. ``inputs -``
 marks a partial install (never up to date).
 ``records.json`` maps each folder artifact to its file records
@@ -31,7 +36,7 @@ or ``verify`` needs file hashes, and its records must hash to the artifact's ``t
 
 Reading never raises for a damaged file (it means "no state": a full, checking install
 runs), but only the expected kinds of damage are caught, so a bug is not hidden.
-Stdlib only: the no-op check reads ``install.json``.
+Stdlib only: the no-op check reads ``install.txt``.
 """
 
 from __future__ import annotations
