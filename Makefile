@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SYSTEM_TOOLS := docker-registry skopeo htpasswd umoci
 
-.PHONY: demo test lint format bench bench-suite dist system-deps js-deps agents-deps test-agents clean
+.PHONY: demo test lint format bench bench-suite bench-floors dist system-deps js-deps agents-deps test-agents clean
 
 $(BIN)/skillcrate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,9 @@ bench-suite: $(BIN)/skillcrate
 
 bench: $(BIN)/skillcrate
 	$(BIN)/python benchmarks/noop_install.py
+
+bench-floors: $(BIN)/skillcrate
+	$(BIN)/python benchmarks/floors.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist
