@@ -161,10 +161,12 @@ class Artifact:
     """One path skillcrate made in the project: a skill folder (or a copy) or a symlink.
 
     A plain class, not a dataclass: ``dataclasses`` imports ``inspect``, which costs the
-    no-op check more than all its work.
+    no-op check more than all its work. A folder's ``stat`` and ``dirs`` texts are kept
+    as the lines :func:`format_install` stored when read back, and joined only when
+    asked for: the no-op check compares lines (:meth:`lines`).
     """
 
-    __slots__ = ("rel", "skill", "tree", "stat", "files", "link", "dirs")
+    __slots__ = ("rel", "skill", "tree", "files", "link", "_stat", "_dirs", "_lines")
 
     def __init__(
         self,
@@ -176,8 +178,36 @@ class Artifact:
         link: str | None = None,  # symlinks: the target text
         dirs: str | None = None,  # folders: dir_stat of the folder, when taken
     ) -> None:
-        self.rel, self.skill, self.tree, self.stat = rel, skill, tree, stat
-        self.files, self.link, self.dirs = files, link, dirs
+        self.rel, self.skill, self.tree, self.files, self.link = rel, skill, tree, files, link
+        self._stat, self._dirs = stat, dirs
+        self._lines: tuple[list[str] | None, list[str] | None] | None = None
+
+    @classmethod
+    def _stored(
+        cls, rel: str, skill: str, tree: str, files: list[str], dirs: list[str] | None
+    ) -> Artifact:
+        art = cls(rel, skill, tree, None, len(files))
+        art._lines = (files, dirs)
+        return art
+
+    @property
+    def stat(self) -> str | None:
+        if self._stat is None and self._lines is not None and self._lines[0] is not None:
+            self._stat = _text(self._lines[0])
+        return self._stat
+
+    @property
+    def dirs(self) -> str | None:
+        if self._dirs is None and self._lines is not None and self._lines[1] is not None:
+            self._dirs = _text(self._lines[1])
+        return self._dirs
+
+    def lines(self) -> tuple[list[str] | None, list[str] | None]:
+        """(the file lines, the folder lines) without their line ends; None for a text
+        that is missing or does not end with a line end."""
+        if self._lines is None:
+            self._lines = (_lines(self._stat), _lines(self._dirs))
+        return self._lines
 
     def _key(self) -> tuple[object, ...]:
         return (self.rel, self.skill, self.tree, self.stat, self.files, self.link, self.dirs)
@@ -190,6 +220,16 @@ class Artifact:
 
     def __repr__(self) -> str:
         return f"Artifact{self._key()!r}"
+
+
+def _text(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _lines(text: str | None) -> list[str] | None:
+    if text is None or (text and not text.endswith("\n")):
+        return None
+    return text.split("\n")[:-1] if text else []
 
 
 def read_json_file(path: StrPath, limit: int = MAX_STATE_BYTES) -> object:
@@ -256,10 +296,6 @@ def _line_count(text: str) -> int:
     return text.count("\n") if text.endswith("\n") else -1
 
 
-def _block(lines: list[str], start: int, end: int) -> str:
-    return "\n".join(lines[start:end]) + "\n" if end > start else ""
-
-
 def _parse_install(data: bytes, root: StrPath) -> tuple[bytes | None, dict[str, Artifact]] | None:
     at = data.find(b"\ninputs ")
     end = data.find(b"\n", at + 1) if at >= 0 else -1
@@ -290,13 +326,12 @@ def _parse_install(data: bytes, root: StrPath) -> tuple[bytes | None, dict[str, 
             if dirs < 0 or i + dirs + files > total:
                 return None
             ends = i + dirs
-            art = Artifact(
+            art = Artifact._stored(
                 fields[1],
                 fields[2],
                 fields[3],
-                _block(lines, ends, ends + files),
-                files,
-                dirs=None if fields[5] == "-" else _block(lines, i, ends),
+                lines[ends : ends + files],
+                None if fields[5] == "-" else lines[i:ends],
             )
             i = ends + files
         else:
@@ -352,7 +387,9 @@ if TYPE_CHECKING:  # a protocol for the type checker only: importing typing cost
         def executable(self) -> bool: ...
 
 
-_STAT_LINE = "{}\0{}\0{}\0{}\0{:d}\n".format  # path, size, mtime_ns, ctime_ns, exec bit
+_STAT_FIELDS = "{}\0{}\0{}\0{}\0{:d}"  # path, size, mtime_ns, ctime_ns, exec bit
+_STAT_LINE = (_STAT_FIELDS + "\n").format
+_STAT_BARE = _STAT_FIELDS.format  # the line as stored lines are read back: no line end
 
 
 def stat_line(path: str, size: int, mtime_ns: int, ctime_ns: int, executable: bool) -> str:
@@ -386,7 +423,9 @@ def scan_stat(folder: str) -> str | None:
     return _scan(folder, False)[0]
 
 
-_DIR_LINE = "{}\0{}\0{}\n".format  # relative path ("" for the folder), mtime_ns, ctime_ns
+_DIR_FIELDS = "{}\0{}\0{}"  # relative path ("" for the folder), mtime_ns, ctime_ns
+_DIR_LINE = (_DIR_FIELDS + "\n").format
+_DIR_BARE = _DIR_FIELDS.format
 
 
 _SETTLED_NS = 2_000_000_000
@@ -469,20 +508,18 @@ def _fresh_by_paths(full: str, art: Artifact) -> bool:
 
     Folders by mtime and ctime (which also covers entries added or removed in them),
     files by their stat lines: one ``lstat`` per path, no folder listing. The lines are
-    made again from the ``lstat`` results and compared as one text per kind.
+    made again from the ``lstat`` results and compared as one list per kind.
     """
-    assert art.dirs is not None and art.stat is not None
     lstat, isdir, isreg, dir_line, file_line = (
         os.lstat,
         stat.S_ISDIR,
         stat.S_ISREG,
-        _DIR_LINE,
-        _STAT_LINE,
+        _DIR_BARE,
+        _STAT_BARE,
     )
     base = full + os.sep
-    dirs = art.dirs.split("\n")
-    files = art.stat.split("\n")
-    if dirs.pop() or files.pop() or len(files) != art.files:
+    files, dirs = art.lines()
+    if files is None or dirs is None or len(files) != art.files:
         return False
     now: list[str] = []
     add = now.append
@@ -492,7 +529,7 @@ def _fresh_by_paths(full: str, art: Artifact) -> bool:
         if not isdir(st.st_mode):
             return False
         add(dir_line(rel, st.st_mtime_ns, st.st_ctime_ns))
-    if "".join(now) != art.dirs:
+    if now != dirs:
         return False
     now.clear()
     for line in files:
@@ -501,15 +538,13 @@ def _fresh_by_paths(full: str, art: Artifact) -> bool:
         if not isreg(st.st_mode):
             return False
         add(file_line(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode & 0o100 != 0))
-    return "".join(now) == art.stat
+    return now == files
 
 
 def folder_unchanged(full: str, art: Artifact) -> bool:
     """Whether the folder ``full`` still holds what ``art`` recorded, proven by ``lstat``
     of its recorded folders and files (no listing); False when that cannot be told
     (no folder lines were recorded, or a path is gone): then scan it."""
-    if art.dirs is None or art.stat is None:
-        return False
     try:
         return _fresh_by_paths(full, art)
     except (OSError, ValueError):
@@ -558,7 +593,7 @@ def artifacts_fresh(root: StrPath, artifacts: Mapping[str, Artifact]) -> bool:
                 known = artifacts.get(target)
                 if (known is None or known.link is not None) and not os.path.isdir(full):
                     return False
-            elif art.dirs is not None:
+            elif art.lines()[1] is not None:
                 if not _fresh_by_paths(full, art):
                     return False
             elif scan_stat(full) != art.stat:
