@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from noop_install import _run_once, build_project  # noqa: E402
+from noop_install import _run_once, bench_env, build_project  # noqa: E402
 
 _SYSCALLS = (
     "import os\n"
@@ -58,15 +58,18 @@ def recorded_paths(project: Path) -> tuple[list[str], list[str]]:
         if art.link is not None:
             links.append(full)
             continue
-        for text in (art.dirs or "", art.stat or ""):
-            for line in text.split("\n")[:-1]:
-                rel = line[: line.index("\0")]
-                paths.append(f"{full}/{rel}" if rel else full)
+        files, dirs = art.lines()
+        for line in (dirs or []) + (files or []):
+            rel = line[: line.index("\0")]
+            paths.append(f"{full}/{rel}" if rel else full)
     return paths, links
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="example: VENV/bin/python benchmarks/floors.py --runs 25 --json",
+    )
     parser.add_argument("--runs", type=int, default=25, help="timed rounds (default 25)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default 2)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -74,10 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="skillcrate-floors-") as tmp:
         root = Path(tmp)
-        os.environ["SKILLCRATE_CACHE_DIR"] = str(root / "cache")  # for the in-process set-up
-        env = dict(os.environ)
-        for name in ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR"):
-            env.pop(name, None)
+        env = bench_env(root)
         print("set-up: projects with 500 and 20 skills", file=sys.stderr)
         large = build_project(root / "large", 500)
         small = build_project(root / "small", 20)

@@ -81,6 +81,17 @@ def build_project(root: Path, count: int) -> Path:
     return project
 
 
+def bench_env(root: Path) -> dict[str, str]:
+    """The environment of the timed runs: a cache under ``root`` (also set in this process,
+    for the in-process set-up) and no agent's project variable (each would move the hook's
+    project)."""
+    os.environ["SKILLCRATE_CACHE_DIR"] = str(root / "cache")
+    env = dict(os.environ)
+    for name in ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR"):
+        env.pop(name, None)
+    return env
+
+
 def _commands(with_script: bool) -> dict[str, list[str]]:
     py = sys.executable
     commands = {
@@ -169,10 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="skillcrate-bench-") as tmp:
         root = Path(tmp)
-        os.environ["SKILLCRATE_CACHE_DIR"] = str(root / "cache")  # for the in-process set-up
-        env = dict(os.environ)
-        for name in ("CLAUDE_PROJECT_DIR", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR"):
-            env.pop(name, None)
+        env = bench_env(root)
         project = build_project(root, args.skills)
         skills_dir = project / ".agents" / "skills"
         files = sum(1 for p in skills_dir.glob("*/**/*") if p.is_file())

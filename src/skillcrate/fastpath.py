@@ -268,32 +268,24 @@ def format_install(root: StrPath, inputs: bytes | None, artifacts: Mapping[str, 
     blocks: list[str] = []
     for rel in sorted(artifacts):
         art = artifacts[rel]
+        body = ""  # a folder's folder lines and file lines
         if art.link is not None:
             fields = ["l", rel, art.skill, art.link]
         else:
-            if art.stat is None or _line_count(art.stat) != art.files:
+            files, dirs = art.lines()
+            if files is None or len(files) != art.files:
                 raise ValueError(f"install state: {rel!r} does not have {art.files} stat lines")
-            dirs = -1 if art.dirs is None else _line_count(art.dirs)
-            if art.dirs is not None and dirs < 0:
+            if dirs is None and art.dirs is not None:
                 raise ValueError(f"install state: {rel!r} has malformed folder lines")
             fields = ["d", rel, art.skill, str(art.tree), str(art.files)]
-            fields.append("-" if dirs < 0 else str(dirs))
+            fields.append("-" if dirs is None else str(len(dirs)))
+            body = _text(dirs or []) + _text(files)
         if any(_unsafe(f) for f in fields):
             raise ValueError(f"install state field with a tab or line break: {fields!r}")
-        blocks.append("\t".join(fields) + "\n")
-        if art.link is None:
-            blocks.append(art.dirs or "")
-            blocks.append(art.stat or "")
+        blocks.append("\t".join(fields) + "\n" + body)
     lines.append("".join(blocks) + ("inputs -" if inputs is None else f"inputs {len(inputs)}"))
     head = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
     return head + (inputs or b"")
-
-
-def _line_count(text: str) -> int:
-    """How many ``\\n``-ended lines ``text`` is; -1 when it does not end with one."""
-    if not text:
-        return 0
-    return text.count("\n") if text.endswith("\n") else -1
 
 
 def _parse_install(data: bytes, root: StrPath) -> tuple[bytes | None, dict[str, Artifact]] | None:
@@ -321,17 +313,19 @@ def _parse_install(data: bytes, root: StrPath) -> tuple[bytes | None, dict[str, 
         if fields[0] == "l" and len(fields) == 4:
             art = Artifact(fields[1], fields[2], link=fields[3])
         elif fields[0] == "d" and len(fields) == 6 and fields[4].isdigit():
-            files = int(fields[4])
-            dirs = 0 if fields[5] == "-" else int(fields[5]) if fields[5].isdigit() else -1
-            if dirs < 0 or i + dirs + files > total:
+            untaken = fields[5] == "-"  # no folder lines were taken
+            if not untaken and not fields[5].isdigit():
                 return None
+            files, dirs = int(fields[4]), 0 if untaken else int(fields[5])
             ends = i + dirs
+            if ends + files > total:
+                return None
             art = Artifact._stored(
                 fields[1],
                 fields[2],
                 fields[3],
                 lines[ends : ends + files],
-                None if fields[5] == "-" else lines[i:ends],
+                None if untaken else lines[i:ends],
             )
             i = ends + files
         else:
