@@ -3,6 +3,7 @@ what only packing, unpacking or a cache write needs."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -62,3 +63,54 @@ def test_a_fresh_clone_installs_from_the_cache_without_the_http_stack(
         "skillcrate.skill.dependencies",
     }
     assert not unneeded & modules, sorted(unneeded & modules)
+
+
+def test_a_cold_install_from_the_lock_loads_no_yaml_and_leaves_the_name_to_skill_md(
+    tmp_path: Path, fresh_registry: RegistryServer, repo_name: str
+) -> None:
+    """An install from the lock names the folder after the lock entry, so it does not
+    parse SKILL.md (PyYAML's import is ~30 ms of a cold install). The cache entry it
+    writes carries no name: a later ``add`` of the same digest still takes SKILL.md's
+    name, not the one a (possibly hostile) lock gave it."""
+    ref = Reference.parse(f"{fresh_registry.host}/{repo_name}/alpha")
+    folder = make_skill(tmp_path / "src" / "alpha", "alpha", "The alpha skill.")
+    push_packed(open_target(ref), pack(folder, tag="1.0.0"), ["1.0.0"])
+    first = tmp_path / "first"
+    first.mkdir()
+    assert run_cli("add", str(ref), cwd=first).returncode == 0
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for file in ("skills.json", "skills.lock.json"):  # the lock calls the skill "beta"
+        data = json.loads((first / file).read_text())
+        for entry in data["skills"]:
+            entry["name"] = "beta"
+            if "path" in entry:
+                entry["path"] = ".agents/skills/beta"
+        (clone / file).write_text(json.dumps(data, indent=2) + "\n")
+    cold = {**os.environ, "SKILLCRATE_CACHE_DIR": str(tmp_path / "cold-cache")}
+
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "skillcrate", "install"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**cold, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (clone / ".agents" / "skills" / "beta" / "SKILL.md").is_file()
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "requests" in modules  # it did fetch
+    assert "yaml" not in modules
+
+    later = tmp_path / "later"
+    later.mkdir()
+    added = run_cli(
+        "add", str(ref), cwd=later, env={"SKILLCRATE_CACHE_DIR": cold["SKILLCRATE_CACHE_DIR"]}
+    )
+    assert added.returncode == 0, added.stderr
+    assert [p.name for p in (later / ".agents" / "skills").iterdir()] == ["alpha"]

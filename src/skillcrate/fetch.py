@@ -167,6 +167,7 @@ def fetch_skill(
     name: str | None = None,
     expect_tree: str | None = None,
     from_blob: bool = False,
+    read_name: bool = True,
 ) -> FetchedSkill:
     """Resolve ``reference`` (tag or digest), download and verify, unpack into the cache.
 
@@ -175,7 +176,11 @@ def fetch_skill(
     lock's tree), a cached tree with another digest is re-derived from its blob once
     before the difference counts. ``from_blob`` always derives the tree from the
     (verified) blob: what a new lock entry records must not come from the cache alone.
-    A cached blob that no longer matches its digest is downloaded again.
+    A cached blob that no longer matches its digest is downloaded again. Without
+    ``read_name`` the skill is named ``fallback_name`` unless its cache entry already
+    knows SKILL.md's name: SKILL.md is not parsed (an install from a lock, which names
+    the folder after the lock entry, loads no YAML); the entry then stays unnamed and a
+    later fetch that needs the name reads it from the cached tree.
     """
     desc, _obj, det = detect_skill(target, reference, cache, name=name)
     fresh_enough = not from_blob or cache.derived(desc.digest)
@@ -187,7 +192,7 @@ def fetch_skill(
         def build(open_layer: OpenLayer) -> Unpacked:
             def extract(tmp: Path) -> tuple[str, Path, list[FileRecord], bool]:
                 name, own, root, records = formats.unpack(
-                    det, open_layer, tmp, fallback_name=fallback_name
+                    det, open_layer, tmp, fallback_name=fallback_name, read_name=read_name
                 )
                 return name, root, records, own
 
@@ -196,7 +201,9 @@ def fetch_skill(
         unpacked = _with_refetch(target, cache, build)
     skill_name = unpacked.name
     if not unpacked.own_name:
-        skill_name = formats.skill_name(unpacked.root, det, fallback_name)
+        skill_name = (
+            formats.skill_name(unpacked.root, det, fallback_name) if read_name else fallback_name
+        )
     return FetchedSkill(
         skill_name,
         unpacked.root,

@@ -502,12 +502,15 @@ def unpack(
     *,
     fallback_name: str,
     hash_files: bool = True,
+    read_name: bool = True,
 ) -> tuple[str, bool, Path, list[FileRecord]]:
     """Extract a detected skill into the empty folder ``dest``.
 
     Returns the skill name, whether SKILL.md gave it (:func:`named_skill`), the skill
     root (``dest/content`` or the single folder in it that holds SKILL.md) and the
-    records of the files below that root. ``open_blob`` must
+    records of the files below that root. Without ``read_name`` SKILL.md is not parsed
+    (no YAML loaded): the name is ``""`` and not SKILL.md's (an install from a lock
+    names the folder after the lock entry). ``open_blob`` must
     return verified content (a :class:`~skillcrate.digests.VerifyingReader` is finished
     here, after the whole layer was read). Without ``hash_files`` the records carry no
     file hashes.
@@ -559,5 +562,7 @@ def unpack(
             for r in records
             if r.path.startswith(prefix)
         ]
+    if not read_name:
+        return "", False, root, records
     name, own = named_skill(root, det, fallback_name)
     return name, own, root, records

@@ -96,6 +96,7 @@ def fetch_locked(project: Project, locked: LockedSkill) -> FetchedSkill:
             fallback_name=locked.name,
             name=locked.name,
             expect_tree=locked.tree,
+            read_name=False,  # the folder is the lock entry's name
         )
     except NotFound as exc:
         if project.offline:
