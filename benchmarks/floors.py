@@ -13,8 +13,12 @@ and times, interleaved in the same run so that machine load affects all of them 
                                           (what a warm or cold install loads first)
 * the same plus the HTTP client           ``requests`` (a cold install also loads it)
 * ``cp -r`` of the 20 installed skills    the suite's row 5 baseline
+* ``shutil.copytree`` of them             the least a Python process does for row 5: start
+                                          and copy the tree (no imports of skillcrate, no
+                                          checks, no state)
 
-and prints each median and its ratio to ``python -c pass``. It never asserts on timing.
+and prints each median and its ratio to ``python -c pass``, and the copy's ratio to
+``cp -r`` (row 5's goal is 2). It never asserts on timing.
 Usage::
 
     python benchmarks/floors.py [--runs 25] [--warmup 2] [--json]
@@ -96,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             "import the CLI and install code": [py, "-c", imports],
             "the same + requests": [py, "-c", imports + ", requests"],
             "cp -r of 20 installed skills": ["cp", "-r", str(tree), str(copy)],
+            "python: shutil.copytree of them": [
+                py,
+                "-c",
+                f"import shutil; shutil.copytree({str(tree)!r}, {str(copy)!r}, symlinks=True)",
+            ],
         }
         _, said = _run_once(commands["no-op install, 500 skills"], large, env)
         if "up to date" not in said:
@@ -119,12 +128,20 @@ def main(argv: list[str] | None = None) -> int:
         }
         for label, values in times.items()
     }
+    copy_ratio = round(
+        statistics.median(times["python: shutil.copytree of them"])
+        / statistics.median(times["cp -r of 20 installed skills"]),
+        2,
+    )
     if args.json:
-        print(json.dumps({"runs": args.runs, "results": rows}, indent=2))
+        print(
+            json.dumps({"runs": args.runs, "results": rows, "copytreeToCp": copy_ratio}, indent=2)
+        )
         return 0
     print(f"medians of {args.runs} interleaved runs, ratios to python -c pass")
     for label, row in rows.items():
         print(f"  {label:40s} {row['median_ms']:7.1f} ms  x{row['ratio']:.2f}")
+    print(f"  shutil.copytree / cp -r: x{copy_ratio:.2f} (row 5's goal: x2)")
     return 0
 
 

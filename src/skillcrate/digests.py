@@ -208,7 +208,7 @@ class ChunkReader:
         avail = len(self._buf) - self._pos
         if not avail:
             chunk = self._next()
-            if len(chunk) == n or not chunk:  # tarfile reads 1 MiB, chunks are 1 MiB: no copy
+            if len(chunk) == n or not chunk:  # a read of one whole chunk: no copy
                 return chunk
             self._buf, self._pos, avail = chunk, 0, len(chunk)
         if avail >= n:
