@@ -61,6 +61,38 @@ def test_first_write_creates_markers(cache: Cache) -> None:
     assert (cache.root / ".gitignore").read_text() == "*\n"
 
 
+def test_workers_write_the_markers_once_and_without_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers of a cold install share one Cache: the first to write makes the root's
+    markers, the others wait for it. Before, each of the 8 saw them missing and wrote
+    (and fsynced) its own copy."""
+    import skillcrate.cache as cache_mod
+    from skillcrate._threads import parallel
+
+    real_write = cache_mod.atomic_write
+    written: list[str] = []
+
+    def slow_write(path: Path, data: str | bytes, **kw: object) -> None:
+        written.append(Path(path).name)
+        time.sleep(0.05)  # every worker reaches the check while the first still writes
+        real_write(path, data, **kw)  # type: ignore[arg-type]
+
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(cache_mod, "atomic_write", slow_write)
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd))[1])
+    cache = Cache(tmp_path / "cold")
+    manifests = [b'{"n": %d}' % i for i in range(8)]
+    parallel(manifests, lambda data: cache.put_manifest(sha(data), data))
+
+    assert sorted(written) == [".gitignore", "CACHEDIR.TAG"]
+    assert fsyncs == []
+    tag = (cache.root / "CACHEDIR.TAG").read_text()
+    assert tag.startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    assert (cache.root / ".gitignore").read_text() == "*\n"
+
+
 def test_layout(cache: Cache) -> None:
     digest = sha(b"layout")
     hexpart = digest.split(":")[1]

@@ -39,6 +39,7 @@ import re
 import shutil
 import stat
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -128,6 +129,7 @@ class Cache:
                 root = Path(platformdirs.user_cache_dir("skillcrate"))
         self.root = Path(root).expanduser().absolute()
         self._initialised = False
+        self._init_lock = threading.Lock()  # the install's workers share one Cache
         self._verified: set[str] = set()  # blobs this process hashed as they arrived
         self._derived: set[str] = set()  # unpacked entries this process built from blobs
         self._boot_id: str | None = None  # read once, when first needed ("" = none)
@@ -498,19 +500,22 @@ class Cache:
     # -- internals --------------------------------------------------------------
 
     def _ensure_root(self) -> None:
-        """Create the root with ``CACHEDIR.TAG``, ``.gitignore`` and ``tmp/`` on first use."""
-        if self._initialised:
-            self.tmp_dir.mkdir(parents=True, exist_ok=True)  # gone after a clean()
-            return
-        self.root.mkdir(parents=True, exist_ok=True)
-        tag = self.root / "CACHEDIR.TAG"
-        if not tag.exists():
-            atomic_write(tag, _CACHEDIR_TAG)
-        ignore = self.root / ".gitignore"
-        if not ignore.exists():
-            atomic_write(ignore, "*\n")
-        self.tmp_dir.mkdir(exist_ok=True)
-        self._initialised = True
+        """Create the root with ``CACHEDIR.TAG``, ``.gitignore`` and ``tmp/`` on first use.
+
+        Once per Cache, by the first of the install's workers to get here (the others wait
+        for it, not write the markers again). The markers are written without fsync: a
+        marker lost to a crash is written again on the next use."""
+        if not self._initialised:
+            with self._init_lock:
+                if not self._initialised:
+                    self.root.mkdir(parents=True, exist_ok=True)
+                    for name, text in (("CACHEDIR.TAG", _CACHEDIR_TAG), (".gitignore", "*\n")):
+                        if not (self.root / name).exists():
+                            atomic_write(self.root / name, text, durable=False)
+                    self.tmp_dir.mkdir(exist_ok=True)
+                    self._initialised = True
+                    return
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)  # gone after a clean()
 
     def _iter_entries(self) -> Iterator[tuple[str, Path]]:
         """Yield ``(kind, path)`` for every item in the blob, manifest and unpacked folders."""
