@@ -175,6 +175,16 @@ def test_the_name_mismatch_warning_is_said_once(world: Path) -> None:
     for command in (["install"], ["list"], ["verify"], ["outdated"], ["install", "--frozen"]):
         later = run_cli(*command, cwd=world)
         assert "SKILL.md names the skill" not in later.stderr + later.stdout, command
+    # nor by an install from the lock in a fresh clone (a sibling: the same ../store), though
+    # the cache knows SKILL.md's name
+    clone = world.parent / "clone"
+    clone.mkdir()
+    for file in ("skills.json", "skills.lock.json"):
+        (clone / file).write_text((world / file).read_text())
+    fresh = run_cli("install", cwd=clone)
+    assert fresh.returncode == 0, fresh.stderr
+    assert (clone / ".agents" / "skills" / "critic" / "SKILL.md").is_file()
+    assert "SKILL.md names the skill" not in fresh.stderr + fresh.stdout
 
 
 def test_a_link_path_taken_by_the_users_own_folder_stops_add_before_any_write(

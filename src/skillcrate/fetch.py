@@ -177,10 +177,10 @@ def fetch_skill(
     before the difference counts. ``from_blob`` always derives the tree from the
     (verified) blob: what a new lock entry records must not come from the cache alone.
     A cached blob that no longer matches its digest is downloaded again. Without
-    ``read_name`` the skill is named ``fallback_name`` unless its cache entry already
-    knows SKILL.md's name: SKILL.md is not parsed (an install from a lock, which names
-    the folder after the lock entry, loads no YAML); the entry then stays unnamed and a
-    later fetch that needs the name reads it from the cached tree.
+    ``read_name`` the skill is named ``fallback_name`` and SKILL.md is not parsed (an
+    install from a lock names the folder after the lock entry and loads no YAML); an
+    entry it unpacks stays unnamed, and a later fetch that needs the name reads it from
+    the cached tree.
     """
     desc, _obj, det = detect_skill(target, reference, cache, name=name)
     fresh_enough = not from_blob or cache.derived(desc.digest)
@@ -200,10 +200,10 @@ def fetch_skill(
 
         unpacked = _with_refetch(target, cache, build)
     skill_name = unpacked.name
-    if not unpacked.own_name:
-        skill_name = (
-            formats.skill_name(unpacked.root, det, fallback_name) if read_name else fallback_name
-        )
+    if not read_name:
+        skill_name = fallback_name
+    elif not unpacked.own_name:
+        skill_name = formats.skill_name(unpacked.root, det, fallback_name)
     return FetchedSkill(
         skill_name,
         unpacked.root,
