@@ -379,3 +379,30 @@ def test_signed_skills_verify_through_the_pull_through_cache_with_the_upstream_d
     assert done.returncode == 0, done.stderr
     lock = json.loads((clone / "skills.lock.json").read_text())
     assert lock["skills"][0]["signedBy"] == "keys/acme.pub"
+
+
+def test_promote_through_a_host_with_a_mirror_deletes_the_old_manifest_on_the_primary(
+    upstream_and_proxy: tuple[RegistryServer, RegistryServer],
+    isolated_env: IsolatedEnv,
+    tmp_path: Path,
+) -> None:
+    """Writes go to the primary, mirrors or not: archiving on a registry that deletes
+    manifests but not tags alone (Distribution) deletes the old manifest there. Before,
+    the mirrored target had no ``delete_manifest`` and promote refused."""
+    upstream, proxy = upstream_and_proxy
+    folder = make_skill(tmp_path / "src", "keeper", "The keeper skill. Use when testing.")
+    base = f"{upstream.host}/skills/keeper"
+    done = run_cli("push", str(folder), f"{base}:1.0.0", "--status", "published")
+    assert done.returncode == 0, done.stderr
+    _conf(isolated_env, upstream, proxy.host)
+    done = run_cli("promote", f"{base}:1.0.0", "--to", "deprecated")
+    assert done.returncode == 0, done.stderr
+
+    done = run_cli("promote", f"{base}:1.0.0", "--to", "archived", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert "1.0.0" in out["untagged"]
+    assert "cannot delete a tag alone" in done.stderr  # it deleted the old manifest instead
+    isolated_env.registries_conf.unlink()  # what the upstream itself now lists
+    tags = json.loads(run_cli("versions", base, "--json").stdout)
+    assert "1.0.0" not in tags

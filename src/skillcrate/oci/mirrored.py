@@ -5,8 +5,8 @@ What :mod:`skillcrate.registries` decides for a reference becomes a
 its endpoints. Reads go to the mirrors that serve the request (``digest-only`` mirrors
 only what is asked for by digest, ``tag-only`` ones only tags) and then to the primary;
 a store that is unreachable, refuses or lacks the content is skipped, and when every
-store failed the primary's error is what the user sees. Writes (push, tag, referrers)
-go to the primary only: mirrors are read-only.
+store failed the primary's error is what the user sees. Writes (push, tag, referrers,
+manifest deletion) go to the primary only: mirrors are read-only.
 
 Nothing here trusts a mirror more than the registry: every manifest and blob is checked
 against the digest that was asked for, by the stores themselves, and callers keep the
@@ -25,7 +25,7 @@ from typing import TypeVar
 from ..digests import is_digest
 from ..errors import AuthError, NotFound, RegistryError, RegistryUnreachable
 from .model import BlobSource, Descriptor
-from .target import Target
+from .target import ManifestDeleter, Target
 
 log = logging.getLogger("skillcrate.oci.mirrored")
 T = TypeVar("T")
@@ -125,6 +125,13 @@ class MirroredRepository:
 
     def push_referrer(self, data: bytes, media_type: str, subject: Descriptor) -> Descriptor:
         return self.primary.push_referrer(data, media_type, subject)
+
+    def delete_manifest(self, digest: str) -> None:
+        """Delete on the primary (``promote`` falls back to it where tags cannot be
+        deleted alone); RegistryError when the primary cannot delete manifests."""
+        if not isinstance(self.primary, ManifestDeleter):
+            raise RegistryError(f"{self.primary.describe()} cannot delete manifests")
+        self.primary.delete_manifest(digest)
 
 
 def _by_digest(reference: str) -> bool:
