@@ -1,5 +1,6 @@
-"""A warm-cache install (a fresh clone, everything cached) loads no HTTP code, and none of
-what only packing, unpacking or a cache write needs."""
+"""A warm-cache install (a fresh clone, everything cached) loads no HTTP code, none of what
+only packing, unpacking or a cache write needs, and starts no download threads; a cold one
+from the lock loads no YAML."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from skillcrate.formats import pack
 from skillcrate.oci import open_target
@@ -114,3 +117,51 @@ def test_a_cold_install_from_the_lock_loads_no_yaml_and_leaves_the_name_to_skill
     )
     assert added.returncode == 0, added.stderr
     assert [p.name for p in (later / ".agents" / "skills").iterdir()] == ["alpha"]
+
+
+def test_a_warm_fresh_clone_copies_on_the_main_thread_and_a_cold_one_downloads_on_workers(
+    tmp_path: Path,
+    fresh_registry: RegistryServer,
+    repo_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Trees the cache holds need no download, so no worker threads (they would only wait
+    for the GIL); what must be downloaded still goes to the workers."""
+    import skillcrate._threads as threads_mod
+
+    started: list[str] = []
+
+    class CountingThread(threads_mod.threading.Thread):
+        def start(self) -> None:
+            started.append(self.name)
+            super().start()
+
+    first = tmp_path / "first"
+    first.mkdir()
+    for name in ("alpha", "beta", "gamma"):
+        ref = Reference.parse(f"{fresh_registry.host}/{repo_name}/{name}")
+        folder = make_skill(tmp_path / "src" / name, name, f"The {name} skill.")
+        push_packed(open_target(ref), pack(folder, tag="1.0.0"), ["1.0.0"])
+        assert run_cli("add", str(ref), cwd=first).returncode == 0
+    monkeypatch.setattr(threads_mod.threading, "Thread", CountingThread)
+
+    def clone(name: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        for file in ("skills.json", "skills.lock.json"):
+            shutil.copy(first / file, folder / file)
+        return folder
+
+    warm = clone("warm")
+    assert run_cli("install", cwd=warm).returncode == 0
+    assert sorted(p.name for p in (warm / ".agents" / "skills").iterdir()) == [
+        "alpha",
+        "beta",
+        "gamma",
+    ]
+    assert started == []
+
+    cold = clone("cold")
+    done = run_cli("install", cwd=cold, env={"SKILLCRATE_CACHE_DIR": str(tmp_path / "empty")})
+    assert done.returncode == 0, done.stderr
+    assert len(started) == 3  # control: the downloads ran on workers

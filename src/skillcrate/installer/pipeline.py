@@ -196,10 +196,13 @@ def install_locked(
     prove = partial(proven_kept, project, manifest, state, folders=entries)
     proven = [_guarded(prove, name_of, keep_going)(item) for item in kept_items]
     kept = [p for p in proven if p is not None]
-    kept += parallel(
-        [item for item, p in zip(kept_items, proven, strict=True) if p is None],
-        _guarded(partial(fetch_kept, project, manifest), name_of, keep_going),
-    )
+    fetch = _guarded(partial(fetch_kept, project, manifest), name_of, keep_going)
+    to_fetch = [item for item, p in zip(kept_items, proven, strict=True) if p is None]
+    # A tree the cache holds is copied without a download: on the download threads it
+    # would only wait for the GIL (a warm fresh clone of 20 skills: ~15 ms more).
+    cached = [project.cache.has_unpacked(item[1].source.digest) for item in to_fetch]
+    kept += [fetch(item) for item, hit in zip(to_fetch, cached, strict=True) if hit]
+    kept += parallel([item for item, hit in zip(to_fetch, cached, strict=True) if not hit], fetch)
     new = parallel(
         plan.resolve,
         _guarded(
