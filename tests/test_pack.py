@@ -1,7 +1,9 @@
 """Deterministic packing and safe extraction."""
 
 import gzip
+import hashlib
 import io
+import json
 import os
 import tarfile
 
@@ -10,8 +12,13 @@ import pytest
 from skillcrate.errors import FormatError, UnsafePath, ValidationError
 from skillcrate.formats import pack
 from skillcrate.skill import archive
+from skillcrate.skill.tree import tree_digest_of
 
-from helpers import file_info, make_skill, tar_gz
+from helpers import file_info, make_skill, run_cli, tar_gz
+
+# The layer digest of test_layers_are_compressed_at_level_9…'s folder with stock zlib at
+# level 9: it changes only when the archive format or the level does (a CHANGELOG entry).
+PINNED_LAYER = "sha256:750688b39639520e6f1490651fa21e98903da74c7d8736fb9c1ebf7ee3817e7e"
 
 
 def layer_digest(folder, fmt="agentskills"):
@@ -241,3 +248,54 @@ def test_pack_and_push_keep_memory_flat(tmp_path):
         tracemalloc.stop()
     assert packed.layers[0].size > 32 * 1024 * 1024
     assert peak < 8 * 1024 * 1024, f"peak {peak} bytes for a 32 MiB layer"
+
+
+def test_layers_are_compressed_at_level_9_and_a_fixed_folder_keeps_its_digests(tmp_path):
+    """The level is part of the layer digest (docs/formats.md): gzip's header says
+    "maximum compression" (XFL 2) whatever the deflate build, and with stock zlib a fixed
+    folder keeps the digest it has always had. The tree and the uncompressed tar's digest
+    do not depend on zlib at all."""
+    import zlib
+
+    folder = make_skill(
+        tmp_path / "pinned",
+        "pinned",
+        "A skill whose digests are pinned.",
+        files={"scripts/run.sh": "#!/bin/sh\necho pinned\n", "references/a.md": "A\n" * 500},
+    )
+    os.chmod(folder / "scripts" / "run.sh", 0o755)
+    packed = pack(folder, "agentskills")
+    layer = packed.read(packed.layers[0].digest)
+    assert layer[:3] == b"\x1f\x8b\x08" and layer[8] == 2  # XFL 2: level 9
+    image = pack(folder, "image")  # its config names the uncompressed tar
+    [diff_id] = json.loads(image.read(image.config.digest))["rootfs"]["diff_ids"]
+    unzipped = gzip.decompress(image.read(image.layers[0].digest))
+    assert diff_id == "sha256:" + hashlib.sha256(unzipped).hexdigest()
+    assert packed.tree == tree_digest_of(folder)
+    if "ng" not in zlib.ZLIB_RUNTIME_VERSION:  # zlib-ng deflates the same tar differently
+        assert packed.layers[0].digest == PINNED_LAYER
+
+
+def test_pack_prints_the_tree_an_install_records(tmp_path):
+    """Reproducibility across machines is checked by the tree digest, which pack prints
+    and the lock records: the same value, also for a symlinked SKILL.md and an ignored file."""
+    folder = make_skill(tmp_path / "src" / "treed", "treed", "Tree.", files={"a.md": "A\n"})
+    real = folder.parent / "real-skill.md"
+    (folder / "SKILL.md").rename(real)
+    (folder / "SKILL.md").symlink_to(real)
+    (folder / ".skillignore").write_text("notes.txt\n")
+    (folder / "notes.txt").write_text("not packed\n")
+    shown = run_cli("pack", str(folder), "--json")
+    assert shown.returncode == 0, shown.stderr
+    tree = json.loads(shown.stdout)["tree"]
+    text = run_cli("pack", str(folder))
+    assert f"  tree     {tree}" in text.stdout.splitlines()
+    store = tmp_path / "store"
+    assert run_cli("push", str(folder), f"oci:{store}:1.0.0").returncode == 0
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    added = run_cli("add", f"oci:{store}:1.0.0", cwd=proj)
+    assert added.returncode == 0, added.stderr
+    [entry] = json.loads((proj / "skills.lock.json").read_text())["skills"]
+    assert entry["tree"] == tree
+    assert tree_digest_of(proj / ".agents" / "skills" / "treed") == tree

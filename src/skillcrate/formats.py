@@ -102,6 +102,7 @@ class Packed:
     declared_version: str = ""  # SKILL.md's metadata.version, when it has one
     warnings: tuple[str, ...] = ()  # what packing changed: each symlink stored as its file
     dependencies: tuple[Dependency, ...] = ()  # what the skill's own skills.json declares
+    tree: str = ""  # tree digest of the packed files: what an install of it records
 
     @property
     def digest(self) -> str:
@@ -340,6 +341,7 @@ def pack(
             if p.severity == "warning" and p.field in ("files", "dependencies")
         ),
         dependencies=declared.dependencies if declared else (),
+        tree=built.tree,
     )
     weakref.finalize(packed, shutil.rmtree, workdir, True)  # the layer file lives as long
     return packed

@@ -113,11 +113,14 @@ def pack(
 ) -> None:
     """Pack a skill folder into a deterministic artifact and print its digests.
 
-    The same folder gives the same content-layer digest on every run and machine
-    (sorted entries, zeroed times and owners, normalised modes, gzip mtime 0).
-    The manifest digest also changes with the creation time unless
-    SOURCE_DATE_EPOCH is set. The skills a skills.json in the folder declares
-    are recorded in the manifest (io.skillcrate.dependencies) and printed.
+    The same folder gives the same content-layer digest on every run with the same
+    skillcrate and zlib (sorted entries, zeroed times and owners, normalised modes,
+    gzip level 9, gzip mtime 0); another deflate build (zlib-ng) compresses
+    differently. The tree digest, printed too, depends on the files alone: it is
+    what an install of the skill records in skills.lock.json. The manifest digest
+    also changes with the creation time unless SOURCE_DATE_EPOCH is set. The
+    skills a skills.json in the folder declares are recorded in the manifest
+    (io.skillcrate.dependencies) and printed.
 
     \b
     Examples:
@@ -145,6 +148,7 @@ def pack(
         "config": packed.config.digest,
         "layer": layer.digest,
         "size": layer.size,
+        "tree": packed.tree,
         "dependencies": [d.to_json() for d in packed.dependencies],
     }
     if as_json:
@@ -154,6 +158,7 @@ def pack(
     app.out(f"  manifest {packed.digest}")
     app.out(f"  config   {packed.config.digest}")
     app.out(f"  layer    {layer.digest} ({layer.size} bytes)")
+    app.out(f"  tree     {packed.tree}")
     for dep in packed.dependencies:
         app.out(f"  needs    {dep.name} {dep.version or '*'} from {dep.source}")
     if output:

@@ -26,7 +26,7 @@ from typing import IO, BinaryIO
 from .._fs import safe_member_path
 from ..errors import FormatError, UnsafePath, ValidationError
 from .ignore import IgnoreRules
-from .tree import FileRecord, check_tree_path
+from .tree import FileRecord, TreeFile, check_tree_path, tree_digest
 
 MAX_EXTRACT = 256 * 1024 * 1024
 MAX_ENTRIES = 100_000
@@ -157,12 +157,27 @@ class HashingWriter:
         return "sha256:" + self.hash.hexdigest()
 
 
-def write_tar(folder: Path, prefix: str | None, out: BinaryIO) -> None:
-    """Stream a deterministic tar of ``folder`` into ``out`` (paths under ``prefix/`` if given).
+class _HashingReader:
+    """A file read by ``tarfile.addfile``, hashed as it passes (each byte read once)."""
 
-    File contents are copied in chunks, so memory stays flat whatever the sizes.
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw, self.hash = raw, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.hash.update(data)
+        return data
+
+
+def write_tar(folder: Path, prefix: str | None, out: BinaryIO) -> list[TreeFile]:
+    """Stream a deterministic tar of ``folder`` into ``out`` (paths under ``prefix/`` if given);
+    the tree files it holds (their tree digest is what an install of it records).
+
+    File contents are copied in chunks, so memory stays flat whatever the sizes, and
+    hashed as they are copied.
     """
     entries = collect(folder)
+    files: list[TreeFile] = []
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         if prefix:
             tar.addfile(_info(prefix + "/", is_dir=True, executable=True))
@@ -173,23 +188,37 @@ def write_tar(folder: Path, prefix: str | None, out: BinaryIO) -> None:
                 continue
             with open(e.path, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
-                tar.addfile(_info(name, is_dir=False, executable=e.executable, size=size), fh)
+                reader = _HashingReader(fh)
+                tar.addfile(_info(name, is_dir=False, executable=e.executable, size=size), reader)
+            files.append(TreeFile(e.rel, e.executable, size, reader.hash.hexdigest()))
+    return files
 
 
 @dataclass(frozen=True)
 class Layer:
-    digest: str  # of the gzip'd bytes
+    digest: str  # of the gzip'd bytes: the same for the same skillcrate and zlib
     size: int
-    diff_id: str  # digest of the uncompressed tar
+    diff_id: str  # digest of the uncompressed tar: the same whatever the zlib
+    tree: str  # tree digest of the files (skill.tree): what an install records
+
+
+# Level 9, chosen by measurement (benchmarks/gzip_levels.py, docs/formats.md): on text
+# skills it makes layers ~1% smaller than level 6 for ~2x the compression time (~7 ms
+# per skill), on incompressible assets every level takes the same time; changing it
+# would change every layer digest (and refuse re-pushes of unchanged versions).
+GZIP_LEVEL = 9
 
 
 def write_layer(folder: Path, prefix: str | None, out: BinaryIO) -> Layer:
-    """Stream the gzip'd deterministic tar into ``out`` in one pass, hashing both forms."""
+    """Stream the gzip'd deterministic tar into ``out`` in one pass, hashing both forms
+    and each file."""
     gz_out = HashingWriter(out)
-    with gzip.GzipFile(filename="", mode="wb", fileobj=gz_out, mtime=0, compresslevel=9) as gz:
+    with gzip.GzipFile(
+        filename="", mode="wb", fileobj=gz_out, mtime=0, compresslevel=GZIP_LEVEL
+    ) as gz:
         tar_out = HashingWriter(gz)  # type: ignore[arg-type]
-        write_tar(folder, prefix, tar_out)  # type: ignore[arg-type]
-    return Layer(gz_out.digest, gz_out.size, tar_out.digest)
+        files = write_tar(folder, prefix, tar_out)  # type: ignore[arg-type]
+    return Layer(gz_out.digest, gz_out.size, tar_out.digest, tree_digest(files))
 
 
 def build_tar(folder: Path, prefix: str | None) -> bytes:
@@ -201,7 +230,9 @@ def build_tar(folder: Path, prefix: str | None) -> bytes:
 
 def gzip_bytes(data: bytes) -> bytes:
     out = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
+    with gzip.GzipFile(
+        filename="", mode="wb", fileobj=out, mtime=0, compresslevel=GZIP_LEVEL
+    ) as gz:
         gz.write(data)
     return out.getvalue()
 
