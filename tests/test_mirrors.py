@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -178,6 +179,25 @@ def _conf(env: IsolatedEnv, upstream: RegistryServer, mirror: str, mode: str = "
     )
 
 
+def _stop_once_cached(upstream: RegistryServer, proxy: RegistryServer, since: int = 0) -> None:
+    """Stop ``upstream`` once ``proxy`` has stored every blob it served since ``since``.
+
+    Distribution's proxy stores a blob it serves from a background goroutine that fetches
+    it from the upstream again: an upstream stopped before that finished leaves the proxy
+    without the blob (and the test racing it, more often the faster installs get)."""
+    digests = {
+        r.rsplit("/", 1)[1]
+        for r in proxy.requests_logged(since)
+        if r.startswith("GET ") and "/blobs/sha256:" in r
+    }
+    blobs = proxy.storage / "docker" / "registry" / "v2" / "blobs" / "sha256"
+    deadline = time.monotonic() + 30
+    while missing := [d for d in digests if not (blobs / d[7:9] / d[7:] / "data").is_file()]:
+        assert time.monotonic() < deadline, f"the proxy never stored {missing}"
+        time.sleep(0.05)
+    upstream.stop()
+
+
 @pytest.fixture
 def upstream_and_proxy(
     make_registry: Callable[..., RegistryServer],
@@ -207,7 +227,7 @@ def test_a_pull_through_cache_keeps_serving_the_lock_when_the_upstream_is_down(
     lock = json.loads((first / "skills.lock.json").read_text())
     assert {s["source"]["registry"] for s in lock["skills"]} == {upstream.host}  # canonical
 
-    upstream.stop()
+    _stop_once_cached(upstream, proxy)
     shutil.rmtree(isolated_env.cache_dir)  # an empty cache: everything from the proxy
     second = _clone(first, tmp_path / "second")
     done = run_cli("install", "--frozen", cwd=second)
@@ -325,7 +345,7 @@ def test_an_insecure_mirror_may_answer_plain_http(
     since = len(proxy.logs())
     assert run_cli("install", cwd=project).returncode == 0
     assert any("/blobs/" in r for r in proxy.requests_logged(since))  # over HTTP, via the mirror
-    upstream.stop()
+    _stop_once_cached(upstream, proxy)
     shutil.rmtree(isolated_env.cache_dir)
     clone = _clone(project, tmp_path / "clone")
     done = run_cli("install", "--frozen", cwd=clone)
@@ -370,7 +390,7 @@ def test_signed_skills_verify_through_the_pull_through_cache_with_the_upstream_d
     _conf(isolated_env, upstream, proxy.host)
     assert run_cli("install", cwd=project).returncode == 0
 
-    upstream.stop()
+    _stop_once_cached(upstream, proxy)
     shutil.rmtree(isolated_env.cache_dir)
     shutil.rmtree(isolated_env.home / ".local" / "state")  # no record of the verification
     clone = _clone(project, tmp_path / "clone")
