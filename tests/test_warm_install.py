@@ -1,6 +1,6 @@
 """A warm-cache install (a fresh clone, everything cached) loads no HTTP code, none of what
-only packing, unpacking or a cache write needs, and starts no download threads; a cold one
-from the lock loads no YAML."""
+only packing, unpacking or a cache write needs, and starts no download threads (nor does
+one from an ``oci:`` layout); a cold one from the lock loads no YAML."""
 
 from __future__ import annotations
 
@@ -165,3 +165,41 @@ def test_a_warm_fresh_clone_copies_on_the_main_thread_and_a_cold_one_downloads_o
     done = run_cli("install", cwd=cold, env={"SKILLCRATE_CACHE_DIR": str(tmp_path / "empty")})
     assert done.returncode == 0, done.stderr
     assert len(started) == 3  # control: the downloads ran on workers
+
+
+def test_a_cold_install_from_an_oci_layout_reads_on_the_main_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Skills in an ``oci:`` layout are read from disk: nothing to wait for, so no worker
+    threads even with an empty cache (the registry case above is the control)."""
+    import skillcrate._threads as threads_mod
+    from skillcrate.oci.layout import LayoutRepository
+
+    started: list[str] = []
+
+    class CountingThread(threads_mod.threading.Thread):
+        def start(self) -> None:
+            started.append(self.name)
+            super().start()
+
+    first = tmp_path / "first"
+    first.mkdir()
+    for name in ("alpha", "beta", "gamma"):
+        folder = make_skill(tmp_path / "src" / name, name, f"The {name} skill.")
+        push_packed(
+            LayoutRepository(tmp_path / "store" / name), pack(folder, tag="1.0.0"), ["1.0.0"]
+        )
+        assert run_cli("add", f"oci:../store/{name}:1.0.0", cwd=first).returncode == 0
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for file in ("skills.json", "skills.lock.json"):
+        shutil.copy(first / file, clone / file)
+    monkeypatch.setattr(threads_mod.threading, "Thread", CountingThread)
+    done = run_cli("install", cwd=clone, env={"SKILLCRATE_CACHE_DIR": str(tmp_path / "empty")})
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (clone / ".agents" / "skills").iterdir()) == [
+        "alpha",
+        "beta",
+        "gamma",
+    ]
+    assert started == []
