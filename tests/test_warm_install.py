@@ -119,6 +119,21 @@ def test_a_cold_install_from_the_lock_loads_no_yaml_and_leaves_the_name_to_skill
     assert [p.name for p in (later / ".agents" / "skills").iterdir()] == ["alpha"]
 
 
+def _count_started_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the names of the threads this process starts (the install's workers)."""
+    import threading
+
+    started: list[str] = []
+
+    class CountingThread(threading.Thread):
+        def start(self) -> None:
+            started.append(self.name)
+            super().start()
+
+    monkeypatch.setattr(threading, "Thread", CountingThread)
+    return started
+
+
 def test_a_warm_fresh_clone_copies_on_the_main_thread_and_a_cold_one_downloads_on_workers(
     tmp_path: Path,
     fresh_registry: RegistryServer,
@@ -127,15 +142,6 @@ def test_a_warm_fresh_clone_copies_on_the_main_thread_and_a_cold_one_downloads_o
 ) -> None:
     """Trees the cache holds need no download, so no worker threads (they would only wait
     for the GIL); what must be downloaded still goes to the workers."""
-    import skillcrate._threads as threads_mod
-
-    started: list[str] = []
-
-    class CountingThread(threads_mod.threading.Thread):
-        def start(self) -> None:
-            started.append(self.name)
-            super().start()
-
     first = tmp_path / "first"
     first.mkdir()
     for name in ("alpha", "beta", "gamma"):
@@ -143,7 +149,7 @@ def test_a_warm_fresh_clone_copies_on_the_main_thread_and_a_cold_one_downloads_o
         folder = make_skill(tmp_path / "src" / name, name, f"The {name} skill.")
         push_packed(open_target(ref), pack(folder, tag="1.0.0"), ["1.0.0"])
         assert run_cli("add", str(ref), cwd=first).returncode == 0
-    monkeypatch.setattr(threads_mod.threading, "Thread", CountingThread)
+    started = _count_started_threads(monkeypatch)
 
     def clone(name: str) -> Path:
         folder = tmp_path / name
@@ -172,15 +178,7 @@ def test_a_cold_install_from_an_oci_layout_reads_on_the_main_thread(
 ) -> None:
     """Skills in an ``oci:`` layout are read from disk: nothing to wait for, so no worker
     threads even with an empty cache (the registry case above is the control)."""
-    import skillcrate._threads as threads_mod
     from skillcrate.oci.layout import LayoutRepository
-
-    started: list[str] = []
-
-    class CountingThread(threads_mod.threading.Thread):
-        def start(self) -> None:
-            started.append(self.name)
-            super().start()
 
     first = tmp_path / "first"
     first.mkdir()
@@ -194,7 +192,7 @@ def test_a_cold_install_from_an_oci_layout_reads_on_the_main_thread(
     clone.mkdir()
     for file in ("skills.json", "skills.lock.json"):
         shutil.copy(first / file, clone / file)
-    monkeypatch.setattr(threads_mod.threading, "Thread", CountingThread)
+    started = _count_started_threads(monkeypatch)
     done = run_cli("install", cwd=clone, env={"SKILLCRATE_CACHE_DIR": str(tmp_path / "empty")})
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (clone / ".agents" / "skills").iterdir()) == [
