@@ -22,36 +22,60 @@ from helpers import make_skill, run_cli
 from registry_server import RegistryServer
 
 
-def test_a_fresh_clone_installs_from_the_cache_without_the_http_stack(
-    tmp_path: Path, fresh_registry: RegistryServer, repo_name: str
-) -> None:
-    ref = Reference.parse(f"{fresh_registry.host}/{repo_name}/alpha")
-    folder = make_skill(tmp_path / "src" / "alpha", "alpha", "The alpha skill.")
-    push_packed(open_target(ref), pack(folder, tag="1.0.0"), ["1.0.0"])
+def _published_project(
+    tmp_path: Path, registry: RegistryServer, repo_name: str, names: tuple[str, ...]
+) -> tuple[Path, list[Reference]]:
+    """A project that added ``names``, each pushed to ``registry`` as 1.0.0."""
     first = tmp_path / "first"
     first.mkdir()
-    assert run_cli("add", str(ref), cwd=first).returncode == 0
-    clone = tmp_path / "clone"
-    clone.mkdir()
-    for name in ("skills.json", "skills.lock.json"):
-        shutil.copy(first / name, clone / name)
-    fresh_registry.stop()  # nothing may be asked of it
+    refs = []
+    for name in names:
+        ref = Reference.parse(f"{registry.host}/{repo_name}/{name}")
+        folder = make_skill(tmp_path / "src" / name, name, f"The {name} skill.")
+        push_packed(open_target(ref), pack(folder, tag="1.0.0"), ["1.0.0"])
+        assert run_cli("add", str(ref), cwd=first).returncode == 0
+        refs.append(ref)
+    return first, refs
 
+
+def _clone(project: Path, dest: Path) -> Path:
+    """A fresh clone of ``project``: its skills.json and lock, nothing installed."""
+    dest.mkdir()
+    for file in ("skills.json", "skills.lock.json"):
+        shutil.copy(project / file, dest / file)
+    return dest
+
+
+def _install_importing(
+    project: Path, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """``install`` in a process of its own, and the modules it imported."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "skillcrate", "install"],
-        cwd=clone,
+        cwd=project,
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
     )
-    assert proc.returncode == 0, proc.stderr
-    assert (clone / ".agents" / "skills" / "alpha" / "SKILL.md").is_file()
     modules = {
         line.rsplit("|", 1)[1].strip()
         for line in proc.stderr.splitlines()
         if line.startswith("import time:")
     }
+    return proc, modules
+
+
+def test_a_fresh_clone_installs_from_the_cache_without_the_http_stack(
+    tmp_path: Path, fresh_registry: RegistryServer, repo_name: str
+) -> None:
+    first, _ = _published_project(tmp_path, fresh_registry, repo_name, ("alpha",))
+    clone = _clone(first, tmp_path / "clone")
+    fresh_registry.stop()  # nothing may be asked of it
+
+    proc, modules = _install_importing(clone, dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    assert (clone / ".agents" / "skills" / "alpha" / "SKILL.md").is_file()
     assert not {"requests", "urllib3", "skillcrate.oci.transport", "yaml"} & modules
     # nor what only packing, unpacking, a config file, a host lookup or a cache write needs
     unneeded = {
@@ -75,12 +99,7 @@ def test_a_cold_install_from_the_lock_loads_no_yaml_and_leaves_the_name_to_skill
     parse SKILL.md (PyYAML's import is ~30 ms of a cold install). The cache entry it
     writes carries no name: a later ``add`` of the same digest still takes SKILL.md's
     name, not the one a (possibly hostile) lock gave it."""
-    ref = Reference.parse(f"{fresh_registry.host}/{repo_name}/alpha")
-    folder = make_skill(tmp_path / "src" / "alpha", "alpha", "The alpha skill.")
-    push_packed(open_target(ref), pack(folder, tag="1.0.0"), ["1.0.0"])
-    first = tmp_path / "first"
-    first.mkdir()
-    assert run_cli("add", str(ref), cwd=first).returncode == 0
+    first, [ref] = _published_project(tmp_path, fresh_registry, repo_name, ("alpha",))
     clone = tmp_path / "clone"
     clone.mkdir()
     for file in ("skills.json", "skills.lock.json"):  # the lock calls the skill "beta"
@@ -92,21 +111,9 @@ def test_a_cold_install_from_the_lock_loads_no_yaml_and_leaves_the_name_to_skill
         (clone / file).write_text(json.dumps(data, indent=2) + "\n")
     cold = {**os.environ, "SKILLCRATE_CACHE_DIR": str(tmp_path / "cold-cache")}
 
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "skillcrate", "install"],
-        cwd=clone,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**cold, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
+    proc, modules = _install_importing(clone, cold)
     assert proc.returncode == 0, proc.stderr
     assert (clone / ".agents" / "skills" / "beta" / "SKILL.md").is_file()
-    modules = {
-        line.rsplit("|", 1)[1].strip()
-        for line in proc.stderr.splitlines()
-        if line.startswith("import time:")
-    }
     assert "requests" in modules  # it did fetch
     assert "yaml" not in modules
 
@@ -142,23 +149,10 @@ def test_a_warm_fresh_clone_copies_on_the_main_thread_and_a_cold_one_downloads_o
 ) -> None:
     """Trees the cache holds need no download, so no worker threads (they would only wait
     for the GIL); what must be downloaded still goes to the workers."""
-    first = tmp_path / "first"
-    first.mkdir()
-    for name in ("alpha", "beta", "gamma"):
-        ref = Reference.parse(f"{fresh_registry.host}/{repo_name}/{name}")
-        folder = make_skill(tmp_path / "src" / name, name, f"The {name} skill.")
-        push_packed(open_target(ref), pack(folder, tag="1.0.0"), ["1.0.0"])
-        assert run_cli("add", str(ref), cwd=first).returncode == 0
+    first, _ = _published_project(tmp_path, fresh_registry, repo_name, ("alpha", "beta", "gamma"))
     started = _count_started_threads(monkeypatch)
 
-    def clone(name: str) -> Path:
-        folder = tmp_path / name
-        folder.mkdir()
-        for file in ("skills.json", "skills.lock.json"):
-            shutil.copy(first / file, folder / file)
-        return folder
-
-    warm = clone("warm")
+    warm = _clone(first, tmp_path / "warm")
     assert run_cli("install", cwd=warm).returncode == 0
     assert sorted(p.name for p in (warm / ".agents" / "skills").iterdir()) == [
         "alpha",
@@ -167,7 +161,7 @@ def test_a_warm_fresh_clone_copies_on_the_main_thread_and_a_cold_one_downloads_o
     ]
     assert started == []
 
-    cold = clone("cold")
+    cold = _clone(first, tmp_path / "cold")
     done = run_cli("install", cwd=cold, env={"SKILLCRATE_CACHE_DIR": str(tmp_path / "empty")})
     assert done.returncode == 0, done.stderr
     assert len(started) == 3  # control: the downloads ran on workers
@@ -188,10 +182,7 @@ def test_a_cold_install_from_an_oci_layout_reads_on_the_main_thread(
             LayoutRepository(tmp_path / "store" / name), pack(folder, tag="1.0.0"), ["1.0.0"]
         )
         assert run_cli("add", f"oci:../store/{name}:1.0.0", cwd=first).returncode == 0
-    clone = tmp_path / "clone"
-    clone.mkdir()
-    for file in ("skills.json", "skills.lock.json"):
-        shutil.copy(first / file, clone / file)
+    clone = _clone(first, tmp_path / "clone")
     started = _count_started_threads(monkeypatch)
     done = run_cli("install", cwd=clone, env={"SKILLCRATE_CACHE_DIR": str(tmp_path / "empty")})
     assert done.returncode == 0, done.stderr
