@@ -228,11 +228,10 @@ def build_tar(folder: Path, prefix: str | None) -> bytes:
     return buf.getvalue()
 
 
-def gzip_bytes(data: bytes) -> bytes:
+def gzip_bytes(data: bytes, level: int = GZIP_LEVEL) -> bytes:
+    """``data`` gzip'd as a layer is (``level``: another level, to measure it)."""
     out = io.BytesIO()
-    with gzip.GzipFile(
-        filename="", mode="wb", fileobj=out, mtime=0, compresslevel=GZIP_LEVEL
-    ) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=level) as gz:
         gz.write(data)
     return out.getvalue()
 
