@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import io
 import os
+import shutil
 import ssl
 import stat
 import subprocess
@@ -38,6 +39,15 @@ def make_skill(
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
     return folder
+
+
+def clone_project(project: Path, dest: Path) -> Path:
+    """A fresh clone of ``project`` at ``dest`` (made): its skills.json and lock, nothing
+    installed."""
+    dest.mkdir(parents=True)
+    for name in ("skills.json", "skills.lock.json"):
+        shutil.copy(project / name, dest / name)
+    return dest
 
 
 def tree_of(root: Path) -> dict[str, tuple[bytes, int]]:

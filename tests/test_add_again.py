@@ -13,7 +13,7 @@ from skillcrate.formats import pack
 from skillcrate.oci.layout import LayoutRepository
 from skillcrate.publish.push import push_packed
 
-from helpers import make_skill, run_cli
+from helpers import clone_project, make_skill, run_cli
 
 
 @pytest.fixture
@@ -177,10 +177,7 @@ def test_the_name_mismatch_warning_is_said_once(world: Path) -> None:
         assert "SKILL.md names the skill" not in later.stderr + later.stdout, command
     # nor by an install from the lock in a fresh clone (a sibling: the same ../store), though
     # the cache knows SKILL.md's name
-    clone = world.parent / "clone"
-    clone.mkdir()
-    for file in ("skills.json", "skills.lock.json"):
-        (clone / file).write_text((world / file).read_text())
+    clone = clone_project(world, world.parent / "clone")
     fresh = run_cli("install", cwd=clone)
     assert fresh.returncode == 0, fresh.stderr
     assert (clone / ".agents" / "skills" / "critic" / "SKILL.md").is_file()

@@ -18,7 +18,7 @@ import pytest
 from skillcrate import registries
 from skillcrate.errors import SkillcrateError
 
-from helpers import closed_port, make_skill, run_cli
+from helpers import clone_project, closed_port, make_skill, run_cli
 from registry_server import IsolatedEnv, RegistryServer
 
 # ------------------------------------------------------------------------ pure matching
@@ -165,13 +165,6 @@ def _project(root: Path, registry: RegistryServer, names: tuple[str, ...]) -> Pa
     return root
 
 
-def _clone(project: Path, dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    for name in ("skills.json", "skills.lock.json"):
-        shutil.copy(project / name, dest / name)
-    return dest
-
-
 def _conf(env: IsolatedEnv, upstream: RegistryServer, mirror: str, mode: str = "all") -> None:
     env.registries_conf.write_text(
         f'[[registry]]\nprefix = "{upstream.host}"\n'
@@ -179,15 +172,15 @@ def _conf(env: IsolatedEnv, upstream: RegistryServer, mirror: str, mode: str = "
     )
 
 
-def _stop_once_cached(upstream: RegistryServer, proxy: RegistryServer, since: int = 0) -> None:
-    """Stop ``upstream`` once ``proxy`` has stored every blob it served since ``since``.
+def _stop_once_cached(upstream: RegistryServer, proxy: RegistryServer) -> None:
+    """Stop ``upstream`` once ``proxy`` has stored every blob it has served.
 
     Distribution's proxy stores a blob it serves from a background goroutine that fetches
     it from the upstream again: an upstream stopped before that finished leaves the proxy
     without the blob (and the test racing it, more often the faster installs get)."""
     digests = {
         r.rsplit("/", 1)[1]
-        for r in proxy.requests_logged(since)
+        for r in proxy.requests_logged()
         if r.startswith("GET ") and "/blobs/sha256:" in r
     }
     blobs = proxy.storage / "docker" / "registry" / "v2" / "blobs" / "sha256"
@@ -229,14 +222,14 @@ def test_a_pull_through_cache_keeps_serving_the_lock_when_the_upstream_is_down(
 
     _stop_once_cached(upstream, proxy)
     shutil.rmtree(isolated_env.cache_dir)  # an empty cache: everything from the proxy
-    second = _clone(first, tmp_path / "second")
+    second = clone_project(first, tmp_path / "second")
     done = run_cli("install", "--frozen", cwd=second)
     assert done.returncode == 0, done.stderr
     assert run_cli("verify", cwd=second).returncode == 0
 
     isolated_env.registries_conf.unlink()  # control: without the mirror it cannot install
     shutil.rmtree(isolated_env.cache_dir)
-    third = _clone(first, tmp_path / "third")
+    third = clone_project(first, tmp_path / "third")
     done = run_cli("install", "--frozen", cwd=third)
     assert done.returncode == 1 and f"cannot reach registry {upstream.host}" in done.stderr
 
@@ -347,12 +340,12 @@ def test_an_insecure_mirror_may_answer_plain_http(
     assert any("/blobs/" in r for r in proxy.requests_logged(since))  # over HTTP, via the mirror
     _stop_once_cached(upstream, proxy)
     shutil.rmtree(isolated_env.cache_dir)
-    clone = _clone(project, tmp_path / "clone")
+    clone = clone_project(project, tmp_path / "clone")
     done = run_cli("install", "--frozen", cwd=clone)
     assert done.returncode == 0, done.stderr
     isolated_env.registries_conf.write_text(insecure.replace("insecure = true\n", ""))
     shutil.rmtree(isolated_env.cache_dir)
-    again = _clone(project, tmp_path / "again")
+    again = clone_project(project, tmp_path / "again")
     refused = run_cli("install", "--frozen", cwd=again)
     assert refused.returncode == 1  # control: without insecure the mirror must speak TLS
 
@@ -393,7 +386,7 @@ def test_signed_skills_verify_through_the_pull_through_cache_with_the_upstream_d
     _stop_once_cached(upstream, proxy)
     shutil.rmtree(isolated_env.cache_dir)
     shutil.rmtree(isolated_env.home / ".local" / "state")  # no record of the verification
-    clone = _clone(project, tmp_path / "clone")
+    clone = clone_project(project, tmp_path / "clone")
     shutil.copytree(project / "keys", clone / "keys")
     done = run_cli("install", "--frozen", cwd=clone)
     assert done.returncode == 0, done.stderr

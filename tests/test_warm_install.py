@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from skillcrate.oci import open_target
 from skillcrate.publish.push import push_packed
 from skillcrate.reference import Reference
 
-from helpers import make_skill, run_cli
+from helpers import clone_project, make_skill, run_cli
 from registry_server import RegistryServer
 
 
@@ -36,14 +35,6 @@ def _published_project(
         assert run_cli("add", str(ref), cwd=first).returncode == 0
         refs.append(ref)
     return first, refs
-
-
-def _clone(project: Path, dest: Path) -> Path:
-    """A fresh clone of ``project``: its skills.json and lock, nothing installed."""
-    dest.mkdir()
-    for file in ("skills.json", "skills.lock.json"):
-        shutil.copy(project / file, dest / file)
-    return dest
 
 
 def _install_importing(
@@ -70,7 +61,7 @@ def test_a_fresh_clone_installs_from_the_cache_without_the_http_stack(
     tmp_path: Path, fresh_registry: RegistryServer, repo_name: str
 ) -> None:
     first, _ = _published_project(tmp_path, fresh_registry, repo_name, ("alpha",))
-    clone = _clone(first, tmp_path / "clone")
+    clone = clone_project(first, tmp_path / "clone")
     fresh_registry.stop()  # nothing may be asked of it
 
     proc, modules = _install_importing(clone, dict(os.environ))
@@ -152,7 +143,7 @@ def test_a_warm_fresh_clone_copies_on_the_main_thread_and_a_cold_one_downloads_o
     first, _ = _published_project(tmp_path, fresh_registry, repo_name, ("alpha", "beta", "gamma"))
     started = _count_started_threads(monkeypatch)
 
-    warm = _clone(first, tmp_path / "warm")
+    warm = clone_project(first, tmp_path / "warm")
     assert run_cli("install", cwd=warm).returncode == 0
     assert sorted(p.name for p in (warm / ".agents" / "skills").iterdir()) == [
         "alpha",
@@ -161,7 +152,7 @@ def test_a_warm_fresh_clone_copies_on_the_main_thread_and_a_cold_one_downloads_o
     ]
     assert started == []
 
-    cold = _clone(first, tmp_path / "cold")
+    cold = clone_project(first, tmp_path / "cold")
     done = run_cli("install", cwd=cold, env={"SKILLCRATE_CACHE_DIR": str(tmp_path / "empty")})
     assert done.returncode == 0, done.stderr
     assert len(started) == 3  # control: the downloads ran on workers
@@ -182,7 +173,7 @@ def test_a_cold_install_from_an_oci_layout_reads_on_the_main_thread(
             LayoutRepository(tmp_path / "store" / name), pack(folder, tag="1.0.0"), ["1.0.0"]
         )
         assert run_cli("add", f"oci:../store/{name}:1.0.0", cwd=first).returncode == 0
-    clone = _clone(first, tmp_path / "clone")
+    clone = clone_project(first, tmp_path / "clone")
     started = _count_started_threads(monkeypatch)
     done = run_cli("install", cwd=clone, env={"SKILLCRATE_CACHE_DIR": str(tmp_path / "empty")})
     assert done.returncode == 0, done.stderr
