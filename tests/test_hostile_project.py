@@ -24,7 +24,7 @@ from skillcrate.oci.layout import LayoutRepository
 from skillcrate.project.context import Project
 from skillcrate.publish.push import push_packed
 
-from helpers import make_skill, run_cli
+from helpers import clone_project, make_skill, run_cli
 
 
 def publish(store: Path, name: str, version: str = "1.0.0", body: str = "") -> str:
@@ -382,11 +382,18 @@ def test_deeply_nested_json_is_a_one_line_error(world) -> None:
     assert "nested too deeply" in fails(proj, "install")
 
 
-def test_a_full_disk_names_the_path(world, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("where", ["project", "cache"])
+def test_a_full_disk_names_the_path(world, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """ENOSPC while the skill's files are copied into the project, or while its blob is
+    unpacked into the cache: one line naming the path, never "damaged archive"."""
     from skillcrate import boundary
     from skillcrate.cli import main
 
     proj = world["proj"]
+    cache = Path(os.environ["SKILLCRATE_CACHE_DIR"])
+    if where == "project":  # the cache holds the tree: only the copy writes
+        ok(clone_project(proj, proj.parent / "warm"), "install")
+        assert (cache / "unpacked-v2").is_dir()
     shutil.rmtree(proj / ".agents/skills/alpha")
     real = os.write
 
@@ -406,5 +413,6 @@ def test_a_full_disk_names_the_path(world, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(boundary.os, "write", real)
     assert done.value.code == 1
     text = err.getvalue()
-    assert "No space left on device" in text and str(proj) in text
+    assert "No space left on device" in text and str(proj if where == "project" else cache) in text
+    assert "damaged" not in text, text
     assert "internal error" not in text and len(text.strip().splitlines()) == 1

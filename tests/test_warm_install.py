@@ -1,6 +1,7 @@
 """A warm-cache install (a fresh clone, everything cached) loads no HTTP code, none of what
-only packing, unpacking or a cache write needs, and starts no download threads (nor does
-one from an ``oci:`` layout); a cold one from the lock loads no YAML."""
+only packing or a host lookup needs (nor, once the cache holds the trees, unpacking), and
+starts no download threads (nor does one from an ``oci:`` layout); a cold one from the
+lock loads no YAML."""
 
 from __future__ import annotations
 
@@ -60,27 +61,27 @@ def _install_importing(
 def test_a_fresh_clone_installs_from_the_cache_without_the_http_stack(
     tmp_path: Path, fresh_registry: RegistryServer, repo_name: str
 ) -> None:
+    """The add moved its trees into its project, so the cache holds their blobs: the
+    first clone unpacks them (and publishes the trees), the next one only copies."""
     first, _ = _published_project(tmp_path, fresh_registry, repo_name, ("alpha",))
-    clone = clone_project(first, tmp_path / "clone")
     fresh_registry.stop()  # nothing may be asked of it
-
-    proc, modules = _install_importing(clone, dict(os.environ))
-    assert proc.returncode == 0, proc.stderr
-    assert (clone / ".agents" / "skills" / "alpha" / "SKILL.md").is_file()
-    assert not {"requests", "urllib3", "skillcrate.oci.transport", "yaml"} & modules
-    # nor what only packing, unpacking, a config file, a host lookup or a cache write needs
+    # nor what only packing, a config file, a host lookup or a dependency read needs
     unneeded = {
-        "tarfile",
-        "gzip",
         "subprocess",
-        "tempfile",
         "socket",
         "tomllib",
         "encodings.idna",
-        "skillcrate.skill.archive",
         "skillcrate.skill.dependencies",
     }
-    assert not unneeded & modules, sorted(unneeded & modules)
+    unpacking = {"tarfile", "gzip", "tempfile", "skillcrate.skill.archive"}
+    for clone_name, may_unpack in (("clone", True), ("clone-2", False)):
+        clone = clone_project(first, tmp_path / clone_name)
+        proc, modules = _install_importing(clone, dict(os.environ))
+        assert proc.returncode == 0, proc.stderr
+        assert (clone / ".agents" / "skills" / "alpha" / "SKILL.md").is_file()
+        assert not {"requests", "urllib3", "skillcrate.oci.transport", "yaml"} & modules
+        assert not unneeded & modules, sorted(unneeded & modules)
+        assert bool(unpacking & modules) == may_unpack, (clone_name, sorted(unpacking & modules))
 
 
 def test_a_cold_install_from_the_lock_loads_no_yaml_and_leaves_the_name_to_skill_md(
@@ -138,19 +139,22 @@ def test_a_warm_fresh_clone_copies_on_the_main_thread_and_a_cold_one_downloads_o
     repo_name: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Trees the cache holds need no download, so no worker threads (they would only wait
-    for the GIL); what must be downloaded still goes to the workers."""
+    """Trees or blobs the cache holds need no download, so no worker threads (they would
+    only wait for the GIL); what must be downloaded still goes to the workers. The first
+    clone unpacks the blobs the add left (its trees were moved into its project), the
+    second copies the trees the first published."""
     first, _ = _published_project(tmp_path, fresh_registry, repo_name, ("alpha", "beta", "gamma"))
     started = _count_started_threads(monkeypatch)
 
-    warm = clone_project(first, tmp_path / "warm")
-    assert run_cli("install", cwd=warm).returncode == 0
-    assert sorted(p.name for p in (warm / ".agents" / "skills").iterdir()) == [
-        "alpha",
-        "beta",
-        "gamma",
-    ]
-    assert started == []
+    for name in ("warm", "warmer"):
+        warm = clone_project(first, tmp_path / name)
+        assert run_cli("install", cwd=warm).returncode == 0
+        assert sorted(p.name for p in (warm / ".agents" / "skills").iterdir()) == [
+            "alpha",
+            "beta",
+            "gamma",
+        ]
+        assert started == [], name
 
     cold = clone_project(first, tmp_path / "cold")
     done = run_cli("install", cwd=cold, env={"SKILLCRATE_CACHE_DIR": str(tmp_path / "empty")})

@@ -294,6 +294,40 @@ class Boundary:
         except OSError as exc:
             raise self._error("write", rel, exc) from exc
 
+    def move_tree_in(self, rel: str, source: Path, finish: Callable[[int], T]) -> T | None:
+        """Move the folder ``source`` (outside the project) in as the artifact ``rel``.
+
+        Like :meth:`replace_tree`, with ``source`` renamed into the staging folder instead
+        of a copy built there: ``finish(fd)`` then checks and stamps what arrived (``fd``
+        is the staging folder), and it is swapped in. None, with ``source`` untouched,
+        when the rename cannot be done (another file system): the caller copies instead.
+        On a failure after the rename the moved tree is removed and the old entry stays.
+        """
+        parts = self.check_artifact(rel).split("/")
+        base = parts[-1]
+        try:
+            with self._dir(parts[:-1], create=True) as parent:
+                staging = _temp_name("stage", base)
+                try:
+                    _rename_in(source, staging, parent)
+                except OSError as exc:
+                    if exc.errno in (errno.EXDEV, errno.EPERM, errno.EACCES):
+                        return None
+                    raise
+                try:
+                    fd = os.open(staging, _DIR_FLAGS, dir_fd=parent)
+                    try:
+                        result = finish(fd)
+                    finally:
+                        os.close(fd)
+                    _swap_in(parent, staging, base)
+                except BaseException:
+                    _remove_at(parent, staging)
+                    raise
+                return result
+        except OSError as exc:
+            raise self._error("write", rel, exc) from exc
+
     def symlink(self, rel: str, target: str) -> None:
         """Make the artifact ``rel`` a symlink whose text is ``target``, atomically.
 
@@ -436,6 +470,12 @@ def _remove_at(fd: int, name: str) -> bool:
     else:
         os.unlink(name, dir_fd=fd)
     return True
+
+
+def _rename_in(source: Path, name: str, parent: int) -> None:
+    """Rename the folder ``source`` to ``name`` in the folder ``parent`` (EXDEV across file
+    systems). The source's own path comes from skillcrate (the cache's ``tmp/``)."""
+    os.rename(source, name, dst_dir_fd=parent)
 
 
 def _swap_in(parent: int, new: str, base: str) -> None:

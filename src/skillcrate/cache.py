@@ -8,7 +8,8 @@ Layout under the root (``$SKILLCRATE_CACHE_DIR``, else the platform cache folder
     manifests-v1/sha256/<hex>       raw manifest bytes, verified again on every read
     unpacked-v2/<hex>/tree/         an unpacked skill tree, keyed by its manifest digest
     unpacked-v2/<hex>/meta.json     its name, format, tree digest and file records
-    tmp/                            in-progress writes, renamed into place when complete
+    tmp/                            in-progress writes, renamed into place when complete,
+                                    and trees unpacked for one project (moved into it)
 
 Every entry appears with one ``os.replace``/``os.rename`` from ``tmp/`` (same
 filesystem), so readers never see a partial entry and two processes writing the
@@ -21,6 +22,9 @@ back from it is checked: manifests are re-hashed on every read; a blob is hashed
 it is extracted (unless this process just verified it); an unpacked tree is used only
 while a ``lstat`` pass still matches the records made when it was extracted
 (:func:`skillcrate.tree.scan_stat`), otherwise it is re-derived from its blob.
+A tree unpacked while its blob downloads can stay this process's own
+(:meth:`Cache.put_unpacked` without ``publish``): the project that needed it moves it
+in, so the payload is written once here (the blob) and once there.
 
 Durability without an fsync per entry: nothing here is fsynced where the Linux boot id
 is available. A process that is killed loses nothing the kernel was given; only a crash
@@ -32,6 +36,7 @@ boot id (not Linux) the files of an unpacked entry are fsynced before it appears
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -132,6 +137,11 @@ class Cache:
         self._init_lock = threading.Lock()  # the install's workers share one Cache
         self._verified: set[str] = set()  # blobs this process hashed as they arrived
         self._derived: set[str] = set()  # unpacked entries this process built from blobs
+        # Trees this process extracted from a verified blob for one project (put_unpacked
+        # with publish=False): key -> (its folder in tmp/, the tree), until taken or dropped.
+        self._private: dict[str, tuple[Path, Unpacked]] = {}
+        self._private_taken: list[Path] = []
+        self._private_lock = threading.Lock()
         self._boot_id: str | None = None  # read once, when first needed ("" = none)
 
     @classmethod
@@ -354,8 +364,14 @@ class Cache:
         build: Callable[[Path], tuple[str, Path, list[FileRecord], bool]],
         *,
         replace: bool = False,
+        publish: bool = True,
     ) -> Unpacked:
         """Build the unpacked entry for ``key``; ``build(tmp)`` extracts into the empty ``tmp``.
+
+        Without ``publish`` the tree stays this process's own, in ``tmp/``, for one
+        project to take (:meth:`take_private`: moved, not copied, so the payload is
+        written once into the cache, as its blob, and once into the project); no other
+        process sees it, and :meth:`drop_private` removes what was not taken.
 
         ``build`` returns (skill name, skill root inside ``tmp``, records of the files
         below that root, whether the name came from SKILL.md). The root is renamed to
@@ -364,6 +380,8 @@ class Cache:
         finished first, theirs is used when it holds the same tree; with ``replace``, an
         entry holding another tree (damaged, or planted) is replaced by ours.
         """
+        if not publish:
+            return self._put_private(key, fmt, build)
         dest = self.unpacked_path(key)
         self._ensure_root()
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -420,6 +438,66 @@ class Cache:
     def derived(self, key: str) -> bool:
         """Whether this process built the unpacked entry ``key`` from its verified blob."""
         return key in self._derived
+
+    def _put_private(
+        self, key: str, fmt: str, build: Callable[[Path], tuple[str, Path, list[FileRecord], bool]]
+    ) -> Unpacked:
+        hexpart = digest_hex(key, error=InvalidReference)
+        have = self.private(key)
+        if have is not None:
+            return have
+        self._ensure_root()
+        import tempfile  # loads only when the cache is written to
+
+        work = Path(tempfile.mkdtemp(prefix=f"own-{hexpart[:16]}-", dir=self.tmp_dir))
+        try:
+            name, root, records, own_name = build(work / "x")
+        except BaseException:
+            _rmtree(work)
+            raise
+        tree = Unpacked(root, name, fmt, records_tree(records), tuple(records), own_name)
+        with self._private_lock:
+            theirs = self._private.get(key)
+            if theirs is None:
+                self._private[key] = (work, tree)
+        if theirs is not None:  # another worker extracted the same tree first
+            _rmtree(work)
+            return theirs[1]
+        return tree
+
+    def private(self, key: str) -> Unpacked | None:
+        """The tree this process extracted for ``key`` without publishing it, if not taken."""
+        with self._private_lock:
+            have = self._private.get(key)
+        return have[1] if have is not None else None
+
+    def take_private(self, key: str) -> bool:
+        """Claim the private tree of ``key``: True once, for the caller that may then move
+        its ``root`` away (:meth:`private` no longer returns it); False when there is
+        none or it was taken. Its folder in ``tmp/`` goes with :meth:`drop_private`."""
+        with self._private_lock:
+            have = self._private.pop(key, None)
+            if have is not None:
+                self._private_taken.append(have[0])
+        return have is not None
+
+    @contextlib.contextmanager
+    def private_scope(self) -> Iterator[None]:
+        """Private trees made inside the block are gone after it (:meth:`drop_private`)."""
+        try:
+            yield
+        finally:
+            self.drop_private()
+
+    def drop_private(self) -> None:
+        """Remove the private trees' folders: what was taken (its tree moved out) and
+        what nobody took (an install that failed or was refused)."""
+        with self._private_lock:
+            left = [work for work, _tree in self._private.values()] + self._private_taken
+            self._private.clear()
+            self._private_taken.clear()
+        for work in left:
+            _rmtree(work)
 
     # -- maintenance ------------------------------------------------------------
 

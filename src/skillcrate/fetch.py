@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 from . import formats
 from .cache import Cache, Unpacked
 from .digests import ChunkReader, finish_reading, verify_bytes
-from .errors import DigestMismatch, FormatError, NotFound
+from .errors import DigestMismatch, FormatError, NotFound, SkillcrateError
 from .oci.model import A_TITLE, Descriptor, parse_manifest
 from .oci.target import Target
 from .skill.tree import FileRecord
@@ -41,6 +41,7 @@ class FetchedSkill:
     annotations: Mapping[str, str] = field(default_factory=dict)
     tree: str = ""  # tree digest of ``root`` (from the records made at extraction)
     records: tuple[FileRecord, ...] = ()
+    private: bool = False  # ``root`` is this process's own (Cache.take_private), not shared
 
 
 def get_manifest(
@@ -91,6 +92,16 @@ def detect_skill(
         entry = formats.select_collection_entry(det, name)
         return detect_skill(target, entry.digest, cache, name=name)
     return desc, obj, det
+
+
+def layers_cached(cache: Cache, digest: str) -> bool:
+    """Whether the cache holds the skill manifest ``digest`` and every layer it lists:
+    unpacking it then needs no download (only reading the verified blobs)."""
+    try:
+        _desc, _obj, det = detect_skill(None, digest, cache)
+    except SkillcrateError:
+        return False
+    return all(cache.has_blob(layer.digest) for layer in det.layers)
 
 
 def _check_size(desc: Descriptor) -> None:
@@ -168,6 +179,7 @@ def fetch_skill(
     expect_tree: str | None = None,
     from_blob: bool = False,
     read_name: bool = True,
+    private: bool = False,
 ) -> FetchedSkill:
     """Resolve ``reference`` (tag or digest), download and verify, unpack into the cache.
 
@@ -181,24 +193,45 @@ def fetch_skill(
     install from a lock names the folder after the lock entry and loads no YAML); an
     entry it unpacks stays unnamed, and a later fetch that needs the name reads it from
     the cached tree.
+
+    ``private``: a tree that must be extracted while its layers download is not
+    published to the cache but kept for the caller's project, which moves it in (files
+    get a project's modes, see :meth:`Cache.put_unpacked`): the payload is written once
+    into the cache, as its blob, and once into the project. The returned skill says so.
+    A tree derived from blobs the cache already holds is published (the clones that
+    follow copy it), and a published entry that holds the tree is used (and copied).
     """
     desc, _obj, det = detect_skill(target, reference, cache, name=name)
+    mine = cache.private(desc.digest)  # extracted from its verified blob by this process
+    if mine is not None and expect_tree and mine.tree != expect_tree:
+        mine = None
     fresh_enough = not from_blob or cache.derived(desc.digest)
-    unpacked = cache.get_unpacked(desc.digest) if fresh_enough else None
+    unpacked = mine
+    if unpacked is None and fresh_enough:
+        unpacked = cache.get_unpacked(desc.digest)
     if unpacked is not None and expect_tree and unpacked.tree != expect_tree:
         unpacked = None  # re-derive: the cache may have been tampered with
     if unpacked is None:
+        private = private and not all(cache.has_blob(layer.digest) for layer in det.layers)
 
         def build(open_layer: OpenLayer) -> Unpacked:
             def extract(tmp: Path) -> tuple[str, Path, list[FileRecord], bool]:
                 name, own, root, records = formats.unpack(
-                    det, open_layer, tmp, fallback_name=fallback_name, read_name=read_name
+                    det,
+                    open_layer,
+                    tmp,
+                    fallback_name=fallback_name,
+                    read_name=read_name,
+                    umask=private,
                 )
                 return name, root, records, own
 
-            return cache.put_unpacked(desc.digest, det.format, extract, replace=True)
+            return cache.put_unpacked(
+                desc.digest, det.format, extract, replace=True, publish=not private
+            )
 
         unpacked = _with_refetch(target, cache, build)
+    is_private = cache.private(desc.digest) is unpacked
     skill_name = unpacked.name
     if not read_name:
         skill_name = fallback_name
@@ -212,6 +245,7 @@ def fetch_skill(
         dict(det.annotations),
         unpacked.tree,
         unpacked.records,
+        private=is_private,
     )
 
 

@@ -505,6 +505,7 @@ def unpack(
     fallback_name: str,
     hash_files: bool = True,
     read_name: bool = True,
+    umask: bool = False,
 ) -> tuple[str, bool, Path, list[FileRecord]]:
     """Extract a detected skill into the empty folder ``dest``.
 
@@ -515,7 +516,8 @@ def unpack(
     names the folder after the lock entry). ``open_blob`` must
     return verified content (a :class:`~skillcrate.digests.VerifyingReader` is finished
     here, after the whole layer was read). Without ``hash_files`` the records carry no
-    file hashes.
+    file hashes. ``umask``: the files get the modes of files made in a project
+    (:func:`skillcrate.skill.archive.write_file`).
     """
     from .skill import archive
 
@@ -528,12 +530,21 @@ def unpack(
         with src:
             try:
                 if det.format != "oras-files" or layer.annotations.get(A_ORAS_UNPACK) == "true":
-                    records += archive.extract(src, work, budget=budget, hash_files=hash_files)
+                    records += archive.extract(
+                        src, work, budget=budget, hash_files=hash_files, umask=umask
+                    )
                 else:
                     title = layer.annotations[A_TITLE]
                     records.append(
                         archive.write_file(
-                            work, title, src, layer.size, False, budget, hash_files=hash_files
+                            work,
+                            title,
+                            src,
+                            layer.size,
+                            False,
+                            budget,
+                            hash_files=hash_files,
+                            umask=umask,
                         )
                     )
             except DigestMismatch:

@@ -131,7 +131,7 @@ def add(
     cwd = cwd or Path.cwd()
     if len(requests) > 1 and any(r.name for r in requests):
         raise UsageError("--name can only be used with a single reference")
-    with project.lock():
+    with project.lock(), project.cache.private_scope():  # the probes' trees, if not moved in
         if project.manifest_path.exists():
             manifest = project.load_manifest()
         else:
@@ -142,8 +142,8 @@ def add(
             name = spec.name
             if not name:
                 target = project.online_target(resolved.ref, f"fetching {req.ref}")
-                name = fetch_skill(
-                    target, resolved.digest, project.cache, fallback_name=fallback
+                name = fetch_skill(  # extracted once: the install moves this tree in
+                    target, resolved.digest, project.cache, fallback_name=fallback, private=True
                 ).name
             have = manifest.get(name)
             if have is not None and name not in added and _same_entry_source(have, spec):

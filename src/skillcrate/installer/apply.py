@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -131,13 +132,17 @@ def apply(
     # 1. skill folders (each swapped in atomically) and their links; what is at the links
     # is read folder by folder first (one open each, not three per link)
     seen = _links_seen(b, [p.entry for p in prepared.values()])
+    roots = Counter(p.fetched.root for p in prepared.values() if p.fetched is not None)
     for entry in new_lock.skills:
         if entry.name in kept_names:
             continue
         p = prepared[entry.name]
         rel = skill_rel(entry.name)
         if p.fetched is not None:
-            recs = inst.materialise(b, rel, p.fetched.root, p.fetched.records)
+            got = p.fetched  # this process's own tree: moved into the last folder it makes
+            roots[got.root] -= 1
+            move = got.private and not roots[got.root] and project.cache.take_private(got.digest)
+            recs = inst.materialise(b, rel, got.root, got.records, move=move)
             dirs = dir_stat(str(b.path(rel)))
             result.installed.append(entry.name)
             was = old_lock.get(entry.name) if old_lock else None

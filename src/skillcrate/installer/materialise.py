@@ -7,7 +7,11 @@ Copies, not hard links
 ----------------------
 ``materialise`` gives each project its own copy of every file: a copy-on-write clone
 (``FICLONE``) where the file system supports it (btrfs, XFS, bcachefs), else a kernel
-copy (``copy_file_range``/``sendfile``), keeping the executable bit. Hard links to the
+copy (``copy_file_range``/``sendfile``), keeping the executable bit. A tree this process
+extracted for this one project from a verified blob (``add``, and an install that finds
+no unpacked tree in the cache) is moved in instead, where the cache and the project
+share a file system: the payload is then written once into the cache (its blob) and
+once into the project. Hard links to the
 cache are not used: a read-only mode does not stop root, ``chmod`` + save in an editor,
 or tools that rewrite in place, and one such edit would silently corrupt the shared
 cache for every project. Installed files are ordinary writable files. Their mtime (and
@@ -48,7 +52,12 @@ _MTIME_BACKDATE_S = 2
 
 
 def materialise(
-    boundary: Boundary, rel: str, source: Path, records: Sequence[FileRecord]
+    boundary: Boundary,
+    rel: str,
+    source: Path,
+    records: Sequence[FileRecord],
+    *,
+    move: bool = False,
 ) -> list[FileRecord]:
     """Install a copy of the cache tree ``source`` at the artifact ``rel``, atomically.
 
@@ -57,9 +66,60 @@ def materialise(
     the staging folder is removed and a previous folder is left intact. Returns the
     records of the installed files. The caller decides that ``rel`` may be replaced.
     DigestMismatch when ``source`` no longer matches ``records``.
+
+    ``move``: ``source`` is this process's own tree (extracted for this project, see
+    :meth:`skillcrate.cache.Cache.put_unpacked`): it is renamed into the staging folder
+    instead of copied, where the file systems allow, after its files still ``lstat`` as
+    recorded when they were written (size, mode, mtime and ctime: a change made to
+    them in ``tmp/`` meanwhile shows in the ctime).
     """
     stamp_ns = (time.time_ns() // 1_000_000_000 - _MTIME_BACKDATE_S) * 1_000_000_000
+    if move:
+        moved = boundary.move_tree_in(rel, source, lambda fd: _stamp_moved(fd, records, stamp_ns))
+        if moved is not None:
+            return moved
     return boundary.replace_tree(rel, lambda fd: _copy_tree(Path(source), fd, records, stamp_ns))
+
+
+def _stamp_moved(top: int, records: Sequence[FileRecord], stamp_ns: int) -> list[FileRecord]:
+    """Check the moved tree at ``top`` against ``records`` (nothing more, nothing changed),
+    backdate its files and folders like copies, and return the installed records."""
+    by_path = {r.path: r for r in records}
+    found: dict[str, FileRecord] = {}
+
+    def visit(fd: int, prefix: str) -> None:
+        with os.scandir(fd) as it:
+            entries = list(it)
+        for item in entries:
+            rel = prefix + item.name
+            st = item.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                child = open_dir_at(fd, item.name, create=False)
+                try:
+                    visit(child, rel + "/")
+                    os.utime(child, ns=(stamp_ns, stamp_ns))
+                finally:
+                    os.close(child)
+                continue
+            rec = by_path.get(rel)
+            if (
+                rec is None
+                or not stat.S_ISREG(st.st_mode)
+                or (st.st_size, is_exec(st.st_mode), st.st_mtime_ns, st.st_ctime_ns)
+                != (rec.size, rec.executable, rec.mtime_ns, rec.ctime_ns)
+            ):
+                raise DigestMismatch(f"extracted tree: {rel} changed before it was installed")
+            os.utime(item.name, ns=(stamp_ns, stamp_ns), dir_fd=fd, follow_symlinks=False)
+            now = os.stat(item.name, dir_fd=fd, follow_symlinks=False)
+            found[rel] = FileRecord(
+                rel, rec.sha256, rec.executable, now.st_size, now.st_mtime_ns, now.st_ctime_ns
+            )
+
+    visit(top, "")
+    os.utime(top, ns=(stamp_ns, stamp_ns))
+    if len(found) != len(by_path):
+        raise DigestMismatch("extracted tree: files are missing")
+    return [found[r.path] for r in records]
 
 
 def _copy_tree(
@@ -90,8 +150,20 @@ def _copy_tree(
 
 
 def _copy_file(src: str, parent: int, name: str, rec: FileRecord, stamp_ns: int) -> FileRecord:
-    """Clone or copy ``src`` into the new file ``name`` (0666/0777 minus the umask)."""
+    """Clone or copy ``src`` into the new file ``name`` (0666/0777 minus the umask).
+
+    ``src`` must still ``fstat`` as its record says, before and after the copy: the
+    records' hashes are carried over, so a change made to the cache's file since its
+    tree was checked (it shows in the ctime) is refused, not installed.
+    """
     with open(src, "rb") as fin:
+        was = os.fstat(fin.fileno())
+        if (was.st_size, was.st_mtime_ns, was.st_ctime_ns) != (
+            rec.size,
+            rec.mtime_ns,
+            rec.ctime_ns,
+        ):
+            raise DigestMismatch(f"cached tree: {rec.path} changed before it was installed")
         fd = create_file_at(parent, name, rec.executable)
         try:
             if not _reflink(fin.fileno(), fd):
@@ -100,6 +172,8 @@ def _copy_file(src: str, parent: int, name: str, rec: FileRecord, stamp_ns: int)
             st = os.fstat(fd)
         finally:
             os.close(fd)
+        if os.fstat(fin.fileno()).st_ctime_ns != was.st_ctime_ns:
+            raise DigestMismatch(f"cached tree: {rec.path} changed while it was installed")
     if st.st_size != rec.size:
         raise DigestMismatch(f"{src}: copied {st.st_size} bytes, expected {rec.size}")
     return FileRecord(

@@ -97,6 +97,7 @@ def fetch_locked(project: Project, locked: LockedSkill) -> FetchedSkill:
             name=locked.name,
             expect_tree=locked.tree,
             read_name=False,  # the folder is the lock entry's name
+            private=True,  # a tree extracted while it downloads is moved in, not copied
         )
     except NotFound as exc:
         if project.offline:
@@ -187,6 +188,7 @@ def prepare_new(
         fallback_name=spec.name,
         name=spec.name,
         from_blob=True,  # what the new lock entry records comes from the verified blob
+        private=True,  # a tree extracted while it downloads is moved in, not copied
     )
     entry = lock_entry(spec, res, got, manifest.links)
     proven = installed_records(project, entry, state)

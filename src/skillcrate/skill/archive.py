@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
 from .._fs import safe_member_path
-from ..errors import FormatError, UnsafePath, ValidationError
+from ..errors import FilesystemError, FormatError, UnsafePath, ValidationError
 from .ignore import IgnoreRules
 from .tree import FileRecord, TreeFile, check_tree_path, tree_digest
 
@@ -261,6 +261,12 @@ class Budget:
             raise FormatError(f"archive expands past the {self.limit // (1024 * 1024)} MiB limit")
 
 
+def cannot_write(path: Path, exc: OSError) -> FilesystemError:
+    """A write that failed in the file system (full, read-only, quota), naming the path:
+    not to be reported as a damaged archive."""
+    return FilesystemError(f"cannot write {path}: {exc.strerror or exc}", errno=exc.errno)
+
+
 class Folders:
     """The folders of one extraction below ``dest``: each made and proven inside ``dest``
     (its real path, so no symlink on the way leads out) once, not once per member."""
@@ -276,7 +282,12 @@ class Folders:
         key = "/".join(parts)
         if key in self._known:
             return path
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # the archive made a file there first
+            raise UnsafePath(f"archive member {member!r} is below a file") from None
+        except OSError as exc:
+            raise cannot_write(path, exc) from exc
         real = os.path.realpath(path)
         if real != self._real and not real.startswith(self._real + os.sep):
             raise UnsafePath(f"unsafe path in archive: {member!r} escapes the destination")
@@ -295,13 +306,16 @@ def write_file(
     *,
     hash_files: bool = True,
     folders: Folders | None = None,
+    umask: bool = False,
 ) -> FileRecord:
     """Write one archive member below ``dest`` (hashing as it goes); its record.
 
     ``name`` is relative to ``dest``; ``size`` is what the archive declares (None: read
     to the end, still within the budget). Without ``hash_files`` the record's sha256 is
     empty (for a copy nobody records: ``pull``). ``folders``: the extraction's folders
-    (one per extraction, so each is proven once).
+    (one per extraction, so each is proven once). The file is 0644 (0755 when
+    ``executable``); with ``umask``, 0666 (0777) minus the umask, as the OS applies it:
+    the mode of a file created in a project (a tree extracted to be moved into one).
     """
     member = safe_member_path(name)
     rel = str(member)
@@ -313,21 +327,30 @@ def write_file(
     written = 0
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(target, flags, 0o600)
+        fd = os.open(target, flags, (0o777 if executable else 0o666) if umask else 0o600)
     except FileExistsError:
         raise UnsafePath(f"archive contains {name!r} twice") from None
+    except OSError as exc:
+        raise cannot_write(target, exc) from exc
     try:
-        while chunk := src.read(_CHUNK):
+        while chunk := src.read(_CHUNK):  # an OSError here is the stream's (bad gzip)
             written += len(chunk)
             if size is None:
                 budget.take(len(chunk), name)
             if hasher is not None:
                 hasher.update(chunk)
             view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view) :]
-        os.fchmod(fd, 0o755 if executable else 0o644)
-        st = os.fstat(fd)
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError as exc:  # ENOSPC, EDQUOT, EIO: the file system's, not the archive's
+                raise cannot_write(target, exc) from exc
+        try:
+            if not umask:
+                os.fchmod(fd, 0o755 if executable else 0o644)
+            st = os.fstat(fd)
+        except OSError as exc:
+            raise cannot_write(target, exc) from exc
     finally:
         os.close(fd)
     digest = hasher.hexdigest() if hasher is not None else ""
@@ -341,10 +364,12 @@ def extract(
     limit: int = MAX_EXTRACT,
     budget: Budget | None = None,
     hash_files: bool = True,
+    umask: bool = False,
 ) -> list[FileRecord]:
     """Safely extract a tar/tar.gz stream into ``dest``; the records of the files written.
 
-    Modes are normalised (0755 folders and executables, 0644 files); links, devices,
+    Modes are normalised (0755 folders and executables, 0644 files; with ``umask``,
+    0777 and 0666 minus the umask, see :func:`write_file`); links, devices,
     FIFOs, absolute or ``..`` paths and duplicate names are refused, and so is an archive
     that expands past the budget (256 MiB, 100,000 entries by default).
     """
@@ -372,7 +397,8 @@ def extract(
                 if m.isdir():
                     budget.take(0, name)
                     target = folders.make(safe_member_path(name).parts, name)
-                    os.chmod(target, 0o755)
+                    if not umask:
+                        os.chmod(target, 0o755)
                     continue
                 src = tar.extractfile(m)
                 if src is None:
@@ -388,6 +414,7 @@ def extract(
                         budget,
                         hash_files=hash_files,
                         folders=folders,
+                        umask=umask,
                     )
                 )
         except (tarfile.TarError, EOFError, OSError) as exc:
