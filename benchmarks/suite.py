@@ -22,6 +22,8 @@ row   skillcrate                                    baseline (goal: ratio at mos
                                                     PUT ?digest= streaming the file) (1.2)
 7     ``pull`` of that skill, empty cache           GET of its layer blob streamed through sha256
                                                     into ``tarfile`` mode ``r|gz`` (1.3)
+7b    ``add`` of that skill into a new project,     the same (1.3)
+      empty cache
 8     ``add`` into a project with 300 skills        the first ``add`` into an empty project (1.5)
 9a/b  peak RSS of that ``push`` / ``pull``          absolute goal: at most 64 MiB
 ====  ============================================  ============================================
@@ -43,6 +45,9 @@ Notes on the baselines:
   across exec. The rows report the largest over the runs, in MiB (64 MiB = 67.1 MB).
 * Every timed command starts after ``sync(2)`` (outside the clock), so neither side pays
   for the write-back of files the previous run or the set-up left dirty.
+* Row 7b is the issue's "pull / add" row for ``add``: it also writes skills.json, the
+  lock and the install state, and keeps the layer in the cache (the pull does not); it
+  runs in the same rounds as row 7, against the same baseline runs.
 * Row 8 adds a skill nobody has added before in every round (cold in the cache, from an
   ``oci:`` layout) and removes it again from the 300-skill project before the next round.
 
@@ -57,7 +62,8 @@ not measured (and not met). Usage::
     python benchmarks/suite.py [--quick] [--json]
 
 ``--quick`` shrinks the sizes (16 MiB asset, 100-skill projects) and the number of runs so
-the whole suite takes well under a minute.
+the whole suite takes well under a minute. ``--rows 4,5`` measures only those rows (and
+what they share a loop with: 1-3, 6 and 9a, 7, 7b and 9b).
 """
 
 from __future__ import annotations
@@ -483,6 +489,12 @@ class Suite:
                 "GET blob -> sha256 -> tar r|gz",
                 1.3,
             ),
+            "7b": Row(
+                "7b",
+                f"add, {s.asset_mib} MiB asset, empty cache",
+                "row 7 baseline",
+                1.3,
+            ),
             "8": Row(
                 "8", f"add into a {s.add_base}-skill project", "first add, empty project", 1.5
             ),
@@ -504,31 +516,51 @@ class Suite:
 
     def measure_all(self) -> None:
         rows = self.rows
-        guarded(rows["1"], self.noop, self.log)  # rows 1-3 share one interleaved loop
-        for other in ("2", "3"):
-            if rows["1"].error and not rows[other].skillcrate:
-                rows[other].error = rows["1"].error
+        groups = [("1", "2", "3"), ("4",), ("5",), ("8",), ("6", "9a"), ("7", "7b", "9b")]
+        wanted = set(self.args.rows.split(",")) if self.args.rows else set(rows)
+        unknown = wanted - set(rows)
+        if unknown:
+            known = ", ".join(rows)
+            raise SystemExit(f"suite.py: no row {', '.join(sorted(unknown))} (rows: {known})")
+        for group in groups:  # a row measured in a loop brings the others of that loop
+            if wanted & set(group):
+                wanted |= set(group)
+        self.rows = rows = {key: row for key, row in rows.items() if key in wanted}
+        if "1" in rows:
+            guarded(rows["1"], self.noop, self.log)  # rows 1-3 share one interleaved loop
+            for other in ("2", "3"):
+                if rows["1"].error and not rows[other].skillcrate:
+                    rows[other].error = rows["1"].error
+        if not wanted - {"1", "2", "3"}:
+            return
         try:
             self.registry = Registry(self.root / "registry", self.args.registry_bin).start()
         except (OSError, RuntimeError) as exc:
             self.registry = None
             reason = f"no registry: {exc}"
             self.log(reason)
-            for key in ("4", "5", "6", "7", "9a", "9b"):
-                rows[key].error = reason
+            for key in ("4", "5", "6", "7", "7b", "9a", "9b"):
+                if key in rows:
+                    rows[key].error = reason
         try:
-            if self.registry is not None:
+            if self.registry is not None and {"4", "5"} & wanted:
                 self.pinned_setup()
-                guarded(rows["4"], self.cold_install, self.log)
-                guarded(rows["5"], self.warm_install, self.log)
-            guarded(rows["8"], self.add_more, self.log)
+                if "4" in rows:
+                    guarded(rows["4"], self.cold_install, self.log)
+                if "5" in rows:
+                    guarded(rows["5"], self.warm_install, self.log)
+            if "8" in rows:
+                guarded(rows["8"], self.add_more, self.log)
             if self.registry is not None:
-                guarded(rows["6"], self.push_big, self.log)
-                if rows["6"].error:
-                    rows["9a"].error = rows["6"].error
-                guarded(rows["7"], self.pull_big, self.log)
-                if rows["7"].error:
-                    rows["9b"].error = rows["7"].error
+                if "6" in rows:
+                    guarded(rows["6"], self.push_big, self.log)
+                    if rows["6"].error:
+                        rows["9a"].error = rows["6"].error
+                if "7" in rows:
+                    guarded(rows["7"], self.pull_big, self.log)
+                    for key in ("7b", "9b"):
+                        if rows["7"].error:
+                            rows[key].error = rows["7"].error
         finally:
             if self.registry is not None:
                 self.registry.stop()
@@ -771,6 +803,21 @@ class Suite:
             shutil.rmtree(cache)
             return result
 
+        def add_skillcrate(r: int) -> Run:
+            cache = self.scratch(f"add-cache-{r}")
+            project = self.scratch(f"add-sc-{r}")
+            result = run(
+                skillcrate("add", f"{registry.host}/{ref}"),
+                cwd=project,
+                env=with_cache(self.env, cache),
+            )
+            folders = list((project / ".agents" / "skills").iterdir())
+            if len(folders) != 1 or tree_size(folders[0]) != expected:
+                raise RuntimeError(f"add installed {folders}, not the skill")
+            shutil.rmtree(project)
+            shutil.rmtree(cache)
+            return result
+
         def pull_baseline(r: int) -> Run:
             out = self.scratch(f"pull-base-{r}")
             command = [
@@ -789,9 +836,12 @@ class Suite:
             shutil.rmtree(out)
             return result
 
-        times = rounds(self.sizes.big_runs, 0, {"sc": pull_skillcrate, "base": pull_baseline})
+        steps = {"sc": pull_skillcrate, "add": add_skillcrate, "base": pull_baseline}
+        times = rounds(self.sizes.big_runs, 0, steps)
         self.rows["7"].skillcrate = [r.seconds for r in times["sc"]]
         self.rows["7"].base = [r.seconds for r in times["base"]]
+        self.rows["7b"].skillcrate = [r.seconds for r in times["add"]]
+        self.rows["7b"].base = self.rows["7"].base
         self.rows["9b"].skillcrate = [r.rss_mib or 0.0 for r in times["sc"]]
         self.rows["9b"].base = [r.rss_mib or 0.0 for r in times["base"]]
 
@@ -924,6 +974,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--registry-bin", default="docker-registry", help="Distribution binary")
     parser.add_argument("--skopeo-bin", default="skopeo", help="skopeo binary (row 4)")
+    parser.add_argument("--rows", default="", help="only these rows, e.g. 4,5 (default: all)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
 
