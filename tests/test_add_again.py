@@ -232,3 +232,24 @@ def test_a_kept_skill_keeps_its_record_and_an_edited_one_is_made_anew(tmp_path: 
         assert done.returncode == 0 and "up to date" in done.stderr
     finally:
         os.chdir(cwd)
+
+
+def test_a_layout_folder_whose_name_reads_as_a_tag_is_refused_before_any_write(
+    tmp_path: Path,
+) -> None:
+    """`oci:store/review:v2:1.0.0` pushes into the folder `review:v2`; skills.json's source
+    (no tag) would be `oci:../store/review:v2`, which reads back as the folder `review`
+    with the tag `v2`: add says so, instead of failing on the wrong folder."""
+    folder = make_skill(tmp_path / "src" / "review", "review", "Review skill.")
+    store = tmp_path / "store" / "review:v2"
+    push_packed(LayoutRepository(store), pack(folder, tag="1.0.0"), ["1.0.0"])
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    done = run_cli("add", "oci:../store/review:v2:1.0.0", cwd=proj)
+    assert done.returncode == 2, done.stderr
+    assert "ends in ':v2'" in done.stderr and "rename the folder" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2
+    assert not (proj / "skills.json").exists() and not (proj / ".agents").exists()
+    shutil.move(store, tmp_path / "store" / "review-v2")  # control: renamed, it adds
+    assert run_cli("add", "oci:../store/review-v2:1.0.0", cwd=proj).returncode == 0
+    assert (proj / ".agents/skills/review/SKILL.md").is_file()

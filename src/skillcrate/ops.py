@@ -99,18 +99,23 @@ class AddRequest:
 
 def _saved_source(project: Project, ref: Reference, cwd: Path) -> str:
     """``source`` as saved in skills.json: no tag/digest; layout paths relative to the project."""
-    if ref.layout:
-        path = Path(ref.repository)
-        if project.is_global:  # the user-level skills.json: no folder to be relative to
-            return f"oci:{(cwd / path).absolute().as_posix()}"
-        if not path.is_absolute():
-            path = Path(os.path.relpath((cwd / path).absolute(), project.root))
-            text = path.as_posix()
-            if not text.startswith("."):
-                text = "./" + text
-            return f"oci:{text}"
-        return f"oci:{path.as_posix()}"
-    return ref.name
+    if not ref.layout:
+        return ref.name
+    path = Path(ref.repository)
+    if project.is_global:  # the user-level skills.json: no folder to be relative to
+        text = (cwd / path).absolute().as_posix()
+    elif not path.is_absolute():
+        text = Path(os.path.relpath((cwd / path).absolute(), project.root)).as_posix()
+        if not text.startswith("."):
+            text = "./" + text
+    else:
+        text = path.as_posix()
+    if Reference.parse(f"oci:{text}").repository != text:  # `oci:dir:v1` reads as a tag
+        raise UsageError(
+            f"{ref}: the layout folder {ref.repository} ends in ':{text.rsplit(':', 1)[1]}', "
+            f"which {MANIFEST_NAME} would read as a tag; rename the folder"
+        )
+    return f"oci:{text}"
 
 
 def _saved_version(req: AddRequest, ref: Reference, resolved: Resolved) -> str | None:
