@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -247,7 +248,7 @@ def test_two_folders_of_one_artifact_in_one_install_are_a_copy_and_a_move(world:
 
 
 def test_another_file_system_gets_a_copy(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def cross_device(source: Path, name: str, parent: int) -> None:
+    def cross_device(source: tuple[int, str], name: str, parent: int) -> None:
         raise OSError(18, "Invalid cross-device link")  # EXDEV
 
     monkeypatch.setattr(boundary, "_rename_in", cross_device)
@@ -256,3 +257,42 @@ def test_another_file_system_gets_a_copy(world: Path, monkeypatch: pytest.Monkey
     assert (got / "assets" / "blob.bin").stat().st_size == ASSET
     assert verified(world)
     assert leftovers() == []
+
+
+@pytest.mark.parametrize("swapped", ["its folder in tmp/", "a folder on the way to its root"])
+def test_a_symlink_swapped_into_tmp_never_moves_a_folder_from_elsewhere(
+    world: Path, tmp_path: Path, swapped: str
+) -> None:
+    """Another program of the user replaces the extracted tree's folder, or one on the
+    way to its root, with a symlink to a folder elsewhere shaped like it: the install
+    moves (and so, failing its check, deletes) nothing from there; it fails, and the
+    folder elsewhere is intact."""
+    precious = tmp_path / "precious"
+    real = pipeline.apply_trust
+    inside: list[Path] = []
+
+    def swap(project, manifest, prepared, **kw):  # noqa: ANN001, ANN003, ANN202
+        [p] = [p for p in prepared.values() if p.fetched is not None]
+        root = p.fetched.root  # <cache>/tmp/own-…/x/content/big
+        work = next(d for d in root.parents if d.parent.name == "tmp")
+        inside.append(root.relative_to(work))
+        shutil.copytree(work, precious / "copy")  # the same shape, elsewhere
+        if swapped.startswith("its folder"):
+            work.rename(work.with_name(work.name + "-moved"))
+            work.symlink_to(precious / "copy")
+        else:
+            shutil.rmtree(work / "x")
+            (work / "x").symlink_to(precious / "copy" / "x")
+        return real(project, manifest, prepared, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "apply_trust", swap)
+        done = run_cli("add", "oci:../store/big:1.0.0", cwd=world)
+    assert done.returncode == 1
+    assert "extracted tree" in done.stderr and "replaced" in done.stderr, done.stderr
+    [rel] = inside
+    assert (precious / "copy" / rel / "SKILL.md").is_file()
+    assert (precious / "copy" / rel / "assets" / "blob.bin").stat().st_size == ASSET
+    assert not (world / ".agents/skills/big").exists()
+    ok(world, "add", "oci:../store/big:1.0.0")  # control
+    assert verified(world)

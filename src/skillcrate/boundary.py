@@ -294,8 +294,11 @@ class Boundary:
         except OSError as exc:
             raise self._error("write", rel, exc) from exc
 
-    def move_tree_in(self, rel: str, source: Path, finish: Callable[[int], T]) -> T | None:
-        """Move the folder ``source`` (outside the project) in as the artifact ``rel``.
+    def move_tree_in(
+        self, rel: str, source: tuple[int, str], finish: Callable[[int], T]
+    ) -> T | None:
+        """Move the folder ``source`` (outside the project: ``(fd of the folder holding it,
+        its name)``) in as the artifact ``rel``.
 
         Like :meth:`replace_tree`, with ``source`` renamed into the staging folder instead
         of a copy built there: ``finish(fd)`` then checks and stamps what arrived (``fd``
@@ -472,10 +475,10 @@ def _remove_at(fd: int, name: str) -> bool:
     return True
 
 
-def _rename_in(source: Path, name: str, parent: int) -> None:
-    """Rename the folder ``source`` to ``name`` in the folder ``parent`` (EXDEV across file
-    systems). The source's own path comes from skillcrate (the cache's ``tmp/``)."""
-    os.rename(source, name, dst_dir_fd=parent)
+def _rename_in(source: tuple[int, str], name: str, parent: int) -> None:
+    """Rename the folder ``source`` (``(folder fd, name)``) to ``name`` in the folder
+    ``parent`` (EXDEV across file systems)."""
+    os.rename(source[1], name, src_dir_fd=source[0], dst_dir_fd=parent)
 
 
 def _swap_in(parent: int, new: str, base: str) -> None:

@@ -63,6 +63,7 @@ __all__ = [
     "Cache",
     "CacheEntry",
     "CacheProblem",
+    "PrivateTree",
     "Unpacked",
 ]
 
@@ -73,6 +74,7 @@ STALE_TMP_SECONDS = 3600
 """``prune`` removes ``tmp/`` entries older than this (an interrupted write)."""
 
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 _CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -97,6 +99,47 @@ class Unpacked:
     tree: str
     records: tuple[FileRecord, ...]
     own_name: bool = True  # the name came from SKILL.md (not from a fallback)
+
+
+class PrivateTree:
+    """A tree this process unpacked in ``tmp/`` for one project (``Cache.put_unpacked``
+    without ``publish``): its folder ``work``, that folder's (st_dev, st_ino) when made, and
+    the path of the tree's root below it."""
+
+    __slots__ = ("ident", "root", "tree", "work")
+
+    def __init__(
+        self, work: Path, ident: tuple[int, int], root: tuple[str, ...], tree: Unpacked
+    ) -> None:
+        self.work, self.ident, self.root, self.tree = work, ident, root, tree
+
+    @contextlib.contextmanager
+    def root_parent(self) -> Iterator[tuple[int, str]]:
+        """``(fd, name)``: the folder holding the tree's root, and the root's name in it,
+        for a rename relative to that fd. Opened from ``work`` (which must still be the
+        folder this process made) one component at a time without following a symlink,
+        so what is moved is the tree made here, whatever was done to ``tmp/`` meanwhile.
+        DigestMismatch when that cannot be told."""
+        try:
+            fd = os.open(self.work, _DIR_FLAGS)
+        except OSError as exc:
+            raise DigestMismatch(f"extracted tree {self.work}: gone or replaced ({exc})") from None
+        try:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != self.ident:
+                raise DigestMismatch(f"extracted tree {self.work}: replaced by another folder")
+            for part in self.root[:-1]:
+                try:
+                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    raise DigestMismatch(
+                        f"extracted tree {self.work}: {part} was replaced ({exc.strerror})"
+                    ) from None
+                os.close(fd)
+                fd = child
+            yield fd, self.root[-1]
+        finally:
+            os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -139,7 +182,7 @@ class Cache:
         self._derived: set[str] = set()  # unpacked entries this process built from blobs
         # Trees this process extracted from a verified blob for one project (put_unpacked
         # with publish=False): key -> (its folder in tmp/, the tree), until taken or dropped.
-        self._private: dict[str, tuple[Path, Unpacked]] = {}
+        self._private: dict[str, PrivateTree] = {}
         self._private_taken: list[Path] = []
         self._private_lock = threading.Lock()
         self._boot_id: str | None = None  # read once, when first needed ("" = none)
@@ -451,35 +494,37 @@ class Cache:
 
         work = Path(tempfile.mkdtemp(prefix=f"own-{hexpart[:16]}-", dir=self.tmp_dir))
         try:
+            st = os.lstat(work)
             name, root, records, own_name = build(work / "x")
         except BaseException:
             _rmtree(work)
             raise
         tree = Unpacked(root, name, fmt, records_tree(records), tuple(records), own_name)
+        mine = PrivateTree(work, (st.st_dev, st.st_ino), root.relative_to(work).parts, tree)
         with self._private_lock:
             theirs = self._private.get(key)
             if theirs is None:
-                self._private[key] = (work, tree)
+                self._private[key] = mine
         if theirs is not None:  # another worker extracted the same tree first
             _rmtree(work)
-            return theirs[1]
+            return theirs.tree
         return tree
 
     def private(self, key: str) -> Unpacked | None:
         """The tree this process extracted for ``key`` without publishing it, if not taken."""
         with self._private_lock:
             have = self._private.get(key)
-        return have[1] if have is not None else None
+        return have.tree if have is not None else None
 
-    def take_private(self, key: str) -> bool:
-        """Claim the private tree of ``key``: True once, for the caller that may then move
-        its ``root`` away (:meth:`private` no longer returns it); False when there is
-        none or it was taken. Its folder in ``tmp/`` goes with :meth:`drop_private`."""
+    def take_private(self, key: str) -> PrivateTree | None:
+        """Claim the private tree of ``key``, once, for the caller that moves its root away
+        (:meth:`private` no longer returns it); None when there is none or it was taken.
+        Its folder in ``tmp/`` goes with :meth:`drop_private`."""
         with self._private_lock:
             have = self._private.pop(key, None)
             if have is not None:
-                self._private_taken.append(have[0])
-        return have is not None
+                self._private_taken.append(have.work)
+        return have
 
     @contextlib.contextmanager
     def private_scope(self) -> Iterator[None]:
@@ -493,11 +538,12 @@ class Cache:
         """Remove the private trees' folders: what was taken (its tree moved out) and
         what nobody took (an install that failed or was refused)."""
         with self._private_lock:
-            left = [work for work, _tree in self._private.values()] + self._private_taken
+            left = [p.work for p in self._private.values()] + self._private_taken
             self._private.clear()
             self._private_taken.clear()
-        for work in left:
-            _rmtree(work)
+        for work in left:  # best effort, never through a symlink put there: prune ends it
+            with contextlib.suppress(OSError):
+                _remove_any(work)
 
     # -- maintenance ------------------------------------------------------------
 

@@ -141,7 +141,8 @@ def apply(
         if p.fetched is not None:
             got = p.fetched  # this process's own tree: moved into the last folder it makes
             roots[got.root] -= 1
-            move = got.private and not roots[got.root] and project.cache.take_private(got.digest)
+            last = got.private and not roots[got.root]
+            move = project.cache.take_private(got.digest) if last else None
             recs = inst.materialise(b, rel, got.root, got.records, move=move)
             dirs = dir_stat(str(b.path(rel)))
             result.installed.append(entry.name)

@@ -31,11 +31,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._fs import copy_fd
 from ..boundary import Boundary, create_file_at, open_dir_at
 from ..errors import DigestMismatch
 from ..skill.tree import FileRecord, is_exec, walk_strict
+
+if TYPE_CHECKING:
+    from ..cache import PrivateTree
 
 try:  # Linux only; elsewhere we simply copy
     import fcntl
@@ -57,7 +61,7 @@ def materialise(
     source: Path,
     records: Sequence[FileRecord],
     *,
-    move: bool = False,
+    move: PrivateTree | None = None,
 ) -> list[FileRecord]:
     """Install a copy of the cache tree ``source`` at the artifact ``rel``, atomically.
 
@@ -69,13 +73,17 @@ def materialise(
 
     ``move``: ``source`` is this process's own tree (extracted for this project, see
     :meth:`skillcrate.cache.Cache.put_unpacked`): it is renamed into the staging folder
-    instead of copied, where the file systems allow, after its files still ``lstat`` as
-    recorded when they were written (size, mode, mtime and ctime: a change made to
-    them in ``tmp/`` meanwhile shows in the ctime).
+    (relative to the folder this process made, :meth:`PrivateTree.root_parent`) instead
+    of copied, where the file systems allow, and its files must then still ``lstat`` as
+    recorded when they were written (size, mode, mtime and ctime: a change made to them
+    in ``tmp/`` meanwhile shows in the ctime).
     """
     stamp_ns = (time.time_ns() // 1_000_000_000 - _MTIME_BACKDATE_S) * 1_000_000_000
-    if move:
-        moved = boundary.move_tree_in(rel, source, lambda fd: _stamp_moved(fd, records, stamp_ns))
+    if move is not None:
+        with move.root_parent() as where:
+            moved = boundary.move_tree_in(
+                rel, where, lambda fd: _stamp_moved(fd, records, stamp_ns)
+            )
         if moved is not None:
             return moved
     return boundary.replace_tree(rel, lambda fd: _copy_tree(Path(source), fd, records, stamp_ns))
