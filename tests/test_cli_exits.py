@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import run_cli, silent_server
+from helpers import make_skill, run_cli, silent_server
 
 
 def test_ctrl_c_exits_130_not_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,3 +140,43 @@ def test_install_loads_only_its_own_command_module(tmp_path: Path) -> None:
     assert "skillcrate.cli.project" in loaded, done.stderr
     for other in ("publish", "signing", "agents", "auth", "settings", "cache"):
         assert f"skillcrate.cli.{other}'" not in loaded
+
+
+def test_a_command_process_exits_with_its_code_output_and_exit_handlers(tmp_path: Path) -> None:
+    """The full CLI as a process exits without the interpreter's teardown (entry's
+    _exit_after), but with everything that matters of it: the exit code, the whole
+    output, and the atexit handlers (push leaves no temp folder of pack's behind)."""
+    folder = make_skill(tmp_path / "src" / "review", "review", "Review skill.")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch)}
+    done = run_cli("push", str(folder), f"oci:{tmp_path / 'store'}:1.0.0", env=env, process=True)
+    assert done.returncode == 0, done.stderr
+    # pack's folder is gone; the layout's lock file stays, as it always does
+    assert [n for n in os.listdir(scratch) if not n.startswith("skillcrate-layout-")] == []
+    done = run_cli("inspect", f"oci:{tmp_path / 'store'}:1.0.0", "--json", env=env, process=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["format"] == "agentskills"  # all of it, flushed
+    done = run_cli("inspect", f"oci:{tmp_path / 'store'}:9.9.9", env=env, process=True)
+    assert done.returncode == 1 and done.stderr.startswith("error: "), done.stderr
+    done = run_cli("inspect", env=env, process=True)
+    assert done.returncode == 2 and "Usage" in done.stderr
+
+
+def test_the_fast_exit_runs_the_exit_handlers_and_flushes_first() -> None:
+    script = (
+        "import atexit, sys, weakref\n"
+        "class Held: pass\n"
+        "held = Held()\n"
+        "weakref.finalize(held, print, 'finalized')\n"
+        "atexit.register(print, 'handler')\n"
+        "from skillcrate.entry import _exit_after\n"
+        "sys.stdout.write('output ')\n"
+        "_exit_after(3)\n"
+        "print('not reached')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.split() == ["output", "handler", "finalized"]
