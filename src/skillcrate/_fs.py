@@ -25,6 +25,14 @@ NEW_FILE_FLAGS = (
 )
 """A new file, never through a symlink (``O_EXCL | O_NOFOLLOW``)."""
 
+DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+"""A folder opened for ``*at`` calls, never through a symlink (``O_NOFOLLOW``)."""
+
 
 def temp_path(path: Path) -> Path:
     """A fresh temp name beside ``path`` (same folder, so a rename is atomic)."""
@@ -91,8 +99,12 @@ def _replace_with(
                 os.unlink(tmp)
             raise
     except OSError as exc:
-        message = f"cannot write {path}: {exc.strerror or exc}"
-        raise FilesystemError(message, errno=exc.errno) from exc
+        raise cannot_write(path, exc) from exc
+
+
+def cannot_write(path: Path, exc: OSError) -> FilesystemError:
+    """A write that failed in the file system (full, read-only, quota), naming the path."""
+    return FilesystemError(f"cannot write {path}: {exc.strerror or exc}", errno=exc.errno)
 
 
 def boot_id() -> str | None:

@@ -41,9 +41,9 @@ import shutil
 import stat
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from ._fs import NEW_FILE_FLAGS
+from ._fs import DIR_FLAGS, NEW_FILE_FLAGS
 from .errors import FilesystemError, UnsafePath
 from .names import check_name
 from .text import has_control, one_line
@@ -59,12 +59,7 @@ LINK_DIR_RE = re.compile(r"^\.[a-z0-9][a-z0-9_-]*/skills$")
 
 MAX_PATH = 1024
 
-_DIR_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_DIRECTORY", 0)
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-)
+_DIR_FLAGS = DIR_FLAGS
 _LINK_ERRNOS = {errno.ELOOP, errno.ENOTDIR, getattr(errno, "EMLINK", errno.ELOOP)}
 # Leftovers of skillcrate < 0.2: `.<name>.<rand>.staging`, `.<name>.old-<hex8>`.
 _LEGACY_TEMP = re.compile(
@@ -274,25 +269,13 @@ class Boundary:
         aside, the staging folder renamed onto ``rel``, and the old entry deleted. On any
         failure the staging folder is removed and the old entry stays (or is put back).
         """
-        parts = self.check_artifact(rel).split("/")
-        base = parts[-1]
-        try:
-            with self._dir(parts[:-1], create=True) as parent:
-                staging = _temp_name("stage", base)
-                os.mkdir(staging, 0o777, dir_fd=parent)
-                try:
-                    fd = os.open(staging, _DIR_FLAGS, dir_fd=parent)
-                    try:
-                        result = fill(fd)
-                    finally:
-                        os.close(fd)
-                    _swap_in(parent, staging, base)
-                except BaseException:
-                    _remove_at(parent, staging)
-                    raise
-                return result
-        except OSError as exc:
-            raise self._error("write", rel, exc) from exc
+
+        def make(parent: int, staging: str) -> bool:
+            os.mkdir(staging, 0o777, dir_fd=parent)
+            return True
+
+        _made, result = self._staged(rel, make, fill)
+        return cast(T, result)
 
     def move_tree_in(
         self, rel: str, source: tuple[int, str], finish: Callable[[int], T]
@@ -306,28 +289,45 @@ class Boundary:
         when the rename cannot be done (another file system): the caller copies instead.
         On a failure after the rename the moved tree is removed and the old entry stays.
         """
+
+        def make(parent: int, staging: str) -> bool:
+            try:
+                _rename_in(source, staging, parent)
+            except OSError as exc:
+                if exc.errno in (errno.EXDEV, errno.EPERM, errno.EACCES):
+                    return False
+                raise
+            return True
+
+        made, result = self._staged(rel, make, finish)
+        return result if made else None
+
+    def _staged(
+        self, rel: str, make: Callable[[int, str], bool], fill: Callable[[int], T]
+    ) -> tuple[bool, T | None]:
+        """What :meth:`replace_tree` and :meth:`move_tree_in` share: ``make(parent,
+        staging)`` puts a staging folder beside ``rel`` (False: it could not, nothing was
+        made), ``fill(fd)`` completes it, then it is swapped in; on any failure after it
+        was made, the staging folder is removed and the old entry stays (or is put back).
+        ``(made, what fill returned)``."""
         parts = self.check_artifact(rel).split("/")
         base = parts[-1]
         try:
             with self._dir(parts[:-1], create=True) as parent:
                 staging = _temp_name("stage", base)
-                try:
-                    _rename_in(source, staging, parent)
-                except OSError as exc:
-                    if exc.errno in (errno.EXDEV, errno.EPERM, errno.EACCES):
-                        return None
-                    raise
+                if not make(parent, staging):
+                    return False, None
                 try:
                     fd = os.open(staging, _DIR_FLAGS, dir_fd=parent)
                     try:
-                        result = finish(fd)
+                        result = fill(fd)
                     finally:
                         os.close(fd)
                     _swap_in(parent, staging, base)
                 except BaseException:
                     _remove_at(parent, staging)
                     raise
-                return result
+                return True, result
         except OSError as exc:
             raise self._error("write", rel, exc) from exc
 

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import _json
-from ._fs import atomic_write, boot_id
+from ._fs import DIR_FLAGS, atomic_write, boot_id
 from .digests import ChunkReader, VerifyingReader, digest_hex
 from .errors import DigestMismatch, FormatError, InvalidReference, NotFound
 from .skill.tree import FileRecord, records_tree, scan_stat, stat_digest, tree_files
@@ -74,7 +74,6 @@ STALE_TMP_SECONDS = 3600
 """``prune`` removes ``tmp/`` entries older than this (an interrupted write)."""
 
 _HEX_RE = re.compile(r"[0-9a-f]{64}")
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 _CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -121,7 +120,7 @@ class PrivateTree:
         so what is moved is the tree made here, whatever was done to ``tmp/`` meanwhile.
         DigestMismatch when that cannot be told."""
         try:
-            fd = os.open(self.work, _DIR_FLAGS)
+            fd = os.open(self.work, DIR_FLAGS)
         except OSError as exc:
             raise DigestMismatch(f"extracted tree {self.work}: gone or replaced ({exc})") from None
         try:
@@ -130,7 +129,7 @@ class PrivateTree:
                 raise DigestMismatch(f"extracted tree {self.work}: replaced by another folder")
             for part in self.root[:-1]:
                 try:
-                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                    child = os.open(part, DIR_FLAGS, dir_fd=fd)
                 except OSError as exc:
                     raise DigestMismatch(
                         f"extracted tree {self.work}: {part} was replaced ({exc.strerror})"

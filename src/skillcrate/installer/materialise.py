@@ -110,12 +110,7 @@ def _stamp_moved(top: int, records: Sequence[FileRecord], stamp_ns: int) -> list
                     os.close(child)
                 continue
             rec = by_path.get(rel)
-            if (
-                rec is None
-                or not stat.S_ISREG(st.st_mode)
-                or (st.st_size, is_exec(st.st_mode), st.st_mtime_ns, st.st_ctime_ns)
-                != (rec.size, rec.executable, rec.mtime_ns, rec.ctime_ns)
-            ):
+            if rec is None or not stat.S_ISREG(st.st_mode) or not rec.still(st):
                 raise DigestMismatch(f"extracted tree: {rel} changed before it was installed")
             os.utime(item.name, ns=(stamp_ns, stamp_ns), dir_fd=fd, follow_symlinks=False)
             now = os.stat(item.name, dir_fd=fd, follow_symlinks=False)
@@ -166,11 +161,7 @@ def _copy_file(src: str, parent: int, name: str, rec: FileRecord, stamp_ns: int)
     """
     with open(src, "rb") as fin:
         was = os.fstat(fin.fileno())
-        if (was.st_size, was.st_mtime_ns, was.st_ctime_ns) != (
-            rec.size,
-            rec.mtime_ns,
-            rec.ctime_ns,
-        ):
+        if not rec.still(was):
             raise DigestMismatch(f"cached tree: {rec.path} changed before it was installed")
         fd = create_file_at(parent, name, rec.executable)
         try:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
-from .._fs import safe_member_path
-from ..errors import FilesystemError, FormatError, UnsafePath, ValidationError
+from .._fs import cannot_write, safe_member_path
+from ..errors import FormatError, UnsafePath, ValidationError
 from .ignore import IgnoreRules
 from .tree import FileRecord, TreeFile, check_tree_path, tree_digest
 
@@ -259,12 +259,6 @@ class Budget:
         self.left -= size
         if self.left < 0:
             raise FormatError(f"archive expands past the {self.limit // (1024 * 1024)} MiB limit")
-
-
-def cannot_write(path: Path, exc: OSError) -> FilesystemError:
-    """A write that failed in the file system (full, read-only, quota), naming the path:
-    not to be reported as a damaged archive."""
-    return FilesystemError(f"cannot write {path}: {exc.strerror or exc}", errno=exc.errno)
 
 
 class Folders:

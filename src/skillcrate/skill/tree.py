@@ -84,6 +84,17 @@ class FileRecord:
     def tree_file(self) -> TreeFile:
         return TreeFile(self.path, self.executable, self.size, self.sha256)
 
+    def still(self, st: os.stat_result) -> bool:
+        """Whether ``st``, a stat of the file recorded, shows it as it was written: size,
+        exec bit, mtime and ctime (a change made since, even to the same size and with
+        the mtime put back, shows in the ctime)."""
+        return (st.st_size, is_exec(st.st_mode), st.st_mtime_ns, st.st_ctime_ns) == (
+            self.size,
+            self.executable,
+            self.mtime_ns,
+            self.ctime_ns,
+        )
+
     def to_json(self) -> list[object]:
         return [self.path, self.sha256, self.executable, self.size, self.mtime_ns, self.ctime_ns]
 
