@@ -256,6 +256,29 @@ def test_committed_symlinks_never_redirect_writes(world, link: str) -> None:
     assert list(target.iterdir()) == []
 
 
+@pytest.mark.parametrize("link", [".claude", ".claude/skills"], ids=str)
+def test_a_symlinked_link_folder_stops_add_before_skills_json_is_written(world, link) -> None:  # noqa: ANN001
+    """An `add` that moves alpha to a new version: its link is skillcrate's own (recorded),
+    so it is not looked at before writing; the link folder still is, once, before
+    skills.json or anything else is written."""
+    proj, outside, store = world["proj"], world["outside"], world["store"]
+    publish(store, "alpha", "1.1.0")
+    target = outside / "redirected"
+    shutil.copytree(proj / link, target, symlinks=True)
+    shutil.rmtree(proj / link)
+    (proj / link).symlink_to(target)
+    before = {n: (proj / n).read_bytes() for n in ("skills.json", "skills.lock.json")}
+    there = {str(p.relative_to(target)): p.lstat().st_mtime_ns for p in target.rglob("*")}
+    assert "symbolic link" in fails(proj, "add", "oci:../store/alpha:1.1.0")
+    assert {n: (proj / n).read_bytes() for n in before} == before
+    assert {str(p.relative_to(target)): p.lstat().st_mtime_ns for p in target.rglob("*")} == there
+    # the control: with the folder real again, the same add works
+    (proj / link).unlink()
+    shutil.copytree(target, proj / link, symlinks=True)
+    ok(proj, "add", "oci:../store/alpha:1.1.0")
+    assert "1.1.0" in (proj / ".claude/skills/alpha/references/notes.md").read_text()
+
+
 def test_control_real_folders_are_recreated(world) -> None:
     proj = world["proj"]
     shutil.rmtree(proj / ".agents")

@@ -20,6 +20,7 @@ from skillcrate.installer.materialise import materialise
 from skillcrate.installer.state import (
     Artifact,
     InstallState,
+    StoredRecords,
     folder_artifact,
     read_state,
     write_state,
@@ -505,8 +506,8 @@ def test_records_that_do_not_hash_to_the_tree_are_ignored(
     project: Path, boundary: Boundary, installed: list
 ) -> None:
     state = install_project(project, boundary, installed)
-    forged = [FileRecord("SKILL.md", "0" * 64, False, 1, 1, 1)]
-    state.records[".agents/skills/review"] = forged
+    forged = [FileRecord("SKILL.md", "0" * 64, False, 1, 1, 1).to_json()]
+    state.records[".agents/skills/review"] = StoredRecords(forged)
     assert state.records_for(".agents/skills/review") is None
 
 

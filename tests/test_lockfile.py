@@ -354,7 +354,14 @@ def test_the_stable_writer_matches_json_dumps_byte_for_byte() -> None:
             return rng.choice(leaves)
         if r < 0.65:
             keys = ["a", "ü", 'k"', ""]
-            return {rng.choice(keys) + str(i): value(depth + 1) for i in range(rng.randint(0, 4))}
+            out: dict[object, object] = {
+                rng.choice(keys) + str(i): value(depth + 1) for i in range(rng.randint(0, 4))
+            }
+            if rng.random() < 0.05:  # json.dumps writes other keys as strings
+                out[rng.choice([7, True, None, 2.5])] = value(depth + 1)
+            return out
+        if r < 0.7:
+            return tuple(value(depth + 1) for _ in range(rng.randint(0, 3)))
         return [value(depth + 1) for _ in range(rng.randint(0, 4))]
 
     for _ in range(2000):

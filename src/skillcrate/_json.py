@@ -82,30 +82,41 @@ def loads(data: bytes | str, where: str, *, error: type[SkillcrateError] = Forma
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring
 
 
+class _NotPlain(Exception):
+    """A dict key that is not a string: the value goes through ``json.dumps`` whole."""
+
+
 def dumps_stable(value: object) -> str:
     """``json.dumps(value, indent=2, ensure_ascii=False) + "\\n"``, byte for byte, faster.
 
     ``indent`` makes ``json`` use its pure-Python encoder (a generator per value); this
     writes the same text with the C string encoder, so a lock of hundreds of skills
-    is written in a few milliseconds. Values other than dicts with string keys,
-    lists, strings, booleans, None and ints go through ``json.dumps``."""
+    is written in a few milliseconds. A value holding a dict with a key that is not a
+    string goes through ``json.dumps`` whole; values other than dicts, lists, strings,
+    booleans, None and ints each go through it."""
     out: list[str] = []
     add = out.append
+    enc = _encode_str
 
     def emit(v: object, pad: str) -> None:
-        if isinstance(v, str):
-            add(_encode_str(v))
-        elif isinstance(v, dict) and all(isinstance(k, str) for k in v):
+        if type(v) is str:
+            add(enc(v))
+        elif isinstance(v, dict):
             if not v:
                 add("{}")
                 return
             inner = pad + "  "
             add("{")
-            first = True
+            sep = "\n" + inner
             for k, item in v.items():
-                add(("\n" if first else ",\n") + inner + _encode_str(k) + ": ")
-                first = False
-                emit(item, inner)
+                if type(k) is not str:
+                    raise _NotPlain
+                if type(item) is str:
+                    add(sep + enc(k) + ": " + enc(item))
+                else:
+                    add(sep + enc(k) + ": ")
+                    emit(item, inner)
+                sep = ",\n" + inner
             add("\n" + pad + "}")
         elif isinstance(v, list):
             if not v:
@@ -113,15 +124,25 @@ def dumps_stable(value: object) -> str:
                 return
             inner = pad + "  "
             add("[")
-            for i, item in enumerate(v):
-                add(("\n" if i == 0 else ",\n") + inner)
-                emit(item, inner)
+            sep = "\n" + inner
+            for item in v:
+                if type(item) is str:
+                    add(sep + enc(item))
+                else:
+                    add(sep)
+                    emit(item, inner)
+                sep = ",\n" + inner
             add("\n" + pad + "]")
+        elif isinstance(v, str):  # a str subclass
+            add(enc(v))
         elif v is None or isinstance(v, bool) or type(v) is int:
             add(json.dumps(v))
         else:
             add(json.dumps(v, indent=2, ensure_ascii=False).replace("\n", "\n" + pad))
 
-    emit(value, "")
+    try:
+        emit(value, "")
+    except _NotPlain:
+        return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
     add("\n")
     return "".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -13,10 +14,10 @@ from ..errors import ProjectError, SkillcrateError
 from ..fastpath import dir_stat, inputs_blob
 from ..project.lockfile import LockedSkill, Lockfile, save_lockfile
 from ..project.manifest import Manifest
-from ..skill.tree import FileRecord, tree_digest_of
+from ..skill.tree import FileRecord, records_tree, tree_digest_of
 from . import gitignore, links
 from . import materialise as inst
-from .state import Artifact, InstallState, folder_artifact, write_state
+from .state import Artifact, InstallState, StoredRecords, folder_artifact, write_state
 
 if TYPE_CHECKING:
     pass
@@ -56,16 +57,19 @@ def preflight(
 ) -> None:
     """Refuse before anything is written: a folder to build that is someone else's, or a
     link folder the boundary does not allow. With ``failures``, record instead of raising."""
+    folders: dict[str, SkillcrateError | None] = {}  # each link folder's problem, once
     for p in prepared:
         try:
-            _preflight_one(project, p, owned)
+            _preflight_one(project, p, owned, folders)
         except SkillcrateError as exc:
             if failures is None:
                 raise
             failures.setdefault(p.entry.name, exc)
 
 
-def _preflight_one(project: Project, p: Prepared, owned: set[str]) -> None:
+def _preflight_one(
+    project: Project, p: Prepared, owned: set[str], folders: dict[str, SkillcrateError | None]
+) -> None:
     b = project.boundary
     rel = skill_rel(p.entry.name)
     if p.rebuild:
@@ -76,7 +80,16 @@ def _preflight_one(project: Project, p: Prepared, owned: set[str]) -> None:
                 "choose another name with --name or move that folder",
             )
     for link in p.entry.additional_installed_paths:
-        b.check_artifact(link)  # lstat below: UnsafePath when the link folder is a symlink
+        folder = b.check_artifact(link).rpartition("/")[0]
+        if folder not in folders:  # UnsafePath when it (or one above it) is a symlink
+            try:
+                b.lstat_entries(folder, ())
+                folders[folder] = None
+            except SkillcrateError as exc:
+                folders[folder] = exc
+        problem = folders[folder]
+        if problem is not None:
+            raise problem
         if links.occupied_by_another(b, link, rel, p.entry.tree, owned=link in owned):
             raise ProjectError(
                 f"{b.root / link} already exists and was not created by skillcrate; "
@@ -120,15 +133,15 @@ def apply(
         b.clean_temp(folder)
     new_lock = Lockfile(skills=(*(p.entry for p in prepared.values()), *carried))
     artifacts: dict[str, Artifact] = {}
-    records: dict[str, list[FileRecord]] = {}
+    records: dict[str, Sequence[FileRecord] | StoredRecords] = {}
     kept_names = {e.name for e in carried}
     if state is not None:  # what a failed skill had stays as it was
         for rel, art in state.artifacts.items():
             if art.skill in kept_names:
                 artifacts[rel] = art
-                recs = state.records_for(rel)
-                if recs is not None:
-                    records[rel] = recs
+                failed_recs = state.records_for(rel)
+                if failed_recs is not None:
+                    records[rel] = failed_recs
     # 1. skill folders (each swapped in atomically) and their links; what is at the links
     # is read folder by folder first (one open each, not three per link)
     seen = _links_seen(b, [p.entry for p in prepared.values()])
@@ -138,6 +151,7 @@ def apply(
             continue
         p = prepared[entry.name]
         rel = skill_rel(entry.name)
+        recs: Sequence[FileRecord] | StoredRecords
         if p.fetched is not None:
             got = p.fetched  # this process's own tree: moved into the last folder it makes
             roots[got.root] -= 1
@@ -149,13 +163,14 @@ def apply(
             was = old_lock.get(entry.name) if old_lock else None
             result.versions[entry.name] = (_shown(was) if was else "", _shown(entry))
         else:
-            recs, dirs = list(p.records), p.dirs
+            recs, dirs = p.records, p.dirs
             result.unchanged.append(entry.name)
         if p.fetched is None and p.recorded is not None and p.recorded.skill == entry.name:
             artifacts[rel] = p.recorded  # proven as recorded: no digest to compute again
         else:
-            artifacts[rel] = folder_artifact(rel, entry.name, recs, dirs)
-        records[rel] = recs
+            artifacts[rel] = folder_artifact(rel, entry.name, _parsed(b, state, entry, recs), dirs)
+        # records as stored are parsed only when a link must be a copy (no symlinks here)
+        file_records = functools.cache(functools.partial(_parsed, b, state, entry, recs))
         for link in entry.additional_installed_paths:
             text, copy = links.place_link(
                 b,
@@ -163,7 +178,7 @@ def apply(
                 rel,
                 owned=link in owned,
                 source=b.path(rel),
-                records=recs,
+                records=file_records,
                 seen=seen[link],
             )
             if text is not None:
@@ -174,6 +189,7 @@ def apply(
                     link, entry.name, copy, dir_stat(str(b.path(link)))
                 )
                 records[link] = copy
+        records[rel] = file_records() if file_records.cache_info().currsize else recs
     # 2. what skillcrate made before and the new lock no longer has
     gone = set()
     for rel in sorted(owned - artifacts.keys()):
@@ -194,6 +210,29 @@ def apply(
         folders = {rel: art.link is None for rel, art in artifacts.items()}
         gitignore.update_gitignore(b, folders, keep_block=True)
     return result
+
+
+def _parsed(
+    b: Boundary,
+    state: InstallState | None,
+    entry: LockedSkill,
+    records: Sequence[FileRecord] | StoredRecords,
+) -> Sequence[FileRecord]:
+    """``records``; when they are as stored, parsed and checked against the recorded tree,
+    else (damaged) made again by hashing the folder, which must then hold the lock's tree."""
+    if not isinstance(records, StoredRecords):
+        return records
+    rel = skill_rel(entry.name)
+    parsed = state.records_for(rel) if state is not None else None
+    if parsed is not None:
+        return parsed
+    fresh = inst.hashed_records(b.path(rel))
+    if records_tree(fresh) != entry.tree:
+        raise ProjectError(
+            f"{rel} changed while it was installed: it no longer holds {entry.tree}",
+            hints=["run `skillcrate install` again"],
+        )
+    return fresh
 
 
 def _links_seen(

@@ -21,9 +21,12 @@ TEMP_PATTERN = f"{TEMP_PREFIX}*"
 """The .gitignore pattern (unanchored) for skillcrate's temporary names anywhere."""
 
 
+_GLOB_ESCAPES = str.maketrans({c: "\\" + c for c in "\\*?["})
+
+
 def _escape_pattern(rel: str) -> str:
     """A path as a literal gitignore pattern: glob characters and a trailing space escaped."""
-    out = "".join("\\" + c if c in "\\*?[" else c for c in rel)
+    out = rel.translate(_GLOB_ESCAPES)
     if out.endswith(" "):
         out = out[:-1] + "\\ "
     return out

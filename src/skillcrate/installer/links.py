@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..boundary import Boundary
@@ -27,7 +27,7 @@ def place_link(
     *,
     owned: bool,
     source: Path,
-    records: Sequence[FileRecord],
+    records: Sequence[FileRecord] | Callable[[], Sequence[FileRecord]],
     seen: tuple[os.stat_result, str | None] | None | bool = True,
 ) -> tuple[str | None, list[FileRecord] | None]:
     """Make ``link_rel`` a relative symlink to ``skill_rel``; (link text, copy records).
@@ -35,7 +35,8 @@ def place_link(
     An existing entry is replaced only when ``owned``, when it is a symlink already
     resolving to the skill, or when it is a folder holding exactly the skill's tree.
     Anything else raises ProjectError. Where symlinks cannot be made the skill is copied
-    from ``source`` instead and the copy's records are returned. ``seen``: what
+    from ``source`` instead (``records``: its records, or what returns them, asked only
+    then) and the copy's records are returned. ``seen``: what
     ``Boundary.lstat_entries`` found at ``link_rel`` (None: nothing), when the caller read
     many links at once; True (the default) reads it here.
     """
@@ -56,7 +57,8 @@ def place_link(
     try:
         boundary.symlink(link_rel, text)
     except OSError:
-        return None, materialise(boundary, link_rel, source, records)  # no symlinks here
+        recs = records() if callable(records) else records  # no symlinks here: a copy
+        return None, materialise(boundary, link_rel, source, recs)
     return text, None
 
 
@@ -65,8 +67,10 @@ def occupied_by_another(
 ) -> bool:
     """Whether something skillcrate may not replace is at ``link_rel`` (checked before
     anything is written): not ours, not a link to the skill, not a copy of its ``tree``."""
+    if owned:  # skillcrate's own: replaced whatever is there now (nothing to lstat)
+        return False
     st = boundary.lstat(link_rel)
-    if st is None or owned:
+    if st is None:
         return False
     if stat.S_ISLNK(st.st_mode):
         text = boundary.readlink(link_rel)

@@ -21,7 +21,7 @@ from ..resolver import Resolved, resolve_spec, spec_version
 from ..skill.tree import FileRecord
 from . import materialise as inst
 from .plan import link_paths, with_links
-from .state import Artifact, InstallState
+from .state import Artifact, InstallState, StoredRecords
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class Prepared:
 
     entry: LockedSkill
     fetched: FetchedSkill | None  # set when the folder must be (re)built
-    records: tuple[FileRecord, ...] = ()  # the installed files, when it need not be
+    # the installed files, when it need not be; as stored when proven as recorded
+    records: tuple[FileRecord, ...] | StoredRecords = ()
     dirs: str | None = None  # their folders' stat lines, taken before they were proven
     recorded: Artifact | None = None  # the state's record, when the folder still matches it
 
@@ -44,19 +45,21 @@ def installed_records(
     entry: LockedSkill,
     state: InstallState | None,
     folders: Mapping[str, tuple[os.stat_result, str | None]] | None = None,
-) -> tuple[list[FileRecord], str | None, Artifact | None] | None:
+) -> tuple[list[FileRecord] | StoredRecords, str | None, Artifact | None] | None:
     """The records of ``entry``'s installed folder if it holds exactly the lock's tree,
     with its folder stat lines (from the same walk,
     :func:`~skillcrate.fastpath.scan_with_dirs`: each folder's line is taken before its
     files, so a change made while they are checked shows at the next no-op check) and,
     when the folder still ``lstat``s as the state recorded it, that record (it stands).
 
-    Proven from skillcrate's own state: the recorded tree must be the lock's, the
-    records must hash to it, and the folder must still ``lstat`` as recorded: first by
-    the recorded paths alone, as the no-op check does (then the recorded folder lines
-    stand), else by a walk (else its files are hashed once and compared). None means it
-    must be (re)built. ``folders``: the ``lstat`` of ``.agents/skills``' entries by name
-    (``Boundary.lstat_entries``), when the caller took them for many skills at once.
+    Proven from skillcrate's own state: the recorded tree must be the lock's and the
+    folder must still ``lstat`` as recorded: first by the recorded paths alone, as the
+    no-op check does (then the recorded folder lines stand, and the records are returned
+    as stored, unparsed: :class:`~skillcrate.installer.state.StoredRecords`), else by a
+    walk, and then its records must hash to the tree (else its files are hashed once and
+    compared). None means it must be (re)built. ``folders``: the ``lstat`` of
+    ``.agents/skills``' entries by name (``Boundary.lstat_entries``), when the caller
+    took them for many skills at once.
     """
     rel = skill_rel(entry.name)
     if folders is not None:  # the lstat of every .agents/skills entry, taken at once
@@ -67,17 +70,25 @@ def installed_records(
     if st is None or not is_dir(st) or state is None or not entry.tree:
         return None
     art = state.artifacts.get(rel)
-    recs = state.records_for(rel)
-    if art is None or art.tree != entry.tree or recs is None:
+    if art is None or art.tree != entry.tree:
         return None
     folder = project.boundary.path(rel)
-    if folder_unchanged(str(folder), art):  # what the no-op check does: lstat, no listing
-        return recs, art.dirs, art
+    stored = state.stored(rel) if art.skill == entry.name else None
+    if stored is not None and folder_unchanged(str(folder), art):
+        # what the no-op check does: lstat, no listing; the records are carried as stored
+        return stored, art.dirs, art
+    recs = state.records_for(rel)
+    if recs is None:
+        return None
     now, dirs = scan_with_dirs(str(folder))
     if now == art.stat:
         return recs, dirs, None
     copied = inst.copy_records(folder, recs)
     return (copied, dirs, None) if copied is not None else None
+
+
+def _kept(records: list[FileRecord] | StoredRecords) -> tuple[FileRecord, ...] | StoredRecords:
+    return records if isinstance(records, StoredRecords) else tuple(records)
 
 
 def is_dir(st: os.stat_result) -> bool:
@@ -151,7 +162,7 @@ def proven_kept(
     cheap enough to run on the main thread); None when it must be fetched."""
     entry = _kept_entry(manifest, item)
     proven = installed_records(project, entry, state, folders)
-    return None if proven is None else Prepared(entry, None, tuple(proven[0]), *proven[1:])
+    return None if proven is None else Prepared(entry, None, _kept(proven[0]), *proven[1:])
 
 
 def fetch_kept(
@@ -193,5 +204,5 @@ def prepare_new(
     entry = lock_entry(spec, res, got, manifest.links)
     proven = installed_records(project, entry, state)
     if proven is not None:
-        return Prepared(entry, None, tuple(proven[0]), *proven[1:])
+        return Prepared(entry, None, _kept(proven[0]), *proven[1:])
     return Prepared(entry, got)

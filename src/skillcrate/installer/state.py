@@ -32,7 +32,11 @@ target text); the artifact paths are exactly the paths skillcrate owns. ``inputs
 marks a partial install (never up to date).
 ``records.json`` maps each folder artifact to its file records
 (``[path, sha256, exec, size, mtime_ns, ctime_ns]``); it is read only when an install
-or ``verify`` needs file hashes, and its records must hash to the artifact's ``tree``.
+or ``verify`` needs file hashes, each artifact's records are parsed only when used
+(:meth:`InstallState.records_for`), and they must then hash to the artifact's ``tree``.
+An install carries the records of a folder it proved unchanged by ``lstat`` back
+verbatim (:class:`StoredRecords`), so records that do not hash to the tree stay
+unusable, and are never trusted, until that folder is built again.
 
 Reading never raises for a damaged file (it means "no state": a full, checking install
 runs), but only the expected kinds of damage are caught, so a bug is not hidden.
@@ -43,10 +47,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import UnsafePath
 from ..fastpath import (
     INSTALL_FILE,
     STATE_VERSION,
@@ -68,6 +73,7 @@ __all__ = [
     "RECORDS_FILE",
     "Artifact",
     "InstallState",
+    "StoredRecords",
     "folder_artifact",
     "forget",
     "known_projects",
@@ -95,13 +101,22 @@ LEGACY_INSTALL_FILE = "install.json"  # state version 2 (JSON); removed when see
 project_dir = project_state_dir
 
 
+@dataclass(frozen=True)
+class StoredRecords:
+    """One artifact's file records as ``records.json`` holds them: a JSON list, not yet
+    parsed or checked (:meth:`InstallState.records_for` does both), written back as it
+    was read when the artifact is carried unchanged."""
+
+    raw: list[object]
+
+
 @dataclass
 class InstallState:
     """The state of one project (see the module docstring)."""
 
     inputs: bytes | None
     artifacts: dict[str, Artifact] = field(default_factory=dict)
-    records: dict[str, list[FileRecord]] = field(default_factory=dict)  # loaded on demand
+    records: dict[str, StoredRecords] = field(default_factory=dict)  # loaded on demand
     root: str = ""
     version: int = STATE_VERSION
 
@@ -110,11 +125,21 @@ class InstallState:
         """The project-relative paths skillcrate created (and may replace or delete)."""
         return set(self.artifacts)
 
+    def stored(self, rel: str) -> StoredRecords | None:
+        """The records of the folder artifact ``rel`` as stored, unparsed and unchecked:
+        only to be written back for a folder that still ``lstat``s as recorded."""
+        return self.records.get(rel) if rel in self.artifacts else None
+
     def records_for(self, rel: str) -> list[FileRecord] | None:
-        """The file records of the folder artifact ``rel``, only if they hash to its tree."""
+        """The file records of the folder artifact ``rel``, only if every one parses and
+        they hash to its tree."""
         art = self.artifacts.get(rel)
-        recs = self.records.get(rel)
-        if art is None or art.tree is None or recs is None:
+        stored = self.records.get(rel)
+        if art is None or art.tree is None or stored is None:
+            return None
+        try:
+            recs = [FileRecord.from_json(r) for r in stored.raw]
+        except (ValueError, UnsafePath):  # a path the tree digest cannot hold
             return None
         return recs if records_tree(recs) == art.tree else None
 
@@ -139,19 +164,16 @@ def read_state(root: Path, *, records: bool = False) -> InstallState | None:
     return state
 
 
-def read_records(root: Path) -> dict[str, list[FileRecord]]:
-    """Every folder artifact's file records; ``{}`` when missing or damaged."""
+def read_records(root: Path) -> dict[str, StoredRecords]:
+    """Every folder artifact's file records, as stored (each parsed when used:
+    :meth:`InstallState.records_for`); ``{}`` when missing or not a JSON object."""
     try:
         data = read_json_file(project_dir(root) / RECORDS_FILE)
-        if not isinstance(data, dict):
-            return {}
-        return {
-            str(rel): [FileRecord.from_json(r) for r in recs]
-            for rel, recs in data.items()
-            if isinstance(recs, list)
-        }
     except (OSError, ValueError, RecursionError):
         return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(rel): StoredRecords(recs) for rel, recs in data.items() if isinstance(recs, list)}
 
 
 # ------------------------------------------------------------------------------ writing
@@ -161,13 +183,20 @@ def write_state(
     root: Path,
     inputs: bytes | None,
     artifacts: Mapping[str, Artifact],
-    records: Mapping[str, list[FileRecord]],
+    records: Mapping[str, Sequence[FileRecord] | StoredRecords],
 ) -> None:
-    """Write both state files atomically (records first, then the file the no-op reads)."""
+    """Write both state files atomically (records first, then the file the no-op reads).
+
+    ``records``: each folder artifact's records, or its :class:`StoredRecords` as read
+    (for a folder proven unchanged), written back as they were."""
     from .._fs import atomic_write
 
     folder = project_dir(root)
-    recs = {rel: [r.to_json() for r in records[rel]] for rel in sorted(records) if rel in artifacts}
+    recs = {
+        rel: (r.raw if isinstance(r, StoredRecords) else [f.to_json() for f in r])
+        for rel, r in sorted(records.items())
+        if rel in artifacts
+    }
     atomic_write(folder / RECORDS_FILE, json.dumps(recs, separators=(",", ":")) + "\n")
     atomic_write(folder / INSTALL_FILE, format_install(root, inputs, artifacts))
 
