@@ -127,7 +127,7 @@ def test_a_link_copy_of_a_kept_skill_is_made_from_checked_records(
     assert all(r[1] != "0" * 64 for r in stored(proj)[ALPHA])  # made again from the files
     # the control: the folder itself changed after its lstat proof cannot be copied
     monkeypatch.setattr(
-        "skillcrate.installer.materialise.hashed_records",
+        "skillcrate.installer.apply.hashed_records",
         lambda folder: [tree.FileRecord("SKILL.md", "1" * 64, False, 1, 1, 1)],
     )
     forge_alpha(proj)

@@ -14,7 +14,7 @@ from ..errors import ProjectError, SkillcrateError
 from ..fastpath import dir_stat, inputs_blob
 from ..project.lockfile import LockedSkill, Lockfile, save_lockfile
 from ..project.manifest import Manifest
-from ..skill.tree import FileRecord, records_tree, tree_digest_of
+from ..skill.tree import FileRecord, hashed_records, records_tree, tree_digest_of
 from . import gitignore, links
 from . import materialise as inst
 from .state import Artifact, InstallState, StoredRecords, folder_artifact, write_state
@@ -165,12 +165,12 @@ def apply(
         else:
             recs, dirs = p.records, p.dirs
             result.unchanged.append(entry.name)
+        # records as stored are parsed only when needed: a link that must be a copy
+        file_records = functools.cache(functools.partial(_parsed, b, state, entry, recs))
         if p.fetched is None and p.recorded is not None and p.recorded.skill == entry.name:
             artifacts[rel] = p.recorded  # proven as recorded: no digest to compute again
         else:
-            artifacts[rel] = folder_artifact(rel, entry.name, _parsed(b, state, entry, recs), dirs)
-        # records as stored are parsed only when a link must be a copy (no symlinks here)
-        file_records = functools.cache(functools.partial(_parsed, b, state, entry, recs))
+            artifacts[rel] = folder_artifact(rel, entry.name, file_records(), dirs)
         for link in entry.additional_installed_paths:
             text, copy = links.place_link(
                 b,
@@ -226,7 +226,7 @@ def _parsed(
     parsed = state.records_for(rel) if state is not None else None
     if parsed is not None:
         return parsed
-    fresh = inst.hashed_records(b.path(rel))
+    fresh = hashed_records(b.path(rel))
     if records_tree(fresh) != entry.tree:
         raise ProjectError(
             f"{rel} changed while it was installed: it no longer holds {entry.tree}",

@@ -210,19 +210,6 @@ def copy_records(folder: Path, records: Sequence[FileRecord]) -> list[FileRecord
     return out
 
 
-def hashed_records(folder: Path) -> list[FileRecord]:
-    """Records of the files in ``folder`` as they are now, each file hashed: for a folder
-    whose stored records cannot be trusted. UnsafePath on a symlink or a device."""
-    from ..skill.tree import hash_file
-
-    return [
-        FileRecord(
-            rel, hash_file(full), is_exec(st.st_mode), st.st_size, st.st_mtime_ns, st.st_ctime_ns
-        )
-        for rel, full, st in walk_strict(folder)
-    ]
-
-
 # ------------------------------------------------------------------------------- links
 
 

@@ -45,7 +45,7 @@ def installed_records(
     entry: LockedSkill,
     state: InstallState | None,
     folders: Mapping[str, tuple[os.stat_result, str | None]] | None = None,
-) -> tuple[list[FileRecord] | StoredRecords, str | None, Artifact | None] | None:
+) -> tuple[tuple[FileRecord, ...] | StoredRecords, str | None, Artifact | None] | None:
     """The records of ``entry``'s installed folder if it holds exactly the lock's tree,
     with its folder stat lines (from the same walk,
     :func:`~skillcrate.fastpath.scan_with_dirs`: each folder's line is taken before its
@@ -82,13 +82,9 @@ def installed_records(
         return None
     now, dirs = scan_with_dirs(str(folder))
     if now == art.stat:
-        return recs, dirs, None
+        return tuple(recs), dirs, None
     copied = inst.copy_records(folder, recs)
-    return (copied, dirs, None) if copied is not None else None
-
-
-def _kept(records: list[FileRecord] | StoredRecords) -> tuple[FileRecord, ...] | StoredRecords:
-    return records if isinstance(records, StoredRecords) else tuple(records)
+    return (tuple(copied), dirs, None) if copied is not None else None
 
 
 def is_dir(st: os.stat_result) -> bool:
@@ -162,7 +158,7 @@ def proven_kept(
     cheap enough to run on the main thread); None when it must be fetched."""
     entry = _kept_entry(manifest, item)
     proven = installed_records(project, entry, state, folders)
-    return None if proven is None else Prepared(entry, None, _kept(proven[0]), *proven[1:])
+    return None if proven is None else Prepared(entry, None, *proven)
 
 
 def fetch_kept(
@@ -204,5 +200,5 @@ def prepare_new(
     entry = lock_entry(spec, res, got, manifest.links)
     proven = installed_records(project, entry, state)
     if proven is not None:
-        return Prepared(entry, None, _kept(proven[0]), *proven[1:])
+        return Prepared(entry, None, *proven)
     return Prepared(entry, got)

@@ -152,14 +152,22 @@ def records_tree(records: Iterable[FileRecord]) -> str:
 # ------------------------------------------------------------------------------ walking
 
 
-def tree_files(root: Path) -> list[TreeFile]:
-    """Every regular file under ``root``, sorted by path; UnsafePath on symlinks or devices."""
-    files = [
-        TreeFile(rel, is_exec(st.st_mode), st.st_size, hash_file(full))
+def hashed_records(root: Path) -> list[FileRecord]:
+    """Every regular file under ``root`` as it is now, hashed, with its ``lstat``, sorted
+    by path; UnsafePath on symlinks or devices."""
+    records = [
+        FileRecord(
+            rel, hash_file(full), is_exec(st.st_mode), st.st_size, st.st_mtime_ns, st.st_ctime_ns
+        )
         for rel, full, st in walk_strict(Path(root))
     ]
-    files.sort(key=lambda f: f.path)
-    return files
+    records.sort(key=lambda r: r.path)
+    return records
+
+
+def tree_files(root: Path) -> list[TreeFile]:
+    """Every regular file under ``root``, sorted by path; UnsafePath on symlinks or devices."""
+    return [r.tree_file() for r in hashed_records(root)]
 
 
 def tree_digest_of(root: Path) -> str:
