@@ -623,13 +623,15 @@ def test_fresh_detects_a_deleted_skill_folder(
     assert not artifacts_fresh(project, state.artifacts)
 
 
+@pytest.mark.parametrize("folder", [".agents", ".agents/skills", ".claude", ".claude/skills"])
 def test_fresh_detects_a_symlinked_install_folder(
-    tmp_path: Path, project: Path, boundary: Boundary, installed: list
+    tmp_path: Path, project: Path, boundary: Boundary, installed: list, folder: str
 ) -> None:
     state = install_project(project, boundary, installed)
-    real = tmp_path / "real-agents"
-    os.rename(project / ".agents", real)
-    (project / ".agents").symlink_to(real)  # same files, reached through a link
+    assert artifacts_fresh(project, state.artifacts)
+    real = tmp_path / "real-folder"
+    os.rename(project / folder, real)
+    (project / folder).symlink_to(real)  # same files, reached through a link
     assert not artifacts_fresh(project, state.artifacts)
 
 

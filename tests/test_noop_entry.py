@@ -92,6 +92,26 @@ def test_a_damaged_inputs_section_is_never_up_to_date(project: Path) -> None:
     assert not is_up_to_date(project)  # the inputs are compared byte for byte
 
 
+@pytest.mark.parametrize("name", ["inputs 12", "inputs -"])
+def test_a_file_named_like_the_inputs_line_keeps_the_no_op(tmp_path: Path, name: str) -> None:
+    """A skill's top-level file is stored as a line that starts with its name; one called
+    "inputs 12" looked like the state's inputs line, so the state never parsed and every
+    session start ran a full install."""
+    from skillcrate.fastpath import is_up_to_date, read_install
+
+    folder = make_skill(tmp_path / "src", "odd", "Odd names.", files={name: "x"})
+    push_packed(LayoutRepository(tmp_path / "store"), pack(folder, tag="1.0.0"), ["1.0.0"])
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    done = run_cli("add", "oci:../store", cwd=proj)
+    assert done.returncode == 0, done.stderr
+    assert (proj / ".agents" / "skills" / "odd" / name).read_text() == "x"
+    assert read_install(proj) is not None
+    assert is_up_to_date(proj)
+    (proj / ".agents" / "skills" / "odd" / name).write_text("y")
+    assert not is_up_to_date(proj)  # and a change to that file is still seen
+
+
 @pytest.mark.parametrize("agent", ["claude", "cursor", "copilot", "codex", "gemini"])
 def test_a_no_op_session_start_prints_nothing_to_say(project: Path, agent: str) -> None:
     stdin = json.dumps({"cwd": str(project), "hook_event_name": "SessionStart"})

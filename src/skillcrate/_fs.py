@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from .errors import FilesystemError, UnsafePath
+from .fastpath import DIR_FLAGS as DIR_FLAGS  # the folder-open flags: spelled once, there
 
 NEW_FILE_FLAGS = (
     os.O_WRONLY
@@ -24,14 +25,6 @@ NEW_FILE_FLAGS = (
     | getattr(os, "O_BINARY", 0)
 )
 """A new file, never through a symlink (``O_EXCL | O_NOFOLLOW``)."""
-
-DIR_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_DIRECTORY", 0)
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-)
-"""A folder opened for ``*at`` calls, never through a symlink (``O_NOFOLLOW``)."""
 
 
 def temp_path(path: Path) -> Path:

@@ -41,12 +41,26 @@ _MAGIC = f"skillcrate-install {STATE_VERSION}"
 # ----------------------------------------------------------------------------- inputs
 
 
+_INPUTS_SEPARATOR = b"\n\x00\n"
+
+
 def inputs_blob(manifest_bytes: bytes, lock_bytes: bytes) -> bytes:
     """What the install state records of its inputs: skills.json and the lock, verbatim.
 
     Compared byte for byte, not by digest: the no-op check then loads no hashing module
     (each extension module costs the check a ``dlopen``)."""
-    return manifest_bytes + b"\n\x00\n" + lock_bytes
+    return manifest_bytes + _INPUTS_SEPARATOR + lock_bytes
+
+
+def _same_inputs(data: bytes, start: int, manifest_bytes: bytes, lock_bytes: bytes) -> bool:
+    """Whether ``data[start:]`` is :func:`inputs_blob` of these files, without copying."""
+    lock_at = start + len(manifest_bytes) + len(_INPUTS_SEPARATOR)
+    return (
+        len(data) - lock_at == len(lock_bytes)
+        and data.startswith(manifest_bytes, start)
+        and data.startswith(_INPUTS_SEPARATOR, lock_at - len(_INPUTS_SEPARATOR))
+        and data.startswith(lock_bytes, lock_at)
+    )
 
 
 def _read_bytes(path: str) -> bytes:
@@ -54,13 +68,13 @@ def _read_bytes(path: str) -> bytes:
         return fh.read()
 
 
-def read_inputs(root: StrPath, files: StrPath | None = None) -> bytes | None:
-    """:func:`inputs_blob` of the project at ``root`` now (its skills.json and lock in
-    ``files``, default ``root``); None when a file is missing."""
+def _read_files(root: StrPath, files: StrPath | None) -> tuple[bytes, bytes] | None:
+    """(skills.json, the lock) of the project at ``root`` (in ``files``, default
+    ``root``); None when one is missing."""
     where = root if files is None else files
     try:
         manifest = _read_bytes(os.path.join(where, MANIFEST_NAME))
-        return inputs_blob(manifest, _read_bytes(os.path.join(where, LOCK_NAME)))
+        return manifest, _read_bytes(os.path.join(where, LOCK_NAME))
     except OSError:
         return None
 
@@ -289,18 +303,45 @@ def format_install(root: StrPath, inputs: bytes | None, artifacts: Mapping[str, 
 
 
 def _parse_install(data: bytes, root: StrPath) -> tuple[bytes | None, dict[str, Artifact]] | None:
+    parsed = _parse_state(data, root)
+    if parsed is None:
+        return None
+    start, artifacts = parsed
+    return (None if start < 0 else data[start:]), artifacts
+
+
+def _inputs_line(data: bytes) -> tuple[int, int]:
+    """Where the ``inputs N`` line of an ``install.txt`` starts and ends; (-1, -1) when
+    there is none. The first line that starts so and holds no NUL: a stat or folder line
+    always holds one, so a file named ``inputs 12`` in a skill's top folder (a stat line
+    that starts with its name) is never taken for it."""
     at = data.find(b"\ninputs ")
-    end = data.find(b"\n", at + 1) if at >= 0 else -1
-    if end < 0:
+    while at >= 0:
+        end = data.find(b"\n", at + 1)
+        if end < 0:
+            break
+        if data.find(b"\0", at, end) < 0:
+            return at, end
+        at = data.find(b"\ninputs ", end)
+    return -1, -1
+
+
+def _parse_state(data: bytes, root: StrPath) -> tuple[int, dict[str, Artifact]] | None:
+    """(where the inputs start in ``data``, -1 for ``inputs -``; the artifacts) of an
+    ``install.txt``, or None when it is damaged or not ``root``'s. The inputs are not
+    copied: the no-op check compares them in place (:func:`_same_inputs`)."""
+    at, end = _inputs_line(data)
+    if at < 0:
         return None
     count = data[at + len(b"\ninputs ") : end]
-    inputs = data[end + 1 :]
+    start = end + 1
     if count == b"-":
-        if inputs:
+        if start != len(data):
             return None
-    elif not count.isdigit() or int(count) != len(inputs):
+        start = -1
+    elif not count.isdigit() or int(count) != len(data) - start:
         return None
-    lines = data[:at].decode("utf-8", "surrogateescape").split("\n")
+    lines = str(memoryview(data)[:at], "utf-8", "surrogateescape").split("\n")
     if len(lines) < 2 or lines[0] != _MAGIC:
         return None
     if lines[1] != f"root {_root_field(root)}":
@@ -333,7 +374,7 @@ def _parse_install(data: bytes, root: StrPath) -> tuple[bytes | None, dict[str, 
         if not art.rel or not art.skill or art.rel in artifacts:
             return None
         artifacts[art.rel] = art
-    return (None if count == b"-" else inputs), artifacts
+    return start, artifacts
 
 
 def recorded_root(folder: StrPath) -> str | None:
@@ -348,15 +389,22 @@ def recorded_root(folder: StrPath) -> str | None:
         return None
 
 
-def read_install(root: StrPath) -> tuple[bytes | None, dict[str, Artifact]] | None:
-    """(inputs, artifacts) of ``install.txt`` for ``root``; None when missing/damaged."""
+def _read_state(root: StrPath) -> bytes | None:
+    """The bytes of ``install.txt`` for ``root``; None when missing or too large."""
     try:
         with open(os.path.join(_project_state_path(root), INSTALL_FILE), "rb") as fh:
             data = fh.read(MAX_STATE_BYTES + 1)
-        if len(data) > MAX_STATE_BYTES:
-            return None
-        return _parse_install(data, root)
-    except (OSError, ValueError):
+    except OSError:
+        return None
+    return None if len(data) > MAX_STATE_BYTES else data
+
+
+def read_install(root: StrPath) -> tuple[bytes | None, dict[str, Artifact]] | None:
+    """(inputs, artifacts) of ``install.txt`` for ``root``; None when missing/damaged."""
+    data = _read_state(root)
+    try:
+        return None if data is None else _parse_install(data, root)
+    except ValueError:
         return None
 
 
@@ -381,13 +429,16 @@ if TYPE_CHECKING:  # a protocol for the type checker only: importing typing cost
         def executable(self) -> bool: ...
 
 
-_STAT_FIELDS = "{}\0{}\0{}\0{}\0{:d}"  # path, size, mtime_ns, ctime_ns, exec bit
-_STAT_LINE = (_STAT_FIELDS + "\n").format
-_STAT_BARE = _STAT_FIELDS.format  # the line as stored lines are read back: no line end
+def _stat_bare(path: str, size: int, mtime_ns: int, ctime_ns: int, executable: bool) -> str:
+    """A file's stat line as stored lines are read back (no line end): path, size, mtime,
+    ctime and the exec bit, NUL-separated. The one place the format is spelled; an
+    f-string, because the no-op check makes one per installed file (half the cost of
+    ``str.format``)."""
+    return f"{path}\0{size}\0{mtime_ns}\0{ctime_ns}\0{1 if executable else 0}"
 
 
 def stat_line(path: str, size: int, mtime_ns: int, ctime_ns: int, executable: bool) -> str:
-    return _STAT_LINE(path, size, mtime_ns, ctime_ns, executable)
+    return _stat_bare(path, size, mtime_ns, ctime_ns, executable) + "\n"
 
 
 def _digest_lines(lines: list[str]) -> str:
@@ -417,9 +468,14 @@ def scan_stat(folder: str) -> str | None:
     return _scan(folder, False)[0]
 
 
-_DIR_FIELDS = "{}\0{}\0{}"  # relative path ("" for the folder), mtime_ns, ctime_ns
-_DIR_LINE = (_DIR_FIELDS + "\n").format
-_DIR_BARE = _DIR_FIELDS.format
+def _dir_bare(rel: str, mtime_ns: int, ctime_ns: int) -> str:
+    """A folder line without its line end: its relative path ("" for the folder itself),
+    mtime and ctime (see :func:`_stat_bare`)."""
+    return f"{rel}\0{mtime_ns}\0{ctime_ns}"
+
+
+def _dir_line(rel: str, mtime_ns: int, ctime_ns: int) -> str:
+    return _dir_bare(rel, mtime_ns, ctime_ns) + "\n"
 
 
 _SETTLED_NS = 2_000_000_000
@@ -459,10 +515,10 @@ def _scan(folder: str, with_dirs: bool) -> tuple[str | None, str | None]:
         if not stat.S_ISDIR(st.st_mode):
             return None, None
         lines: list[str] = []
-        add, line = lines.append, _STAT_LINE
+        add, line = lines.append, stat_line
         dirs: list[str] | None = None
         if with_dirs and st.st_mtime_ns <= settled:
-            dirs = [_DIR_LINE("", st.st_mtime_ns, st.st_ctime_ns)]
+            dirs = [_dir_line("", st.st_mtime_ns, st.st_ctime_ns)]
         stack = [("", folder)]
         while stack:
             prefix, current = stack.pop()
@@ -477,7 +533,7 @@ def _scan(folder: str, with_dirs: bool) -> tuple[str | None, str | None]:
                             if dst.st_mtime_ns > settled:
                                 dirs = None
                             else:
-                                dirs.append(_DIR_LINE(rel, dst.st_mtime_ns, dst.st_ctime_ns))
+                                dirs.append(_dir_line(rel, dst.st_mtime_ns, dst.st_ctime_ns))
                         stack.append((rel + "/", entry.path))
                         continue
                     st = entry.stat(follow_symlinks=False)
@@ -497,42 +553,52 @@ def _scan(folder: str, with_dirs: bool) -> tuple[str | None, str | None]:
     return _digest_lines(lines), (_digest_lines(dirs) if dirs is not None else None)
 
 
-def _fresh_by_paths(full: str, art: Artifact) -> bool:
+DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+"""A folder opened for ``*at`` calls, never through a symlink (``O_NOFOLLOW``)."""
+
+_AT_CALLS = os.stat in os.supports_dir_fd and os.open in os.supports_dir_fd  # lstat is stat
+
+
+def _fresh_by_paths(full: str, art: Artifact, dir_fd: int | None = None) -> bool:
     """Whether every recorded folder and file of ``art`` still ``lstat``s as recorded.
 
     Folders by mtime and ctime (which also covers entries added or removed in them),
-    files by their stat lines: one ``lstat`` per path, no folder listing. The lines are
-    made again from the ``lstat`` results and compared as one list per kind.
+    files by their stat lines: one ``lstat`` per path, no folder listing. Each line is
+    made again from its ``lstat`` and compared at once (no list of them is built: on a
+    large project that memory alone cost the check page faults). ``full`` is relative
+    to the folder ``dir_fd`` when that is given (:func:`artifacts_fresh`: the kernel
+    then walks two or three names per path instead of the whole project path).
     """
+    files, dirs = art.lines()
+    if files is None or dirs is None or len(files) != art.files:
+        return False
     lstat, isdir, isreg, dir_line, file_line = (
         os.lstat,
         stat.S_ISDIR,
         stat.S_ISREG,
-        _DIR_BARE,
-        _STAT_BARE,
+        _dir_bare,
+        _stat_bare,
     )
     base = full + os.sep
-    files, dirs = art.lines()
-    if files is None or dirs is None or len(files) != art.files:
-        return False
-    now: list[str] = []
-    add = now.append
     for line in dirs:
         rel = line[: line.index("\0")]
-        st = lstat(base + rel if rel else full)
-        if not isdir(st.st_mode):
+        st = lstat(base + rel if rel else full, dir_fd=dir_fd)
+        if not isdir(st.st_mode) or dir_line(rel, st.st_mtime_ns, st.st_ctime_ns) != line:
             return False
-        add(dir_line(rel, st.st_mtime_ns, st.st_ctime_ns))
-    if now != dirs:
-        return False
-    now.clear()
     for line in files:
         rel = line[: line.index("\0")]
-        st = lstat(base + rel)
-        if not isreg(st.st_mode):
+        st = lstat(base + rel, dir_fd=dir_fd)
+        mode = st.st_mode
+        if not isreg(mode):
             return False
-        add(file_line(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode & 0o100 != 0))
-    return now == files
+        if file_line(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, mode & 0o100 != 0) != line:
+            return False
+    return True
 
 
 def folder_unchanged(full: str, art: Artifact) -> bool:
@@ -552,46 +618,76 @@ def is_up_to_date(root: StrPath, files: StrPath | None = None) -> bool:
     """True when ``install`` has nothing to do in ``root`` (see the module docstring);
     ``files``: where its skills.json and lock are, when not in ``root`` (``-g``)."""
     root = os.path.realpath(root)
-    inputs = read_inputs(root, files)
-    if inputs is None:
+    inputs = _read_files(root, files)
+    data = None if inputs is None else _read_state(root)
+    if inputs is None or data is None:
         return False
-    found = read_install(root)
-    return found is not None and found[0] == inputs and artifacts_fresh(root, found[1])
+    try:
+        found = _parse_state(data, root)
+    except ValueError:
+        return False
+    return (
+        found is not None
+        and found[0] >= 0
+        and _same_inputs(data, found[0], *inputs)
+        and artifacts_fresh(root, found[1])
+    )
 
 
 def artifacts_fresh(root: StrPath, artifacts: Mapping[str, Artifact]) -> bool:
     """Whether every artifact is still in ``root`` as recorded (``lstat`` only).
 
-    A link whose text points at a folder artifact (what install makes) is checked by its
-    text alone: its parents are real folders and the folder is checked itself.
+    Every folder on the way to an artifact must be a real folder: where the OS has
+    ``*at`` calls, each is opened once, relative to the one above it and without
+    following a symlink, and the artifacts in it are read relative to it (else each is
+    ``lstat``-ed by path). A link whose text points at a folder artifact (what install
+    makes) is checked by its text alone: its parents are real folders and the folder is
+    checked itself.
     """
-    real_dirs: set[str] = set()
     base = os.fspath(root) + os.sep
-    lstat, isdir, readlink = os.lstat, stat.S_ISDIR, os.readlink
+    folders: dict[str, int | None] = {}  # folder -> its descriptor (None: no *at calls)
     try:
         for rel, art in artifacts.items():
-            parent = rel.rpartition("/")[0]
-            if parent and parent not in real_dirs:
-                parts = parent.split("/")
-                for i in range(1, len(parts) + 1):
-                    up = "/".join(parts[:i])
-                    if up not in real_dirs:
-                        if not isdir(lstat(base + up).st_mode):
-                            return False  # a symlink (or file) on the way
-                        real_dirs.add(up)
-            full = base + rel
+            parent, _, name = rel.rpartition("/")
+            at = _real_folder(base, parent, folders)
+            where = name if at is not None else base + rel
             if art.link is not None:
-                if readlink(full) != art.link:
+                if os.readlink(where, dir_fd=at) != art.link:
                     return False
                 target = os.path.normpath(os.path.join(parent, art.link)).replace(os.sep, "/")
                 known = artifacts.get(target)
-                if (known is None or known.link is not None) and not os.path.isdir(full):
+                if (known is None or known.link is not None) and not os.path.isdir(base + rel):
                     return False
             elif art.lines()[1] is not None:
-                if not _fresh_by_paths(full, art):
+                if not _fresh_by_paths(where, art, at):
                     return False
-            elif scan_stat(full) != art.stat:
+            elif scan_stat(base + rel) != art.stat:
                 return False
     except (OSError, ValueError):
         return False
+    finally:
+        for fd in folders.values():
+            if fd is not None:
+                os.close(fd)
     return True
+
+
+def _real_folder(base: str, rel: str, folders: dict[str, int | None]) -> int | None:
+    """The folder ``rel`` of the project ``base``, after checking that it and every
+    folder on the way are real folders (not symlinks): opened relative to its parent
+    with ``O_NOFOLLOW`` where the OS has ``*at`` calls (its descriptor, kept in
+    ``folders``), else ``lstat``-ed by path (None). OSError when one is not."""
+    if rel in folders:
+        return folders[rel]
+    up, _, name = rel.rpartition("/")
+    if not rel:
+        fd = os.open(base, DIR_FLAGS & ~getattr(os, "O_NOFOLLOW", 0)) if _AT_CALLS else None
+    elif _AT_CALLS:
+        fd = os.open(name, DIR_FLAGS, dir_fd=_real_folder(base, up, folders))
+    else:
+        _real_folder(base, up, folders)
+        if not stat.S_ISDIR(os.lstat(base + rel).st_mode):
+            raise NotADirectoryError(base + rel)  # a symlink (or file) on the way
+        fd = None
+    folders[rel] = fd
+    return fd
