@@ -419,3 +419,26 @@ def test_promote_through_a_host_with_a_mirror_deletes_the_old_manifest_on_the_pr
     isolated_env.registries_conf.unlink()  # what the upstream itself now lists
     tags = json.loads(run_cli("versions", base, "--json").stdout)
     assert "1.0.0" not in tags
+
+
+def test_a_relative_xdg_config_home_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The XDG spec calls a relative value invalid: it must not make skillcrate read a
+    registries.conf from whatever folder it runs in (a project's, say)."""
+    home = tmp_path / "home"
+    user = home / ".config" / "containers"
+    user.mkdir(parents=True)
+    (user / "registries.conf").write_text("")
+    planted = tmp_path / "proj" / "rel" / "containers"
+    planted.mkdir(parents=True)
+    (planted / "registries.conf").write_text("")
+    monkeypatch.chdir(tmp_path / "proj")
+    files = registries.config_files({"HOME": str(home), "XDG_CONFIG_HOME": "rel"})
+    assert files[0] == user / "registries.conf"
+    assert not any("proj" in str(f) for f in files)
+    absolute = tmp_path / "xdg"
+    (absolute / "containers").mkdir(parents=True)
+    (absolute / "containers" / "registries.conf").write_text("")
+    files = registries.config_files({"HOME": str(home), "XDG_CONFIG_HOME": str(absolute)})
+    assert files[0] == absolute / "containers" / "registries.conf"  # the control

@@ -171,9 +171,9 @@ class Cache:
             if env:
                 root = Path(env)
             else:
-                import platformdirs
+                from .config import user_folder
 
-                root = Path(platformdirs.user_cache_dir("skillcrate"))
+                root = user_folder("cache")
         self.root = Path(root).expanduser().absolute()
         self._initialised = False
         self._init_lock = threading.Lock()  # the install's workers share one Cache

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SkillcrateError, UsageError
-from .fastpath import state_dir
+from .fastpath import state_dir, xdg_home, xdg_ignored
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (as in fastpath)
 if TYPE_CHECKING:
@@ -56,9 +56,25 @@ def config_dir() -> Path:
     env = os.environ.get("SKILLCRATE_CONFIG_DIR")
     if env:
         return Path(env)
+    return user_folder("config")
+
+
+_XDG = {"config": ("XDG_CONFIG_HOME", ".config"), "cache": ("XDG_CACHE_HOME", ".cache")}
+
+
+def user_folder(kind: str) -> Path:
+    """skillcrate's per-user ``kind`` folder ("config" or "cache"): platformdirs' answer,
+    except that a relative ``$XDG_CONFIG_HOME`` / ``$XDG_CACHE_HOME`` is ignored on Linux
+    and other Unixes (``fastpath.xdg_home``), as the state folder and the no-op check do.
+    Older platformdirs releases (3.x, 4.9) used such a value relative to the working
+    folder: a cache or config inside whatever project the command ran in."""
+    var, default = _XDG[kind]
+    if xdg_ignored(var):
+        return Path(xdg_home(var, default), "skillcrate")
     import platformdirs
 
-    return Path(platformdirs.user_config_dir("skillcrate"))
+    found = platformdirs.user_config_dir if kind == "config" else platformdirs.user_cache_dir
+    return Path(found("skillcrate"))
 
 
 def global_dir() -> Path:

@@ -89,9 +89,27 @@ def global_files_path() -> str | None:
         return os.path.join(own, GLOBAL_DIR)
     if sys.platform in ("win32", "darwin"):
         return None
-    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
-    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "skillcrate", GLOBAL_DIR)
+    return os.path.join(xdg_home("XDG_CONFIG_HOME", ".config"), "skillcrate", GLOBAL_DIR)
+
+
+def xdg_home(var: str, default: str, env: Mapping[str, str] | None = None) -> str:
+    """The XDG base folder ``$var`` (Linux and other Unixes): its value when that is an
+    absolute path, else ``$HOME/<default>``. A relative value is invalid and ignored, as
+    the XDG Base Directory spec says: the one place skillcrate applies that rule (state,
+    config, cache and ``registries.conf`` folders alike). ``env``: the environment to
+    read (default ``os.environ``)."""
+    env = os.environ if env is None else env
+    value = env.get(var, "").strip()
+    if value and os.path.isabs(value):
+        return value
+    return os.path.join(env.get("HOME") or os.path.expanduser("~"), default)
+
+
+def xdg_ignored(var: str) -> bool:
+    """Whether ``$var`` is set but ignored by :func:`xdg_home` (not an absolute path), on
+    a platform where the XDG variables apply."""
+    value = os.environ.get(var, "").strip()
+    return sys.platform not in ("win32", "darwin") and bool(value) and not os.path.isabs(value)
 
 
 # ------------------------------------------------------------------------ state folder
@@ -120,9 +138,7 @@ def state_path() -> str:
         return os.path.join(base, "skillcrate", "state")
     if sys.platform == "darwin":
         return os.path.join(home, "Library", "Application Support", "skillcrate", "state")
-    xdg = os.environ.get("XDG_STATE_HOME", "").strip()
-    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(home, ".local", "state")
-    return os.path.join(base, "skillcrate")
+    return os.path.join(xdg_home("XDG_STATE_HOME", os.path.join(".local", "state")), "skillcrate")
 
 
 _FNV_OFFSET = 0x6C62272E07BB014262B821756295C58D

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SkillcrateError
+from .fastpath import xdg_home
 
 PULL_MODES = ("all", "digest-only", "tag-only")
 
@@ -105,8 +106,7 @@ def config_files(env: dict[str, str] | None = None) -> list[Path]:
     own = env.get("SKILLCRATE_REGISTRIES_CONF")
     if own:
         return [Path(own)]
-    home = Path(env.get("HOME") or Path.home())
-    user_dir = Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "containers"
+    user_dir = Path(xdg_home("XDG_CONFIG_HOME", ".config", env)) / "containers"
     system_dir = Path("/etc/containers")
     user_main = user_dir / "registries.conf"
     files: list[Path] = []
