@@ -2,7 +2,9 @@
 
 A counting ``hashlib.sha256`` stands in for the real one while skills are fetched from
 an ``oci:`` layout: the compressed layer is hashed once (by the reader that verifies
-it), its files once (for the records); ``pull`` hashes no file at all.
+it), its files once (for the records); ``pull`` hashes no file at all. Every test runs
+twice: the layer taken on the extracting thread, and on a read-ahead worker (what a
+layer of 4 MiB or more gets).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from skillcrate import formats
+from skillcrate import fetch, formats
 from skillcrate._fs import boot_id
 from skillcrate.cache import Cache
 from skillcrate.errors import DigestMismatch
@@ -26,6 +28,13 @@ from skillcrate.reference import Reference
 from helpers import make_skill
 
 ASSET = 2 * 1024 * 1024
+
+
+@pytest.fixture(autouse=True, params=["inline", "read-ahead"])
+def taken(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "read-ahead":
+        monkeypatch.setattr(fetch, "READ_AHEAD_FROM", 0)
+    return str(request.param)
 
 
 class Counter:

@@ -277,6 +277,7 @@ class Cache:
         size: int | None,
         *,
         source_verifies: bool = False,
+        ahead: bool = False,
     ) -> BlobIngest:
         """A reader over ``chunks`` that stores them as the blob ``digest`` while it is read.
 
@@ -285,7 +286,8 @@ class Cache:
         while extracting) removes the partial file. One pass over the bytes for both the
         cache and the extraction. No fsync: a blob is re-hashed whenever a process other
         than the one that stored it reads it, so a file torn by a power loss is noticed
-        and fetched again.
+        and fetched again. ``ahead``: take (download, store) the chunks on a worker thread
+        while the caller extracts (see :class:`~skillcrate.digests.ChunkReader`).
         """
         dest = self.blob_path(digest)
         self._ensure_root()
@@ -298,7 +300,15 @@ class Cache:
             self._verified.add(digest)
 
         return BlobIngest(
-            digest, size, iter(chunks), fd, Path(tmp_name), dest, source_verifies, published
+            digest,
+            size,
+            iter(chunks),
+            fd,
+            Path(tmp_name),
+            dest,
+            source_verifies,
+            published,
+            ahead=ahead,
         )
 
     def _ingest(self, kind: str, digest: str, dest: Path, data: bytes) -> Path:
@@ -655,8 +665,11 @@ class BlobIngest(ChunkReader):
     """A read-only file object over a blob's incoming chunks that stores them as it reads.
 
     Made by :meth:`Cache.ingest_blob`. Every chunk is written to the temp file as it is
-    read (and hashed, unless the source verifies itself); :meth:`finish` reads the rest,
-    checks size and digest and publishes the blob; :meth:`close` before that discards it.
+    taken (and hashed, unless the source verifies itself), on the read-ahead worker when
+    there is one; :meth:`finish` reads the rest, checks size and digest and publishes the
+    blob; :meth:`close` before that discards it. The temp file is discarded once, by
+    whichever thread is last to hold it: the reader's :meth:`close`, or the worker that
+    gives up (an error, or a stop while the reader no longer waits).
     """
 
     def __init__(
@@ -669,22 +682,36 @@ class BlobIngest(ChunkReader):
         dest: Path,
         source_verifies: bool,
         published: Callable[[], None],
+        ahead: bool = False,
     ) -> None:
-        super().__init__(digest, size, chunks, source_verifies=source_verifies)
         self._fd, self._tmp, self._dest = fd, tmp, dest
         self._published = published
         self._closed = False
+        self._closing = threading.Lock()  # this file's: the reader or the worker discards
+        super().__init__(digest, size, chunks, source_verifies=source_verifies, ahead=ahead)
 
     def _store(self, chunk: bytes) -> None:
         view = memoryview(chunk)
         while view:
             view = view[os.write(self._fd, view) :]
 
+    def _given_up(self) -> None:
+        self._discard()
+
+    def _discard(self) -> None:
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self._fd)
+        _unlink_quietly(self._tmp)
+
     def finish(self) -> None:
         """Read what is left, check size and digest, and publish the blob read-only."""
         super().finish()
-        os.close(self._fd)
-        self._closed = True
+        with self._closing:
+            os.close(self._fd)
+            self._closed = True
         try:
             os.chmod(self._tmp, 0o444)
             _publish_file(self._tmp, self._dest)
@@ -693,13 +720,16 @@ class BlobIngest(ChunkReader):
             raise
         self._published()
 
-    def close(self) -> None:
-        """Discard the partial blob unless :meth:`finish` published it."""
-        if not self._closed:
-            self._closed = True
-            os.close(self._fd)
+    def close(self) -> bool:
+        """Discard the partial blob unless :meth:`finish` published it. A read-ahead
+        worker still stuck in a read keeps its file open until the read returns (then
+        closes it): its name is removed now, so nothing is left in ``tmp/``."""
+        stopped = super().close()
+        if stopped:
+            self._discard()
+        elif not self._closed:
             _unlink_quietly(self._tmp)
-        super().close()
+        return stopped
 
     def __enter__(self) -> BlobIngest:
         return self

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+from ._threads import ReadAhead
 from .errors import DigestMismatch, FormatError, SkillcrateError
 
 SHA256_RE = re.compile(r"sha256:([0-9a-f]{64})")
@@ -155,6 +156,11 @@ class ChunkReader:
     bad stream), so they are not hashed twice. A source that breaks stays broken: its
     error is raised again, never read as a short stream. Subclasses keep each chunk as
     it passes (:meth:`_store`: the cache's ``BlobIngest`` writes it to a file).
+
+    ``ahead``: the chunks are taken (read, counted, hashed, stored) on a worker thread
+    up to a few chunks ahead of the reader (:class:`~skillcrate._threads.ReadAhead`), for
+    a blob large enough that the overlap pays for the thread. Whatever the thread, a
+    chunk is stored before the reader gets it, and :meth:`close` stops the taking.
     """
 
     def __init__(
@@ -164,39 +170,57 @@ class ChunkReader:
         chunks: Iterator[bytes],
         *,
         source_verifies: bool = False,
+        ahead: bool = False,
     ) -> None:
         self.digest, self.size = digest, size
-        self._chunks = chunks
         self._hash = None if source_verifies else hashlib.sha256()
         self._buf, self._pos, self._n = b"", 0, 0
         self._failed: BaseException | None = None
+        self._ahead: ReadAhead[bytes] | None = None
+        self._chunks: Iterator[bytes] = self._passing(chunks)
+        if ahead:
+            self._ahead = ReadAhead(self._chunks, depth=4)
+            self._chunks = self._ahead
 
     def _store(self, chunk: bytes) -> None:
         """What to do with each chunk as it passes (nothing here)."""
+
+    def _given_up(self) -> None:
+        """The chunks stopped before their end (an error, or the reader closed): called
+        on the thread that takes them, after the last :meth:`_store` (nothing here)."""
+
+    def _passing(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """Each chunk counted, checked against ``size``, hashed and stored, then given on."""
+        complete = False
+        try:
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                self._n += len(chunk)
+                if self.size is not None and self._n > self.size:
+                    raise DigestMismatch(
+                        f"blob {self.digest}: more than the expected {self.size} bytes received"
+                    )
+                if self._hash is not None:
+                    self._hash.update(chunk)
+                self._store(chunk)
+                yield bytes(chunk)
+            complete = True
+        finally:
+            if not complete:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()  # a generator holding a response: release it
+                self._given_up()
 
     def _next(self) -> bytes:
         if self._failed is not None:
             raise self._failed  # the source broke: that stays the error, not a short read
         try:
-            return self._pull()
+            return next(self._chunks, b"")
         except BaseException as exc:
             self._failed = exc
             raise
-
-    def _pull(self) -> bytes:
-        for chunk in self._chunks:
-            if not chunk:
-                continue
-            self._n += len(chunk)
-            if self.size is not None and self._n > self.size:
-                raise DigestMismatch(
-                    f"blob {self.digest}: more than the expected {self.size} bytes received"
-                )
-            if self._hash is not None:
-                self._hash.update(chunk)
-            self._store(chunk)
-            return bytes(chunk)
-        return b""
 
     def read(self, n: int | None = -1) -> bytes:
         if n is None or n < 0:
@@ -247,10 +271,16 @@ class ChunkReader:
             if actual != self.digest:
                 raise DigestMismatch(f"blob {self.digest}: content has digest {actual}")
 
-    def close(self) -> None:
+    def close(self) -> bool:
+        """Stop taking chunks (a source holding a response releases it); whether that
+        is done. False only while a read-ahead worker is still stuck in a read: it
+        stops, and calls :meth:`_given_up`, when the read returns."""
+        if self._ahead is not None:
+            return self._ahead.close()
         close = getattr(self._chunks, "close", None)
         if close is not None:
-            close()  # a generator holding a response: release it
+            close()
+        return True
 
     def __enter__(self) -> ChunkReader:
         return self

@@ -1,0 +1,244 @@
+"""A layer of 4 MiB or more is taken (downloaded, hashed, stored) on a worker thread
+while the extracting thread unpacks it: ``_threads.ReadAhead`` under ``ChunkReader`` and
+the cache's ``BlobIngest``.
+
+What must hold whatever the thread: items in order, then the source's error where it
+was raised; a bounded lead (memory); the source stopped and closed on its own thread
+when the reader gives up; a partial blob never published and never left in ``tmp/``,
+also when the worker is stuck in a read the reader does not wait for; and a real
+``add`` and ``pull`` of a large skill from the registry are verified as before.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from skillcrate import _threads, fetch
+from skillcrate._threads import ReadAhead
+from skillcrate.cache import Cache
+from skillcrate.digests import ChunkReader, sha256_digest
+from skillcrate.errors import DigestMismatch
+
+from helpers import make_skill, run_cli
+from registry_server import RegistryServer
+
+
+def _eventually(check: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("the worker did not get there")
+        time.sleep(0.005)
+
+
+def test_items_arrive_in_order_then_the_error_where_it_was_raised() -> None:
+    def source() -> Iterator[int]:
+        yield from range(10)
+        raise ValueError("broke after 10")
+
+    ahead = ReadAhead(source(), depth=3)
+    assert [next(ahead) for _ in range(10)] == list(range(10))
+    with pytest.raises(ValueError, match="broke after 10"):
+        next(ahead)
+    with pytest.raises(ValueError, match="broke after 10"):  # it stays broken
+        next(ahead)
+
+
+def test_a_source_that_ends_ends_the_iteration() -> None:
+    assert list(ReadAhead(iter([b"a", b"b"]), depth=1)) == [b"a", b"b"]
+    assert list(ReadAhead(iter([]))) == []
+
+
+def test_the_worker_stays_at_most_depth_items_ahead() -> None:
+    made: list[int] = []
+
+    def source() -> Iterator[int]:
+        for i in range(1000):
+            made.append(i)
+            yield i
+
+    ahead = ReadAhead(source(), depth=4)
+    _eventually(lambda: len(made) >= 5)
+    time.sleep(0.1)  # an unbounded worker would be far past 5 by now
+    assert len(made) == 5  # 4 queued, the 5th waiting for room
+    assert next(ahead) == 0
+    _eventually(lambda: len(made) >= 6)
+    time.sleep(0.05)
+    assert len(made) == 6
+    assert ahead.close()
+
+
+def test_close_stops_the_source_and_closes_it_on_the_worker() -> None:
+    closed_on: list[str] = []
+    made: list[int] = []
+
+    def source() -> Iterator[int]:
+        try:
+            for i in range(1000):
+                made.append(i)
+                yield i
+        finally:
+            closed_on.append(threading.current_thread().name)
+
+    ahead = ReadAhead(source(), depth=2)
+    assert next(ahead) == 0
+    assert ahead.close()
+    assert closed_on == ["skillcrate-read-ahead"]
+    assert len(made) < 10
+    with pytest.raises(StopIteration):
+        next(ahead)
+
+
+def test_close_does_not_wait_for_a_read_that_is_stuck() -> None:
+    release = threading.Event()
+    cleaned = threading.Event()
+
+    def source() -> Iterator[bytes]:
+        try:
+            yield b"first"
+            release.wait(30)  # a server that stalls mid-body
+            yield b"second"
+        finally:
+            cleaned.set()
+
+    ahead = ReadAhead(source(), depth=2)
+    assert next(ahead) == b"first"
+    started = time.monotonic()
+    assert ahead.close(wait=0.05) is False
+    assert time.monotonic() - started < 5
+    assert not cleaned.is_set()
+    release.set()  # the read returns: the worker sees the stop and closes the source
+    assert cleaned.wait(10)
+
+
+# -- the readers over it --------------------------------------------------------------
+
+
+def _chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest.mark.parametrize("ahead", [False, True])
+def test_chunk_reader_checks_size_and_digest_either_way(ahead: bool) -> None:
+    data = os.urandom(300_000)
+    good = ChunkReader(sha256_digest(data), len(data), _chunks(data), ahead=ahead)
+    assert good.read() == data
+    good.finish()
+    bad = ChunkReader(sha256_digest(data + b"x"), len(data), _chunks(data), ahead=ahead)
+    bad.read()
+    with pytest.raises(DigestMismatch):
+        bad.finish()
+    longer = ChunkReader(sha256_digest(data), len(data) - 1, _chunks(data), ahead=ahead)
+    with pytest.raises(DigestMismatch, match="more than the expected"):
+        longer.read()
+
+
+@pytest.mark.parametrize("ahead", [False, True])
+def test_an_ingest_given_up_midway_publishes_nothing_and_leaves_no_file(
+    tmp_path: Path, ahead: bool
+) -> None:
+    data = os.urandom(2 * 1024 * 1024)
+    digest = sha256_digest(data)
+    cache = Cache(tmp_path / "cache")
+    ingest = cache.ingest_blob(digest, _chunks(data), len(data), ahead=ahead)
+    assert len(ingest.read(100_000)) == 100_000
+    assert ingest.close()
+    assert os.listdir(cache.tmp_dir) == []
+    assert not cache.has_blob(digest)
+    # control: the same bytes read to the end are published, and nothing is left over
+    with cache.ingest_blob(digest, _chunks(data), len(data), ahead=ahead) as whole:
+        assert whole.read() == data
+        whole.finish()
+    assert cache.blob_path(digest).read_bytes() == data
+    assert os.listdir(cache.tmp_dir) == []
+
+
+@pytest.mark.parametrize("ahead", [False, True])
+def test_a_damaged_ingest_leaves_no_file(tmp_path: Path, ahead: bool) -> None:
+    data = os.urandom(1024 * 1024)
+    wrong = sha256_digest(b"other bytes")
+    cache = Cache(tmp_path / "cache")
+    with cache.ingest_blob(wrong, _chunks(data), len(data), ahead=ahead) as ingest:
+        ingest.read()
+        with pytest.raises(DigestMismatch):
+            ingest.finish()
+    assert os.listdir(cache.tmp_dir) == []
+    assert not cache.has_blob(wrong)
+
+
+def test_an_ingest_stuck_in_a_read_is_discarded_when_the_read_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_threads, "STOP_WAIT", 0.05)
+    data = os.urandom(256 * 1024)
+    release = threading.Event()
+
+    def stalling() -> Iterator[bytes]:
+        yield data[:65536]
+        release.wait(30)
+        yield data[65536:]
+
+    cache = Cache(tmp_path / "cache")
+    ingest = cache.ingest_blob(sha256_digest(data), stalling(), len(data), ahead=True)
+    assert ingest.read(65536) == data[:65536]
+    assert ingest.close() is False  # the reader does not wait 30 s for the server
+    assert os.listdir(cache.tmp_dir) == []  # its name is gone at once
+    other = os.open(tmp_path / "other", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        release.set()
+        _eventually(lambda: ingest._closed)  # the worker closed its own file, once
+        os.fstat(other)  # and no other
+    finally:
+        os.close(other)
+    assert os.listdir(cache.tmp_dir) == []
+    assert not cache.has_blob(sha256_digest(data))
+
+
+# -- a real registry ---------------------------------------------------------------
+
+
+@pytest.fixture
+def worker_count(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    started: list[str] = []
+    real = ReadAhead.__init__
+
+    def counting(self: ReadAhead[bytes], source: Iterator[bytes], depth: int = 4) -> None:
+        started.append(threading.current_thread().name)
+        real(self, source, depth)
+
+    monkeypatch.setattr(ReadAhead, "__init__", counting)
+    return started
+
+
+def test_a_large_layer_is_added_and_pulled_through_the_worker(
+    tmp_path: Path, registry: RegistryServer, repo_name: str, worker_count: list[str]
+) -> None:
+    folder = make_skill(tmp_path / "big", "big")
+    (folder / "assets").mkdir()
+    payload = os.urandom(fetch.READ_AHEAD_FROM + 1024 * 1024)  # random: it stays large
+    (folder / "assets" / "random.bin").write_bytes(payload)
+    ref = f"{registry.host}/{repo_name}:1.0.0"
+    pushed = run_cli("push", str(folder), ref)
+    assert pushed.returncode == 0, pushed.stderr
+    project = tmp_path / "project"
+    project.mkdir()
+    added = run_cli("add", ref, cwd=project)
+    assert added.returncode == 0, added.stderr
+    assert (project / ".agents/skills/big/assets/random.bin").read_bytes() == payload
+    assert run_cli("verify", cwd=project).returncode == 0
+    empty = tmp_path / "empty-cache"  # not the blob the add cached: a download again
+    pulled = run_cli(
+        "pull", ref, "-o", str(tmp_path / "out"), env={"SKILLCRATE_CACHE_DIR": str(empty)}
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    assert (tmp_path / "out" / "assets" / "random.bin").read_bytes() == payload
+    assert len(worker_count) == 2  # the layer, once per command; never the small blobs
+    for root in (Path(os.environ["SKILLCRATE_CACHE_DIR"]), empty):
+        assert os.listdir(Cache(root).tmp_dir) == []
