@@ -12,21 +12,29 @@ also when the worker is stuck in a read the reader does not wait for; and a real
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from skillcrate import _threads, fetch
+from skillcrate import _threads, fetch, formats
 from skillcrate._threads import ReadAhead
 from skillcrate.cache import Cache
 from skillcrate.digests import ChunkReader, sha256_digest
 from skillcrate.errors import DigestMismatch
+from skillcrate.oci.layout import LayoutRepository
+from skillcrate.publish.push import push_packed
 
-from helpers import make_skill, run_cli
+from helpers import QuietHTTPServer, make_skill, run_cli
 from registry_server import RegistryServer
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 def _eventually(check: object, timeout: float = 10.0) -> None:
@@ -242,3 +250,118 @@ def test_a_large_layer_is_added_and_pulled_through_the_worker(
     assert len(worker_count) == 2  # the layer, once per command; never the small blobs
     for root in (Path(os.environ["SKILLCRATE_CACHE_DIR"]), empty):
         assert os.listdir(Cache(root).tmp_dir) == []
+
+
+# -- a server that stalls mid-layer, and Ctrl-C ---------------------------------------
+
+
+class _Stalling(BaseHTTPRequestHandler):
+    """Serves one skill from a layout; its layer's first half, then nothing until the
+    test ends (a registry that stalls mid-body)."""
+
+    blobs: dict[str, bytes]
+    manifest: bytes
+    digest: str
+    layer: str
+    sent_half: threading.Event
+    release: threading.Event
+
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+        if "/manifests/" in self.path:
+            self.send_response(200)
+            self.send_header("Content-Type", OCI_MANIFEST)
+            self.send_header("Content-Length", str(len(self.manifest)))
+            self.send_header("Docker-Content-Digest", self.digest)
+            self.end_headers()
+        else:
+            self._answer(404, b"", "application/json")
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.path == "/v2/":
+            self._answer(200, b"{}", "application/json")
+        elif "/manifests/" in self.path:
+            self._answer(200, self.manifest, OCI_MANIFEST, {"Docker-Content-Digest": self.digest})
+        elif "/blobs/" in self.path:
+            digest = self.path.rsplit("/", 1)[1]
+            data = self.blobs[digest]
+            if digest != self.layer:
+                self._answer(200, data, "application/octet-stream")
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.sent_half.set()
+            self.release.wait(60)
+        else:
+            self._answer(404, b"{}", "application/json")
+
+    def _answer(
+        self, status: int, body: bytes, media_type: str, extra: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", media_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_ctrl_c_while_a_large_layer_stalls_exits_130_and_leaves_nothing(tmp_path: Path) -> None:
+    folder = make_skill(tmp_path / "src", "big")
+    (folder / "assets").mkdir()
+    (folder / "assets" / "random.bin").write_bytes(os.urandom(2 * fetch.READ_AHEAD_FROM))
+    packed = formats.pack(folder)
+    layout = LayoutRepository(tmp_path / "layout")
+    push_packed(layout, packed, ["1.0.0"])
+    blobs_dir = tmp_path / "layout" / "blobs" / "sha256"
+    handler = type(
+        "Handler",
+        (_Stalling,),
+        {
+            "blobs": {f"sha256:{p.name}": p.read_bytes() for p in blobs_dir.iterdir()},
+            "manifest": packed.manifest,
+            "digest": packed.digest,
+            "layer": packed.layers[0].digest,
+            "sent_half": threading.Event(),
+            "release": threading.Event(),
+        },
+    )
+    server = QuietHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    project = tmp_path / "project"
+    project.mkdir()
+    cache = Path(os.environ["SKILLCRATE_CACHE_DIR"])
+    try:
+        ref = f"127.0.0.1:{server.server_address[1]}/big:1.0.0"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "skillcrate", "add", ref],
+            cwd=project,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert handler.sent_half.wait(30)
+            _eventually(lambda: any(Cache(cache).tmp_dir.iterdir()))  # the download is on
+            time.sleep(0.3)  # the first half read and extracted: both threads wait now
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=20)  # not the 30 s read timeout
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 130, err
+        assert not (project / ".agents").exists()
+        assert not (project / "skills.json").exists()
+        assert os.listdir(Cache(cache).tmp_dir) == []
+        assert not Cache(cache).has_blob(packed.layers[0].digest)
+    finally:
+        handler.release.set()
+        server.shutdown()
+        server.server_close()
