@@ -3,8 +3,8 @@
 A counting ``hashlib.sha256`` stands in for the real one while skills are fetched from
 an ``oci:`` layout: the compressed layer is hashed once (by the reader that verifies
 it), its files once (for the records); ``pull`` hashes no file at all. Every test runs
-twice: the layer taken on the extracting thread, and on a read-ahead worker (what a
-layer of 4 MiB or more gets).
+twice: the layer (downloaded, or read from the cache) taken on the extracting thread,
+and on a read-ahead worker (what a layer of 4 MiB or more gets).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from skillcrate import fetch, formats
+from skillcrate import digests, formats
 from skillcrate._fs import boot_id
 from skillcrate.cache import Cache
 from skillcrate.errors import DigestMismatch
@@ -33,7 +33,7 @@ ASSET = 2 * 1024 * 1024
 @pytest.fixture(autouse=True, params=["inline", "read-ahead"])
 def taken(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "read-ahead":
-        monkeypatch.setattr(fetch, "READ_AHEAD_FROM", 0)
+        monkeypatch.setattr(digests, "READ_AHEAD_FROM", 0)
     return str(request.param)
 
 

@@ -23,15 +23,16 @@ from pathlib import Path
 
 import pytest
 
-from skillcrate import _threads, fetch, formats
+from skillcrate import _threads, digests, formats
 from skillcrate._threads import ReadAhead
 from skillcrate.cache import Cache
+from skillcrate.digests import EMPTY_SHA256 as EMPTY
 from skillcrate.digests import ChunkReader, sha256_digest
 from skillcrate.errors import DigestMismatch
 from skillcrate.oci.layout import LayoutRepository
 from skillcrate.publish.push import push_packed
 
-from helpers import QuietHTTPServer, make_skill, run_cli
+from helpers import QuietHTTPServer, clone_project, make_skill, run_cli
 from registry_server import RegistryServer
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -225,12 +226,12 @@ def worker_count(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return started
 
 
-def test_a_large_layer_is_added_and_pulled_through_the_worker(
+def test_a_large_layer_is_added_cloned_and_pulled_through_the_worker(
     tmp_path: Path, registry: RegistryServer, repo_name: str, worker_count: list[str]
 ) -> None:
     folder = make_skill(tmp_path / "big", "big")
     (folder / "assets").mkdir()
-    payload = os.urandom(fetch.READ_AHEAD_FROM + 1024 * 1024)  # random: it stays large
+    payload = os.urandom(digests.READ_AHEAD_FROM + 1024 * 1024)  # random: it stays large
     (folder / "assets" / "random.bin").write_bytes(payload)
     ref = f"{registry.host}/{repo_name}:1.0.0"
     pushed = run_cli("push", str(folder), ref)
@@ -241,13 +242,19 @@ def test_a_large_layer_is_added_and_pulled_through_the_worker(
     assert added.returncode == 0, added.stderr
     assert (project / ".agents/skills/big/assets/random.bin").read_bytes() == payload
     assert run_cli("verify", cwd=project).returncode == 0
+    clone = clone_project(project, tmp_path / "clone")  # the add left the blob alone cached
+    cloned = run_cli("install", cwd=clone)
+    assert cloned.returncode == 0, cloned.stderr
+    assert (clone / ".agents/skills/big/assets/random.bin").read_bytes() == payload
     empty = tmp_path / "empty-cache"  # not the blob the add cached: a download again
     pulled = run_cli(
         "pull", ref, "-o", str(tmp_path / "out"), env={"SKILLCRATE_CACHE_DIR": str(empty)}
     )
     assert pulled.returncode == 0, pulled.stderr
     assert (tmp_path / "out" / "assets" / "random.bin").read_bytes() == payload
-    assert len(worker_count) == 2  # the layer, once per command; never the small blobs
+    # the layer, once per command (downloaded, read from the cache, downloaded); never
+    # the small blobs
+    assert len(worker_count) == 3
     for root in (Path(os.environ["SKILLCRATE_CACHE_DIR"]), empty):
         assert os.listdir(Cache(root).tmp_dir) == []
 
@@ -315,7 +322,7 @@ class _Stalling(BaseHTTPRequestHandler):
 def test_ctrl_c_while_a_large_layer_stalls_exits_130_and_leaves_nothing(tmp_path: Path) -> None:
     folder = make_skill(tmp_path / "src", "big")
     (folder / "assets").mkdir()
-    (folder / "assets" / "random.bin").write_bytes(os.urandom(2 * fetch.READ_AHEAD_FROM))
+    (folder / "assets" / "random.bin").write_bytes(os.urandom(2 * digests.READ_AHEAD_FROM))
     packed = formats.pack(folder)
     layout = LayoutRepository(tmp_path / "layout")
     push_packed(layout, packed, ["1.0.0"])
@@ -365,3 +372,34 @@ def test_ctrl_c_while_a_large_layer_stalls_exits_130_and_leaves_nothing(tmp_path
         handler.release.set()
         server.shutdown()
         server.server_close()
+
+
+def test_a_damaged_large_cached_blob_is_not_used_and_is_downloaded_again(
+    tmp_path: Path, registry: RegistryServer, repo_name: str, worker_count: list[str]
+) -> None:
+    """The cached blob a first clone unpacks is hashed on the worker as it is extracted:
+    a byte changed in the middle of it stops that tree, and the blob comes again."""
+    folder = make_skill(tmp_path / "big", "big")
+    (folder / "assets").mkdir()
+    payload = os.urandom(digests.READ_AHEAD_FROM + 1024 * 1024)
+    (folder / "assets" / "random.bin").write_bytes(payload)
+    ref = f"{registry.host}/{repo_name}:1.0.0"
+    assert run_cli("push", str(folder), ref).returncode == 0
+    project = tmp_path / "project"
+    project.mkdir()
+    assert run_cli("add", ref, cwd=project).returncode == 0
+    cache = Cache(Path(os.environ["SKILLCRATE_CACHE_DIR"]))
+    (blob,) = [p for p in cache.blob_path(EMPTY).parent.iterdir() if p.stat().st_size > 1 << 20]
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    os.chmod(blob, 0o644)
+    blob.write_bytes(bytes(data))
+    clone = clone_project(project, tmp_path / "clone")
+    cloned = run_cli("install", cwd=clone)
+    assert cloned.returncode == 0, cloned.stderr
+    assert (clone / ".agents/skills/big/assets/random.bin").read_bytes() == payload
+    assert run_cli("verify", cwd=clone).returncode == 0
+    assert sha256_digest(blob.read_bytes()) == f"sha256:{blob.name}"  # downloaded again
+    assert os.listdir(cache.tmp_dir) == []
+    # the add's download, the damaged cached read, the download again
+    assert len(worker_count) == 3

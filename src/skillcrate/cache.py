@@ -53,7 +53,7 @@ from typing import Any, BinaryIO
 
 from . import _json
 from ._fs import DIR_FLAGS, atomic_write, boot_id
-from .digests import ChunkReader, VerifyingReader, digest_hex
+from .digests import ChunkReader, VerifyingReader, digest_hex, reads_ahead
 from .errors import DigestMismatch, FormatError, InvalidReference, NotFound
 from .skill.tree import FileRecord, records_tree, scan_stat, stat_digest, tree_files
 
@@ -237,11 +237,18 @@ class Cache:
 
         A blob this process streamed in (and hashed then) is opened plainly; any other
         one is wrapped in a :class:`~skillcrate.digests.VerifyingReader` whose
-        ``finish()`` the reader calls once done.
+        ``finish()`` the reader calls once done, or, when it is large enough
+        (:func:`~skillcrate.digests.reads_ahead`), in a
+        :class:`~skillcrate.digests.ChunkReader` that reads and hashes it on a worker
+        thread while the caller extracts it; that worker closes the file.
         """
         fh = self.open_blob(digest)
         if digest in self._verified:
             return fh
+        if reads_ahead(size):
+            return ChunkReader(  # type: ignore[return-value]
+                digest, size, _file_chunks(fh), ahead=True, what="cached blob"
+            )
         return VerifyingReader(fh, digest, size, "cached blob")  # type: ignore[return-value]
 
     def put_blob(
@@ -736,6 +743,13 @@ class BlobIngest(ChunkReader):
 
 
 # -- helpers --------------------------------------------------------------------
+
+
+def _file_chunks(fh: BinaryIO) -> Iterator[bytes]:
+    """The bytes of ``fh`` in chunks; the file is closed when they end or are given up."""
+    with fh:
+        while chunk := fh.read(CHUNK_SIZE):
+            yield chunk
 
 
 def _chunks(stream: BinaryIO | Iterable[bytes] | bytes) -> Iterator[bytes]:

@@ -21,6 +21,20 @@ SHA256_RE = re.compile(r"sha256:([0-9a-f]{64})")
 _ANY_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 EMPTY_SHA256 = "sha256:" + hashlib.sha256(b"").hexdigest()
 
+READ_AHEAD_FROM = 4 * 1024 * 1024
+"""A blob of this many bytes or more is read (downloaded or read from the cache), hashed
+and stored on a worker thread while it is extracted (:class:`ChunkReader` with
+``ahead``): on two cores the reading side's hash and write overlap the extraction's
+decompress, hash and writes (an ``add`` of a 200 MiB layer: 0.85 -> 0.74 s, ``pull``
+0.64 -> 0.57 s, a first clone from the cached blob 0.63 -> 0.53 s). A smaller blob,
+what almost every skill is, is read on the thread that extracts it: skills are already
+fetched 8 at a time, and a second thread each would only add hand-offs of the GIL."""
+
+
+def reads_ahead(size: int) -> bool:
+    """Whether a blob of ``size`` bytes is read on a worker thread (:data:`READ_AHEAD_FROM`)."""
+    return size >= READ_AHEAD_FROM
+
 
 def is_digest(text: object) -> bool:
     """Whether ``text`` is ``sha256:<64 lowercase hex>``."""
@@ -171,8 +185,9 @@ class ChunkReader:
         *,
         source_verifies: bool = False,
         ahead: bool = False,
+        what: str = "blob",
     ) -> None:
-        self.digest, self.size = digest, size
+        self.digest, self.size, self.what = digest, size, what
         self._hash = None if source_verifies else hashlib.sha256()
         self._buf, self._pos, self._n = b"", 0, 0
         self._failed: BaseException | None = None
@@ -199,7 +214,8 @@ class ChunkReader:
                 self._n += len(chunk)
                 if self.size is not None and self._n > self.size:
                     raise DigestMismatch(
-                        f"blob {self.digest}: more than the expected {self.size} bytes received"
+                        f"{self.what} {self.digest}: more than the expected {self.size} bytes "
+                        "received"
                     )
                 if self._hash is not None:
                     self._hash.update(chunk)
@@ -264,12 +280,12 @@ class ChunkReader:
             pass
         if self.size is not None and self._n != self.size:
             raise DigestMismatch(
-                f"blob {self.digest}: expected {self.size} bytes, received {self._n}"
+                f"{self.what} {self.digest}: expected {self.size} bytes, received {self._n}"
             )
         if self._hash is not None:
             actual = f"sha256:{self._hash.hexdigest()}"
             if actual != self.digest:
-                raise DigestMismatch(f"blob {self.digest}: content has digest {actual}")
+                raise DigestMismatch(f"{self.what} {self.digest}: content has digest {actual}")
 
     def close(self) -> bool:
         """Stop taking chunks (a source holding a response releases it); whether that
