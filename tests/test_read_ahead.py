@@ -32,10 +32,9 @@ from skillcrate.errors import DigestMismatch
 from skillcrate.oci.layout import LayoutRepository
 from skillcrate.publish.push import push_packed
 
+from fake_registry import OCI_MANIFEST
 from helpers import QuietHTTPServer, clone_project, make_skill, run_cli
 from registry_server import RegistryServer
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 def _eventually(check: object, timeout: float = 10.0) -> None:
@@ -180,6 +179,34 @@ def test_a_damaged_ingest_leaves_no_file(tmp_path: Path, ahead: bool) -> None:
             ingest.finish()
     assert os.listdir(cache.tmp_dir) == []
     assert not cache.has_blob(wrong)
+
+
+@pytest.mark.parametrize("size", [1000, digests.READ_AHEAD_FROM])
+@pytest.mark.parametrize("reads", [0, 1, -1])
+def test_a_cached_blob_reader_closes_its_file_however_far_it_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, reads: int
+) -> None:
+    data = os.urandom(size)
+    digest = sha256_digest(data)
+    Cache(tmp_path / "cache").put_blob(digest, data)
+    cache = Cache(tmp_path / "cache")  # another process's blob: verified as it is read
+    opened: list[object] = []
+    real = Cache.open_blob
+
+    def recording(self: Cache, blob: str) -> object:
+        fh = real(self, blob)
+        opened.append(fh)
+        return fh
+
+    monkeypatch.setattr(Cache, "open_blob", recording)
+    with cache.open_verified(digest, size) as reader:
+        if reads:
+            assert reader.read(reads) == (data if reads < 0 else data[:reads])
+    _eventually(lambda: opened[0].closed)  # type: ignore[attr-defined]
+    if reads < 0:  # control: read to the end, it verifies
+        with cache.open_verified(digest, size) as again:
+            again.read()
+            again.finish()  # type: ignore[attr-defined]
 
 
 def test_an_ingest_stuck_in_a_read_is_discarded_when_the_read_returns(

@@ -53,7 +53,7 @@ from typing import Any, BinaryIO
 
 from . import _json
 from ._fs import DIR_FLAGS, atomic_write, boot_id
-from .digests import ChunkReader, VerifyingReader, digest_hex, reads_ahead
+from .digests import ChunkReader, digest_hex, reads_ahead
 from .errors import DigestMismatch, FormatError, InvalidReference, NotFound
 from .skill.tree import FileRecord, records_tree, scan_stat, stat_digest, tree_files
 
@@ -236,20 +236,22 @@ class Cache:
         """Open the blob so that reading it to the end proves its size and digest.
 
         A blob this process streamed in (and hashed then) is opened plainly; any other
-        one is wrapped in a :class:`~skillcrate.digests.VerifyingReader` whose
-        ``finish()`` the reader calls once done, or, when it is large enough
-        (:func:`~skillcrate.digests.reads_ahead`), in a
-        :class:`~skillcrate.digests.ChunkReader` that reads and hashes it on a worker
-        thread while the caller extracts it; that worker closes the file.
+        one is wrapped in a :class:`~skillcrate.digests.ChunkReader` over the file whose
+        ``finish()`` the reader calls once done (a ``size`` below 0 is unknown: only the
+        digest is checked). A large one (:func:`~skillcrate.digests.reads_ahead`) is read
+        and hashed on a worker thread while the caller extracts it; whichever thread
+        reads it closes the file.
         """
         fh = self.open_blob(digest)
         if digest in self._verified:
             return fh
-        if reads_ahead(size):
-            return ChunkReader(  # type: ignore[return-value]
-                digest, size, _file_chunks(fh), ahead=True, what="cached blob"
-            )
-        return VerifyingReader(fh, digest, size, "cached blob")  # type: ignore[return-value]
+        return ChunkReader(  # type: ignore[return-value]
+            digest,
+            size if size >= 0 else None,
+            _FileChunks(fh),
+            ahead=reads_ahead(size),
+            what="cached blob",
+        )
 
     def put_blob(
         self,
@@ -745,11 +747,25 @@ class BlobIngest(ChunkReader):
 # -- helpers --------------------------------------------------------------------
 
 
-def _file_chunks(fh: BinaryIO) -> Iterator[bytes]:
-    """The bytes of ``fh`` in chunks; the file is closed when they end or are given up."""
-    with fh:
-        while chunk := fh.read(CHUNK_SIZE):
-            yield chunk
+class _FileChunks:
+    """The bytes of ``fh`` in chunks; the file is closed at their end or by :meth:`close`
+    (also before the first chunk, which a generator's ``with`` would not do)."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+
+    def __iter__(self) -> _FileChunks:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = self._fh.read(CHUNK_SIZE)
+        if not chunk:
+            self._fh.close()
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        self._fh.close()
 
 
 def _chunks(stream: BinaryIO | Iterable[bytes] | bytes) -> Iterator[bytes]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from collections.abc import Generator, Iterable, Iterator
 
 from ._threads import ReadAhead
 from .errors import DigestMismatch, FormatError, SkillcrateError
@@ -103,61 +102,12 @@ def verified_chunks(
 
 
 def finish_reading(fh: object) -> None:
-    """End a verifying reader: ``finish()`` it when it has one (a
-    :class:`VerifyingReader` or the cache's ``BlobIngest``: DigestMismatch unless the
+    """End a verifying reader: ``finish()`` it when it has one (a :class:`ChunkReader`,
+    such as a cached blob's or the cache's ``BlobIngest``: DigestMismatch unless the
     bytes matched); a plain file (already verified) has nothing to check."""
     finish = getattr(fh, "finish", None)
     if finish is not None:
         finish()
-
-
-class VerifyingReader:
-    """A read-only file object over ``raw`` that checks size and digest as it is read.
-
-    Reading past ``size`` raises at once; :meth:`finish` drains what is left and raises
-    DigestMismatch unless exactly ``size`` bytes hashing to ``digest`` were read. Use it
-    to extract a cached blob and verify it in the same pass.
-    """
-
-    def __init__(self, raw: BinaryIO, digest: str, size: int, what: str = "blob") -> None:
-        check_digest(digest, error=DigestMismatch)
-        self.raw = raw
-        self.digest = digest
-        self.size = size
-        self.what = what
-        self._hash = hashlib.sha256()
-        self._n = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self._n += len(data)
-        if 0 <= self.size < self._n:
-            raise DigestMismatch(
-                f"{self.what} {self.digest}: more than the declared {self.size} bytes"
-            )
-        self._hash.update(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def finish(self) -> None:
-        while self.read(1 << 20):
-            pass
-        if self.size >= 0 and self._n != self.size:
-            raise DigestMismatch(f"{self.what} {self.digest}: {self._n} bytes, not {self.size}")
-        actual = "sha256:" + self._hash.hexdigest()
-        if actual != self.digest:
-            raise DigestMismatch(f"{self.what} {self.digest}: content has digest {actual}")
-
-    def close(self) -> None:
-        self.raw.close()
-
-    def __enter__(self) -> VerifyingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class ChunkReader:
@@ -192,9 +142,11 @@ class ChunkReader:
         self._buf, self._pos, self._n = b"", 0, 0
         self._failed: BaseException | None = None
         self._ahead: ReadAhead[bytes] | None = None
-        self._chunks: Iterator[bytes] = self._passing(chunks)
+        self._source = chunks
+        self._passed = self._passing(chunks)
+        self._chunks: Iterator[bytes] = self._passed
         if ahead:
-            self._ahead = ReadAhead(self._chunks, depth=4)
+            self._ahead = ReadAhead(self._passed)
             self._chunks = self._ahead
 
     def _store(self, chunk: bytes) -> None:
@@ -204,7 +156,7 @@ class ChunkReader:
         """The chunks stopped before their end (an error, or the reader closed): called
         on the thread that takes them, after the last :meth:`_store` (nothing here)."""
 
-    def _passing(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    def _passing(self, chunks: Iterator[bytes]) -> Generator[bytes, None, None]:
         """Each chunk counted, checked against ``size``, hashed and stored, then given on."""
         complete = False
         try:
@@ -293,9 +245,10 @@ class ChunkReader:
         stops, and calls :meth:`_given_up`, when the read returns."""
         if self._ahead is not None:
             return self._ahead.close()
-        close = getattr(self._chunks, "close", None)
+        self._passed.close()
+        close = getattr(self._source, "close", None)
         if close is not None:
-            close()
+            close()  # also a source never started (its generator's clean-up never ran)
         return True
 
     def __enter__(self) -> ChunkReader:

@@ -514,7 +514,7 @@ def unpack(
     records of the files below that root. Without ``read_name`` SKILL.md is not parsed
     (no YAML loaded): the name is ``""`` and not SKILL.md's (an install from a lock
     names the folder after the lock entry). ``open_blob`` must
-    return verified content (a :class:`~skillcrate.digests.VerifyingReader` is finished
+    return verified content (a :class:`~skillcrate.digests.ChunkReader` is finished
     here, after the whole layer was read). Without ``hash_files`` the records carry no
     file hashes. ``umask``: the files get the modes of files made in a project
     (:func:`skillcrate.skill.archive.write_file`).
