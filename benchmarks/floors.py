@@ -11,7 +11,8 @@ and times, interleaved in the same run so that machine load affects all of them 
                                           folders and files and reads the links, in one loop
 * importing the CLI and the install code  ``skillcrate.cli``, ``cli.project``, ``ops``
                                           (what a warm or cold install loads first)
-* the same plus the HTTP client           ``requests`` (a cold install also loads it)
+* the same plus the HTTP client           ``skillcrate.oci.httpclient`` (on ``http.client``,
+                                          ``ssl``; a cold install also loads it)
 * ``cp -r`` of the 20 installed skills    the suite's row 5 baseline
 * ``shutil.copytree`` of them             the least a Python process does for row 5: start
                                           and copy the tree (no imports of skillcrate, no
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             "no-op install, 500 skills": [py, "-m", "skillcrate", "install"],
             f"{len(paths)} lstat + {len(links)} readlink only": [py, "-c", syscalls],
             "import the CLI and install code": [py, "-c", imports],
-            "the same + requests": [py, "-c", imports + ", requests"],
+            "the same + the HTTP client": [py, "-c", imports + ", skillcrate.oci.httpclient"],
             "cp -r of 20 installed skills": ["cp", "-r", str(tree), str(copy)],
             "python: shutil.copytree of them": [
                 py,

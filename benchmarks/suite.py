@@ -288,13 +288,16 @@ class Registry:
                 proc.wait()
 
     def layer_digest(self, repo: str, tag: str) -> str:
-        import requests
-
-        resp = requests.get(
-            f"{self.url}/v2/{repo}/manifests/{tag}", headers={"Accept": OCI_MANIFEST}, timeout=30
-        )
-        resp.raise_for_status()
-        return str(resp.json()["layers"][0]["digest"])
+        conn = http.client.HTTPConnection(self.host, timeout=30)
+        try:
+            conn.request("GET", f"/v2/{repo}/manifests/{tag}", headers={"Accept": OCI_MANIFEST})
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"manifest {repo}:{tag}: {resp.status}")
+        finally:
+            conn.close()
+        return str(json.loads(body)["layers"][0]["digest"])
 
 
 # --------------------------------------------------------------------------- environment
@@ -847,12 +850,13 @@ class Suite:
 
 
 # --------------------------------------------------------------------------- baselines
-# Run as ``suite.py _baseline push|pull ...`` in a child process (stdlib + requests only).
+# Run as ``suite.py _baseline push|pull ...`` in a child process (the standard library only:
+# http.client, the least an HTTP client in Python imports).
 
 
 def baseline_push(folder: str, url: str, repo: str, layer: str) -> None:
     """``tar -c | gzip -6`` into ``layer``; sha256 of it; POST an upload, PUT it streamed."""
-    import requests
+    from urllib.parse import urlsplit
 
     with open(layer, "wb") as out:
         tar = subprocess.Popen(["tar", "-cf", "-", "-C", folder, "."], stdout=subprocess.PIPE)
@@ -865,23 +869,31 @@ def baseline_push(folder: str, url: str, repo: str, layer: str) -> None:
     with open(layer, "rb") as fh:
         while chunk := fh.read(MIB):
             digest.update(chunk)
-    with requests.Session() as session:
-        started = session.post(f"{url}/v2/{repo}/blobs/uploads/", timeout=60)
-        if started.status_code != 202:
-            raise SystemExit(f"POST upload: {started.status_code} {started.text}")
+    conn = http.client.HTTPConnection(urlsplit(url).netloc, timeout=600, blocksize=MIB)
+    try:
+        conn.request("POST", f"/v2/{repo}/blobs/uploads/", body=b"")
+        started = conn.getresponse()
+        said = started.read()
+        if started.status != 202:
+            raise SystemExit(f"POST upload: {started.status} {said[:200]!r}")
         location = started.headers["Location"]
-        if location.startswith("/"):
-            location = url + location
+        if location.startswith(("http://", "https://")):
+            parts = urlsplit(location)
+            location = parts.path + (f"?{parts.query}" if parts.query else "")
         sep = "&" if "?" in location else "?"
         with open(layer, "rb") as body:
-            done = session.put(
-                f"{location}{sep}digest=sha256:{digest.hexdigest()}",
-                data=body,  # streamed from the file, Content-Length from its size
-                headers={"Content-Type": "application/octet-stream"},
-                timeout=600,
-            )
-        if done.status_code != 201:
-            raise SystemExit(f"PUT upload: {done.status_code} {done.text}")
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(os.fstat(body.fileno()).st_size),
+            }
+            # streamed from the file in 1 MiB blocks
+            conn.request("PUT", f"{location}{sep}digest=sha256:{digest.hexdigest()}", body, headers)
+            done = conn.getresponse()
+            said = done.read()
+        if done.status != 201:
+            raise SystemExit(f"PUT upload: {done.status} {said[:200]!r}")
+    finally:
+        conn.close()
 
 
 class _HashingReader:
@@ -897,16 +909,21 @@ class _HashingReader:
 def baseline_pull(url: str, repo: str, digest: str, dest: str) -> None:
     """GET the blob streamed through sha256 into ``tarfile.open(mode='r|gz')``, one pass."""
     import tarfile
+    from urllib.parse import urlsplit
 
-    import requests
-
-    with requests.get(f"{url}/v2/{repo}/blobs/{digest}", stream=True, timeout=600) as resp:
-        resp.raise_for_status()
-        reader = _HashingReader(resp.raw)
+    conn = http.client.HTTPConnection(urlsplit(url).netloc, timeout=600)
+    try:
+        conn.request("GET", f"/v2/{repo}/blobs/{digest}")
+        resp = conn.getresponse()
+        if resp.status != 200:
+            raise SystemExit(f"GET blob: {resp.status}")
+        reader = _HashingReader(resp)
         with tarfile.open(fileobj=reader, mode="r|gz") as tar:  # type: ignore[call-overload]
             tar.extractall(dest, filter="data")
         while reader.read(MIB):  # the gzip trailer / tar padding left over
             pass
+    finally:
+        conn.close()
     if f"sha256:{reader.digest.hexdigest()}" != digest:
         raise SystemExit("digest mismatch")
 

@@ -41,6 +41,8 @@ ALLOWED_SPECIFIC = {
 FORBIDDEN_ON_NOOP = (
     "requests",
     "urllib3",
+    "http.client",
+    "ssl",
     "yaml",
     "skillcrate.oci",
     "skillcrate.ops",

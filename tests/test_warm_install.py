@@ -79,7 +79,9 @@ def test_a_fresh_clone_installs_from_the_cache_without_the_http_stack(
         proc, modules = _install_importing(clone, dict(os.environ))
         assert proc.returncode == 0, proc.stderr
         assert (clone / ".agents" / "skills" / "alpha" / "SKILL.md").is_file()
-        assert not {"requests", "urllib3", "skillcrate.oci.transport", "yaml"} & modules
+        network = {"http.client", "ssl", "skillcrate.oci.httpclient", "skillcrate.oci.transport"}
+        assert not {"requests", "urllib3", "yaml"} & modules
+        assert not network & modules, sorted(network & modules)
         assert not unneeded & modules, sorted(unneeded & modules)
         assert bool(unpacking & modules) == may_unpack, (clone_name, sorted(unpacking & modules))
 
@@ -106,7 +108,8 @@ def test_a_cold_install_from_the_lock_loads_no_yaml_and_leaves_the_name_to_skill
     proc, modules = _install_importing(clone, cold)
     assert proc.returncode == 0, proc.stderr
     assert (clone / ".agents" / "skills" / "beta" / "SKILL.md").is_file()
-    assert "requests" in modules  # it did fetch
+    assert "skillcrate.oci.httpclient" in modules  # it did fetch
+    assert not {"requests", "urllib3"} & modules  # on http.client, not requests
     assert "yaml" not in modules
 
     later = tmp_path / "later"

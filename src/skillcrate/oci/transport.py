@@ -1,4 +1,4 @@
-"""HTTP to one registry host on ``requests``: auth challenges, token cache, bounded retries.
+"""HTTP to one registry host (on :mod:`.httpclient`): auth challenges, token cache, bounded retries.
 
 - Every request has a timeout (connect 2.5 s, read 30 s).
 - Retries only for connection errors, 429 and 5xx; at most 3 attempts with short
@@ -7,7 +7,7 @@
   are sent up front on every later request. Bearer: tokens are cached per
   (realm, service, scope), refreshed on expiry or ``insufficient_scope``; a push
   asks for ``pull,push``. Identity tokens use the OAuth2 refresh-token grant.
-- ``requests`` exceptions are translated here and never leave ``oci/``.
+- :mod:`.httpclient`'s exceptions are translated here and never leave ``oci/``.
 
 Credentials stay with their registry (containerd's ``docker.Authorizer`` and oras-go's
 ``auth.Client`` rule, including oras-go's GHSA-xf85-363p-868w fix): they are sent only to
@@ -35,11 +35,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
 
-import requests
-
 from .. import _json
 from ..errors import AuthError, FormatError, NotFound, RegistryError, RegistryUnreachable
 from ..text import one_line
+from . import httpclient
 from .credentials import Credential
 from .model import BlobSource, open_source
 
@@ -126,7 +125,7 @@ def merge_scopes(*scopes: str) -> str:
     return " ".join(f"{r}:{','.join(a)}" if a else r for r, a in merged.items())
 
 
-def read_limited(resp: requests.Response, limit: int, what: str) -> bytes:
+def read_limited(resp: httpclient.Response, limit: int, what: str) -> bytes:
     """The whole body of ``resp``, refusing (FormatError) one longer than ``limit`` bytes."""
     data = bytearray()
     for chunk in iter_body(resp, what, 64 * 1024):
@@ -137,7 +136,7 @@ def read_limited(resp: requests.Response, limit: int, what: str) -> bytes:
     return bytes(data)
 
 
-def _error_detail(resp: requests.Response) -> str:
+def _error_detail(resp: httpclient.Response) -> str:
     """A short, inert summary of an error body (read at most :data:`MAX_ERROR_BODY` bytes)."""
     try:
         raw = b""
@@ -155,7 +154,7 @@ def _error_detail(resp: requests.Response) -> str:
                 if isinstance(e, dict)
             ]
             return one_line("; ".join(parts), 200)
-    except (FormatError, requests.exceptions.RequestException, AttributeError, TypeError):
+    except (FormatError, httpclient.HTTPError, AttributeError, TypeError):
         pass
     return one_line(resp.reason or "", 80)
 
@@ -183,18 +182,19 @@ def _private_literal(host: str) -> bool:
 
 
 def network_cause(exc: BaseException, host: str) -> str:
-    """What really failed under a requests error, in words: DNS, refused, TLS, timeout.
+    """What really failed under an :mod:`.httpclient` error, in words: DNS, refused, TLS,
+    timeout.
 
-    requests and urllib3 wrap the OS error two or three levels deep (``ConnectionError``
-    → ``MaxRetryError`` → ``NewConnectionError`` → ``gaierror``); this walks the chain
-    (arguments, ``reason``, cause and context) for the first error that names a cause.
+    The OS or TLS error is under it (its cause, or deeper: a proxy's tunnel); this walks
+    the chain (arguments, ``reason``, cause and context) for the first error that names a
+    cause.
     """
     import socket
     import ssl
 
     seen: set[int] = set()
     todo: list[BaseException] = [exc]
-    timeout = isinstance(exc, requests.exceptions.Timeout)
+    timeout = isinstance(exc, httpclient.Timeout)
     while todo:
         e = todo.pop(0)
         if id(e) in seen:
@@ -223,7 +223,7 @@ def network_cause(exc: BaseException, host: str) -> str:
             nested.append(reason)
         nested += [c for c in (e.__cause__, e.__context__) if c is not None]
         todo.extend(nested)
-    if isinstance(exc, requests.exceptions.ReadTimeout):
+    if isinstance(exc, httpclient.ReadTimeout):
         return "no answer within the read timeout (--timeout, SKILLCRATE_READ_TIMEOUT)"
     if timeout:
         return "timed out connecting (SKILLCRATE_CONNECT_TIMEOUT)"
@@ -240,7 +240,7 @@ class Transport:
         plain_http: bool,
         verify: bool | str = True,
         credential: Callable[[], Credential | None] | None = None,
-        session: requests.Session | None = None,
+        session: httpclient.Session | None = None,
         timeout: tuple[float, float] | None = None,
         meter: Meter | None = None,
         http_fallback: bool = False,
@@ -257,8 +257,7 @@ class Transport:
         self._credential_fn = credential or (lambda: None)
         self._credential: Credential | None = None
         self._credential_loaded = False
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.session = session or httpclient.Session(user_agent=USER_AGENT)
         self._basic = False  # Basic challenge seen: send credentials up front
         self._bearer: dict[str, str] | None = None  # realm/service of the Bearer challenge
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
@@ -304,7 +303,7 @@ class Transport:
         stream: bool = False,
         auth: tuple[str, str] | None = None,
         form: Mapping[str, str] | None = None,
-    ) -> requests.Response:
+    ) -> httpclient.Response:
         last_exc: Exception | None = None
         upload = _upload_name(method, url) if self.meter is not None else None
         for attempt in range(ATTEMPTS):
@@ -320,13 +319,11 @@ class Transport:
                     headers=dict(headers),
                     params=params,
                     data=body if form is None else form,
-                    stream=True,  # bodies are read by the caller, with a bound
                     auth=auth,
                     timeout=self.timeouts,
                     verify=self.verify,
-                    allow_redirects=False,  # followed in request(), credentials scoped
-                )
-            except requests.exceptions.SSLError as exc:
+                )  # redirects are followed in _fetch(), credentials scoped
+            except httpclient.TLSError as exc:
                 cause = network_cause(exc, self.host)
                 plain = "does not speak TLS" in cause
                 if plain and self.http_fallback and url.startswith(self.base):
@@ -348,10 +345,10 @@ class Transport:
                         "SKILLCRATE_CA_BUNDLE); --insecure skips verification",
                     ],
                 ) from exc
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            except (httpclient.ConnectError, httpclient.Timeout) as exc:
                 last_exc = exc
                 log.debug("%s %s: %s (attempt %d)", method, url, exc.__class__.__name__, attempt)
-                if self.meter is not None and isinstance(exc, requests.exceptions.ReadTimeout):
+                if self.meter is not None and isinstance(exc, httpclient.ReadTimeout):
                     self.meter.note(
                         f"{self.host}: no answer within {self.timeouts[1]:g} s"
                         + (
@@ -363,7 +360,7 @@ class Transport:
                 if attempt + 1 < ATTEMPTS:
                     time.sleep(0.25 * (2**attempt))
                 continue
-            except requests.exceptions.RequestException as exc:
+            except httpclient.HTTPError as exc:
                 raise RegistryError(
                     f"{method} {url} failed: {exc.__class__.__name__}", method=method, url=url
                 ) from exc
@@ -486,7 +483,7 @@ class Transport:
         auth_headers: Mapping[str, str],
         params: Any,
         data: BlobSource | None,
-    ) -> requests.Response:
+    ) -> httpclient.Response:
         """Send and follow redirects; credentials only ever go to the registry's origin."""
         for _ in range(MAX_REDIRECTS + 1):
             ours = self.same_origin(url)
@@ -517,7 +514,7 @@ class Transport:
         params: Any = None,
         data: BlobSource | None = None,
         stream: bool = False,
-    ) -> requests.Response:
+    ) -> httpclient.Response:
         """Send a request, answering an auth challenge once. ``path`` is ``/v2/...`` or a URL.
 
         The body is not read (the caller reads it, bounded). A URL on another origin (a
@@ -580,7 +577,7 @@ class Transport:
             raise self._auth_failed(method, url, cred)
         return resp
 
-    def _foreign_challenge(self, resp: requests.Response, method: str, url: str) -> AuthError:
+    def _foreign_challenge(self, resp: httpclient.Response, method: str, url: str) -> AuthError:
         """A 401 from another host (after a redirect): never answered."""
         resp.close()
         return AuthError(
@@ -643,10 +640,6 @@ class _Metered:
     def fileno(self) -> int:
         return self._fh.fileno()
 
-    @property
-    def mode(self) -> str:
-        return "rb"  # requests checks it before trusting fstat for the length
-
     def close(self) -> None:
         self._meter.end(self._key)
         self._fh.close()
@@ -672,26 +665,26 @@ def _parse_token(raw: bytes, host: str) -> tuple[str, float]:
     return token, min(max(expires, 1.0), 24 * 3600.0)
 
 
-def iter_body(resp: requests.Response, what: str, chunk_size: int) -> Iterator[bytes]:
+def iter_body(resp: httpclient.Response, what: str, chunk_size: int) -> Iterator[bytes]:
     """Stream a response body; a connection lost mid-body becomes a RegistryError."""
     try:
         yield from resp.iter_content(chunk_size)
-    except requests.exceptions.RequestException as exc:
+    except httpclient.HTTPError as exc:
         raise RegistryError(
             f"{what}: the connection broke while reading the body ({exc.__class__.__name__})",
-            method=(resp.request.method or "") if resp.request is not None else "",
+            method=resp.method,
             url=resp.url,
             status=resp.status_code,
         ) from exc
 
 
-def raise_for_status(resp: requests.Response, what: str, *, allow: Sequence[int] = ()) -> None:
+def raise_for_status(resp: httpclient.Response, what: str, *, allow: Sequence[int] = ()) -> None:
     """Map a registry answer to skillcrate's errors (404 → NotFound, 403 → AuthError)."""
     code = resp.status_code
     if 200 <= code < 300 or code in allow:
         return
     detail = _error_detail(resp)
-    method = resp.request.method if resp.request is not None else ""
+    method = resp.method
     url = resp.url
     if code == 404:
         raise NotFound(f"{what}: not found" + (f" ({detail})" if detail else ""))

@@ -1,0 +1,445 @@
+"""HTTP/1.1 on the standard library's ``http.client``: connections, TLS, proxies, timeouts.
+
+What :mod:`.transport` needs of an HTTP client and no more (it had ``requests``, whose
+import alone cost ~60 ms of every network command):
+
+- one :class:`Session` per registry host, shared by the threads of a command: each
+  request takes an idle keep-alive connection to its origin or opens one, and a response
+  read to its end gives it back (:meth:`Response.close`); a connection found closed by
+  the server before it is reused is dropped, and a request that fails on a reused one
+  before any answer is sent once more on a new one;
+- two timeouts: ``connect`` for the TCP connect and the TLS handshake, ``read`` for each
+  wait on the socket after that;
+- TLS with the system's trust store (what docker and skopeo use; OpenSSL honours
+  ``SSL_CERT_FILE``), a CA bundle file or folder, or no verification at all;
+- ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` as curl and requests
+  read them: HTTPS through a ``CONNECT`` tunnel, plain HTTP as an absolute-URL request to
+  the proxy; credentials in the proxy URL go to the proxy only;
+- no redirects (the transport follows them, deciding where credentials may go), no
+  cookies, no ``.netrc``, no content decoding (``Accept-Encoding: identity``: a blob's
+  digest is over the bytes as sent);
+- a body that ends before its ``Content-Length``, or breaks off, raises :class:`BodyError`
+  rather than ending quietly.
+
+Errors are :class:`HTTPError` subclasses chained (``from``) to the OS or TLS error under
+them, which :func:`.transport.network_cause` puts in words.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import select
+import ssl
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
+from urllib.parse import unquote, urlencode, urlsplit
+
+log = logging.getLogger("skillcrate.oci")
+
+BLOCK = 1024 * 1024  # bytes a request body is sent in
+
+
+class HTTPError(Exception):
+    """A request that got no usable HTTP answer."""
+
+
+class ConnectError(HTTPError):
+    """No connection: DNS, refused, reset, or closed before the answer began."""
+
+
+class TLSError(ConnectError):
+    """The TLS handshake failed (certificate, protocol)."""
+
+
+class Timeout(HTTPError):
+    """A connect or read timeout expired."""
+
+
+class ConnectTimeout(ConnectError, Timeout):
+    """No connection within the connect timeout."""
+
+
+class ReadTimeout(Timeout):
+    """The server sent nothing within the read timeout."""
+
+
+class BodyError(HTTPError):
+    """The body broke off, or ended before its declared length."""
+
+
+_RETRY_FRESH = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class Headers:
+    """A response's header fields, by case-insensitive name; repeated fields joined by
+    ``", "`` (RFC 9110 5.3)."""
+
+    def __init__(self, fields: list[tuple[str, str]]) -> None:
+        self._fields: dict[str, str] = {}
+        for name, value in fields:
+            key = name.lower()
+            have = self._fields.get(key)
+            self._fields[key] = value if have is None else f"{have}, {value}"
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._fields.get(name.lower(), default)
+
+    def __getitem__(self, name: str) -> str:
+        return self._fields[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._fields
+
+
+class Response:
+    """One answer; its body is read by the caller (:meth:`iter_content`) and the
+    connection goes back to the pool on :meth:`close` once the body was read to its end."""
+
+    def __init__(
+        self,
+        raw: http.client.HTTPResponse,
+        conn: http.client.HTTPConnection,
+        pool: _Pool,
+        method: str,
+        url: str,
+    ) -> None:
+        self._raw, self._pool = raw, pool
+        self._conn: http.client.HTTPConnection | None = conn
+        self.method, self.url = method, url
+        self.status_code = raw.status
+        self.reason = raw.reason or ""
+        self.headers = Headers(raw.getheaders())
+
+    def iter_content(self, chunk_size: int) -> Iterator[bytes]:
+        raw = self._raw
+        try:
+            while chunk := raw.read(chunk_size):
+                yield chunk
+        except TimeoutError as exc:
+            self.close()
+            raise ReadTimeout(f"no data within the read timeout: {exc}") from exc
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            self.close()
+            raise BodyError(f"the body broke off: {exc.__class__.__name__}") from exc
+        if raw.length:  # Content-Length said more: the server closed the connection early
+            self.close()
+            raise BodyError(f"the body ended {raw.length} bytes before its Content-Length")
+        self.close()
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        raw = self._raw
+        if not raw.isclosed() and raw.length == 0:
+            raw.read()  # nothing left (HEAD, 204, an empty body): this marks it read
+        if raw.isclosed() and conn.sock is not None and not raw.will_close:
+            self._pool.put(conn)
+        else:
+            raw.close()
+            conn.close()
+
+
+class _Connection(http.client.HTTPConnection):
+    read_timeout: float | None = None
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.settimeout(self.read_timeout)
+
+
+class _TLSConnection(http.client.HTTPSConnection):
+    read_timeout: float | None = None
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.settimeout(self.read_timeout)
+
+
+_Key = tuple[str, str, int, str]
+
+
+class _Pool:
+    """Idle keep-alive connections by (scheme, host, port, proxy)."""
+
+    def __init__(self) -> None:
+        self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
+        self._keys: dict[int, _Key] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: _Key) -> http.client.HTTPConnection | None:
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                if not idle:
+                    return None
+                conn = idle.pop()
+            if _usable(conn):
+                return conn
+            conn.close()
+
+    def note(self, conn: http.client.HTTPConnection, key: _Key) -> None:
+        with self._lock:
+            self._keys[id(conn)] = key
+
+    def put(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            key = self._keys.get(id(conn))
+            if key is not None:
+                self._idle.setdefault(key, []).append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            conns = [c for idle in self._idle.values() for c in idle]
+            self._idle.clear()
+            self._keys.clear()
+        for conn in conns:
+            conn.close()
+
+
+def _usable(conn: http.client.HTTPConnection) -> bool:
+    """An idle connection the server has not closed (nothing to read on it yet)."""
+    sock = conn.sock
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
+def _proxies() -> dict[str, str]:
+    """The ``*_proxy`` settings of the environment (lower-case names win, as in curl)."""
+    if not any(k.lower().endswith("_proxy") for k in os.environ):
+        return {}
+    from urllib.request import getproxies_environment
+
+    return getproxies_environment()
+
+
+class Session:
+    """Requests to any origin, with one pool of keep-alive connections."""
+
+    def __init__(self, *, user_agent: str = "") -> None:
+        self.user_agent = user_agent
+        self._pool = _Pool()
+        self._contexts: dict[bool | str, ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+        self._proxy_env = _proxies()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _context(self, verify: bool | str) -> ssl.SSLContext:
+        with self._lock:
+            ctx = self._contexts.get(verify)
+            if ctx is None:
+                ctx = _tls_context(verify)
+                self._contexts[verify] = ctx
+            return ctx
+
+    def _proxy_for(self, scheme: str, host: str) -> str:
+        env = self._proxy_env
+        if not env:
+            return ""
+        # NO_PROXY as urllib reads it (names, domain suffixes, host:port; "*" for all):
+        # in the stdlib since Python 2, not in its documentation or its type stubs
+        from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
+
+        if proxy_bypass_environment(host, env):
+            return ""
+        return env.get(scheme) or env.get("all") or ""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Any = None,
+        data: bytes | BinaryIO | Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: tuple[float, float] = (2.5, 30.0),
+        verify: bool | str = True,
+    ) -> Response:
+        """Send one request and read the status line and headers of its answer."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise HTTPError(f"not an http(s) URL: {url[:200]!r}")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError as exc:
+            raise HTTPError(f"invalid port in {url[:200]!r}") from exc
+        host = parts.hostname
+        if params:
+            query = urlencode(params, doseq=True)
+            url = f"{url}{'&' if parts.query else '?'}{query}"
+            parts = urlsplit(url)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+
+        send: dict[str, str] = {"User-Agent": self.user_agent, "Accept": "*/*"}
+        send.update(headers or {})
+        if auth is not None and not any(k.lower() == "authorization" for k in send):
+            send["Authorization"] = _basic(*auth)
+        body: Any = data
+        if isinstance(data, Mapping):
+            body = urlencode(dict(data)).encode()
+            send["Content-Type"] = "application/x-www-form-urlencoded"
+        if body is not None and not isinstance(body, bytes | bytearray):
+            send["Content-Length"] = str(_remaining(body))
+        start = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
+
+        proxy = self._proxy_for(scheme, host)
+        key: _Key = (scheme, host, port, proxy)
+        if proxy and scheme == "http":
+            target = url  # a plain-HTTP request through a proxy names the whole URL
+            send.update(_proxy_auth(proxy))
+        for fresh in (False, True):
+            conn = None if fresh else self._pool.take(key)
+            reused = conn is not None
+            if conn is None:
+                conn = self._connect(scheme, host, port, proxy, timeout, verify)
+                self._pool.note(conn, key)
+            elif conn.sock is not None:
+                conn.sock.settimeout(timeout[1])
+            try:
+                conn.request(method, target, body=body, headers=send)
+                raw = conn.getresponse()
+            except _RETRY_FRESH as exc:
+                conn.close()
+                if reused and (body is None or isinstance(body, bytes) or start is not None):
+                    if start is not None:
+                        body.seek(start)
+                    continue  # the server closed the idle connection as we reused it
+                raise ConnectError(f"connection closed: {exc}") from exc
+            except TimeoutError as exc:
+                conn.close()
+                raise ReadTimeout(f"no answer within {timeout[1]:g} s") from exc
+            except ssl.SSLError as exc:
+                conn.close()
+                raise TLSError(str(exc)) from exc
+            except OSError as exc:
+                conn.close()
+                raise ConnectError(str(exc)) from exc
+            except (http.client.HTTPException, ValueError) as exc:
+                conn.close()
+                raise HTTPError(f"malformed answer: {exc.__class__.__name__}: {exc}") from exc
+            log.debug("%s %s -> %s", method, _shown(url), raw.status)
+            return Response(raw, conn, self._pool, method, url)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connect(
+        self,
+        scheme: str,
+        host: str,
+        port: int,
+        proxy: str,
+        timeout: tuple[float, float],
+        verify: bool | str,
+    ) -> http.client.HTTPConnection:
+        conn: _Connection | _TLSConnection
+        if proxy:
+            p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            if p.scheme.lower() != "http" or not p.hostname:
+                raise HTTPError(f"unsupported proxy {_shown(proxy)!r}: use an http:// proxy URL")
+            try:
+                where = (p.hostname, p.port or 80)
+            except ValueError as exc:
+                raise HTTPError(f"invalid proxy port in {_shown(proxy)!r}") from exc
+        else:
+            where = (host, port)
+        if scheme == "https":
+            conn = _TLSConnection(
+                *where, timeout=timeout[0], context=self._context(verify), blocksize=BLOCK
+            )
+            if proxy:
+                conn.set_tunnel(host, port, headers=_proxy_auth(proxy))
+        else:
+            conn = _Connection(*where, timeout=timeout[0], blocksize=BLOCK)
+        conn.read_timeout = timeout[1]
+        log.debug("connecting to %s:%s%s", host, port, f" through {_shown(proxy)}" if proxy else "")
+        try:
+            conn.connect()
+        except TimeoutError as exc:
+            conn.close()
+            raise ConnectTimeout(f"no connection within {timeout[0]:g} s") from exc
+        except ssl.SSLError as exc:
+            conn.close()
+            raise TLSError(str(exc)) from exc
+        except OSError as exc:
+            conn.close()
+            raise ConnectError(str(exc)) from exc
+        return conn
+
+
+def _tls_context(verify: bool | str) -> ssl.SSLContext:
+    if verify is False:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if isinstance(verify, str):
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    return ssl.create_default_context()
+
+
+def _remaining(body: Any) -> int:
+    """Bytes left to send of a file body: its size after the current position."""
+    getbuffer = getattr(body, "getbuffer", None)
+    if getbuffer is not None:
+        size = len(getbuffer())
+    else:
+        size = os.fstat(body.fileno()).st_size
+    return max(size - body.tell(), 0) if hasattr(body, "tell") else size
+
+
+def _basic(user: str, password: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _proxy_auth(proxy: str) -> dict[str, str]:
+    p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if p.username is None:
+        return {}
+    return {"Proxy-Authorization": _basic(unquote(p.username), unquote(p.password or ""))}
+
+
+def _shown(url: str) -> str:
+    """``url`` without user information (a proxy's password never reaches a log)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    try:
+        if parts.port:
+            netloc += f":{parts.port}"
+    except ValueError:
+        pass
+    return parts._replace(netloc=netloc).geturl()
+
+
+__all__ = [
+    "BodyError",
+    "ConnectError",
+    "ConnectTimeout",
+    "HTTPError",
+    "Headers",
+    "ReadTimeout",
+    "Response",
+    "Session",
+    "TLSError",
+    "Timeout",
+]
