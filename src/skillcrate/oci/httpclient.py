@@ -145,6 +145,7 @@ class Response:
 
 class _Connection(http.client.HTTPConnection):
     read_timeout: float | None = None
+    pool_key: _Key | None = None  # where the pool keeps it while idle
 
     def connect(self) -> None:
         super().connect()
@@ -153,6 +154,7 @@ class _Connection(http.client.HTTPConnection):
 
 class _TLSConnection(http.client.HTTPSConnection):
     read_timeout: float | None = None
+    pool_key: _Key | None = None
 
     def connect(self) -> None:
         super().connect()
@@ -167,7 +169,6 @@ class _Pool:
 
     def __init__(self) -> None:
         self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
-        self._keys: dict[int, _Key] = {}
         self._lock = threading.Lock()
 
     def take(self, key: _Key) -> http.client.HTTPConnection | None:
@@ -181,23 +182,18 @@ class _Pool:
                 return conn
             conn.close()
 
-    def note(self, conn: http.client.HTTPConnection, key: _Key) -> None:
-        with self._lock:
-            self._keys[id(conn)] = key
-
     def put(self, conn: http.client.HTTPConnection) -> None:
+        key = getattr(conn, "pool_key", None)
+        if key is None:
+            conn.close()
+            return
         with self._lock:
-            key = self._keys.get(id(conn))
-            if key is not None:
-                self._idle.setdefault(key, []).append(conn)
-                return
-        conn.close()
+            self._idle.setdefault(key, []).append(conn)
 
     def close(self) -> None:
         with self._lock:
             conns = [c for idle in self._idle.values() for c in idle]
             self._idle.clear()
-            self._keys.clear()
         for conn in conns:
             conn.close()
 
@@ -307,8 +303,9 @@ class Session:
             conn = None if fresh else self._pool.take(key)
             reused = conn is not None
             if conn is None:
-                conn = self._connect(scheme, host, port, proxy, timeout, verify)
-                self._pool.note(conn, key)
+                new = self._connect(scheme, host, port, proxy, timeout, verify)
+                new.pool_key = key
+                conn = new
             elif conn.sock is not None:
                 conn.sock.settimeout(timeout[1])
             try:
@@ -345,7 +342,7 @@ class Session:
         proxy: str,
         timeout: tuple[float, float],
         verify: bool | str,
-    ) -> http.client.HTTPConnection:
+    ) -> _Connection | _TLSConnection:
         conn: _Connection | _TLSConnection
         if proxy:
             p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
