@@ -45,6 +45,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RegistrySettings:
+    """One registry's transport settings from config.toml (None: not set there)."""
+
     plain_http: bool | None = None  # None: decide by host (loopback → plain)
     insecure: bool = False
     ca_bundle: str | None = None

@@ -27,6 +27,8 @@ from .text import one_line
 
 @dataclass(frozen=True)
 class Check:
+    """One line of ``doctor``'s report: what was checked, its status, and how to fix it."""
+
     area: str  # "project" | "install" | "hooks" | "registry" | "mirror"
     subject: str
     status: str  # "ok" | "warn" | "fail"

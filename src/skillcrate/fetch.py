@@ -34,6 +34,8 @@ def max_blob() -> int:
 
 @dataclass(frozen=True)
 class FetchedSkill:
+    """A skill unpacked in the cache and verified: its tree, records and manifest facts."""
+
     name: str
     root: Path  # the unpacked skill folder in the cache (do not modify)
     digest: str  # manifest digest
@@ -297,6 +299,8 @@ def unpack_to(
 
 @dataclass(frozen=True)
 class Inspection:
+    """What ``inspect`` reports of an artifact: its manifest facts, files and entries."""
+
     reference: str
     digest: str
     media_type: str

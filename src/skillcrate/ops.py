@@ -91,6 +91,8 @@ def init(project: Project) -> bool:
 
 @dataclass(frozen=True)
 class AddRequest:
+    """One skill named on ``add``'s command line, with its version range and name."""
+
     ref: str
     version: str | None = None
     name: str | None = None
@@ -337,6 +339,8 @@ def moved_spec(spec: str, kind: str, newest: str) -> str:
 
 @dataclass(frozen=True)
 class Outdated:
+    """One row of ``outdated``: the locked version, the newest the range allows, the newest."""
+
     name: str
     spec: str
     current: str
@@ -426,6 +430,8 @@ def outdated(project: Project) -> list[Outdated]:
 
 @dataclass(frozen=True)
 class Listed:
+    """One row of ``list``: a locked skill and whether it is installed."""
+
     name: str
     version: str
     digest: str
@@ -589,6 +595,8 @@ def why(project: Project, name: str) -> Why:
 
 @dataclass
 class Drift:
+    """A skill whose installed folder differs from the lock (``verify``)."""
+
     name: str
     problem: str  # "not installed" | "modified" | ...
     paths: list[str] = field(default_factory=list)
@@ -669,6 +677,8 @@ def verify(project: Project) -> list[Drift]:
 
 @dataclass(frozen=True)
 class SignatureReport:
+    """One skill's signature check under its trust rule (``verify``)."""
+
     name: str
     source: str
     result: TrustCheck

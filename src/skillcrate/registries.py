@@ -60,6 +60,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Mirror:
+    """One ``[[registry.mirror]]`` of registries.conf."""
+
     location: str
     insecure: bool = False
     pull_from_mirror: str = "all"

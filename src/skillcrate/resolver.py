@@ -23,6 +23,8 @@ from .versions import Spec, asks_for_prerelease, candidate_tags, classify_spec, 
 
 @dataclass(frozen=True)
 class Resolved:
+    """A skill spec resolved: the reference, tag, digest and version it points at."""
+
     ref: Reference  # without tag/digest
     tag: str | None
     digest: str

@@ -124,6 +124,8 @@ class Pin:
 
 @dataclass
 class Solution:
+    """The dependency solver's pins, the skills it could not resolve, and its timings."""
+
     pins: dict[str, Pin] = field(default_factory=dict)
     failed: dict[str, SkillcrateError] = field(default_factory=dict)  # keep-going: roots left out
     fetch_seconds: float = 0.0  # reading candidates and their dependencies before the search

@@ -235,6 +235,8 @@ def _test_set(cset: ComparatorSet, v: SemVer, include_prerelease: bool = False) 
 
 @dataclass(frozen=True)
 class _Partial:
+    """A version with parts left out (``1``, ``1.2``), as a range names it."""
+
     major: int | None
     minor: int | None
     patch: int | None

@@ -37,6 +37,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 @dataclass
 class App:
+    """The global options of one invocation and what commands share: output, client, cache."""
+
     project_opt: Path | None = None
     quiet: bool = False
     verbose: int = 0

@@ -27,6 +27,8 @@ INTERVAL = 0.1  # seconds between redraws
 
 @dataclass
 class _Transfer:
+    """One blob's progress on the terminal line: bytes done of ``total``."""
+
     label: str
     total: int
     upload: bool = False

@@ -28,6 +28,8 @@ from .prepare import Prepared, is_dir
 
 @dataclass
 class InstallResult:
+    """What an install, add, remove or update did, for the CLI to print."""
+
     installed: list[str] = field(default_factory=list)  # new or changed on disk
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)

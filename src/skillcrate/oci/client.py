@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ClientOptions:
+    """The command line's transport choices for every target a Client opens."""
+
     plain_http: bool | None = None  # None: loopback → HTTP, else config, else HTTPS
     insecure: bool = False
     base_dir: Path | None = None  # relative oci: paths resolve against this folder

@@ -30,6 +30,8 @@ from ..errors import AuthError
 
 @dataclass(frozen=True)
 class Credential:
+    """A registry login; ``repr`` never shows the secret."""
+
     username: str = ""
     password: str = field(default="", repr=False)
     identity_token: str = field(default="", repr=False)

@@ -44,6 +44,8 @@ CHUNK = 1024 * 1024
 
 @dataclass(frozen=True)
 class Descriptor:
+    """An OCI content descriptor (media type, digest, size), with its bytes when known."""
+
     media_type: str
     digest: str
     size: int

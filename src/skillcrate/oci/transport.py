@@ -85,6 +85,8 @@ _PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 @dataclass(frozen=True)
 class Challenge:
+    """A parsed ``WWW-Authenticate`` challenge: its scheme and parameters."""
+
     scheme: str  # "basic" | "bearer"
     params: Mapping[str, str]
 

@@ -110,6 +110,8 @@ def copy_member(source: Target, dest: Target, member: Member, cache: Cache) -> N
 
 @dataclass(frozen=True)
 class PushedCollection:
+    """What ``collection push`` pushed: the index digest and its members."""
+
     reference: Reference
     digest: str
     members: tuple[Member, ...]

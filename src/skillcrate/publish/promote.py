@@ -25,6 +25,8 @@ from ..states import (
 # ------------------------------------------------------------------ promote
 @dataclass(frozen=True)
 class Promotion:
+    """What ``promote`` did: the new status, and the tags it moved or removed."""
+
     version: str
     previous: str
     status: str

@@ -39,6 +39,8 @@ _CHUNK = 64 * 1024
 
 @dataclass(frozen=True)
 class Entry:
+    """One folder or file of a skill's tree, as it goes into the layer."""
+
     rel: str  # POSIX path relative to the skill folder
     is_dir: bool
     executable: bool
@@ -196,6 +198,8 @@ def write_tar(folder: Path, prefix: str | None, out: BinaryIO) -> list[TreeFile]
 
 @dataclass(frozen=True)
 class Layer:
+    """A packed layer: its compressed digest and size, its diff_id and the tree digest."""
+
     digest: str  # of the gzip'd bytes: the same for the same skillcrate and zlib
     size: int
     diff_id: str  # digest of the uncompressed tar: the same whatever the zlib

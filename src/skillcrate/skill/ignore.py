@@ -11,6 +11,8 @@ BUILTIN = (".git/", ".DS_Store", "__pycache__/", "*.pyc", ".skillignore")
 
 @dataclass(frozen=True)
 class _Rule:
+    """One ``.skillignore`` pattern, compiled."""
+
     regex: re.Pattern[str]
     negate: bool
     dir_only: bool

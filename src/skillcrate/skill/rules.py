@@ -24,6 +24,8 @@ SKILL_FILES = ("SKILL.md", "skill.md")
 
 @dataclass(frozen=True)
 class Problem:
+    """One validation finding on a skill (error or warning), with a fix when there is one."""
+
     severity: str  # "error" | "warning"
     field: str
     message: str

@@ -41,6 +41,8 @@ MODES = ("enforce", "warn")
 
 @dataclass(frozen=True)
 class Keyless:
+    """A keyless (Sigstore) identity a signature's certificate must carry."""
+
     issuer: str
     identity: str | None = None  # exact subject (SAN)
     identity_regexp: str | None = None
@@ -53,6 +55,8 @@ class Keyless:
 
 @dataclass(frozen=True)
 class TrustRule:
+    """A trust rule: the sources it covers, its mode and the keys or identity it requires."""
+
     pattern: str
     mode: str
     keys: tuple[str, ...] = ()
