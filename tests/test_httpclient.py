@@ -499,3 +499,28 @@ def test_an_install_through_a_proxy(
     lock = json.loads((clone / "skills.lock.json").read_text())
     assert lock["skills"][0]["name"] == "proxied"
     assert os.environ.get("HTTP_PROXY") is None  # the env var was the command's alone
+
+
+def test_a_ca_bundle_that_cannot_be_used_is_named(canned, tmp_path: Path) -> None:
+    """A missing or non-PEM ``ca_bundle`` is a one-line error naming the file (the OS error
+    alone would not say which file), before anything is sent."""
+    from skillcrate.oci.registry import RegistryRepository
+    from skillcrate.oci.transport import Transport
+
+    server = canned(lambda c, r: ok(b"{}"))
+    host = server.url.split("//", 1)[1]
+    missing = tmp_path / "nowhere" / "ca.pem"
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    for path, said in (
+        (missing, f"cannot read the CA bundle {missing}: No such file or directory"),
+        (garbage, f"the CA bundle {garbage} holds no usable certificate"),
+    ):
+        transport = Transport(host, plain_http=False, verify=str(path))
+        with pytest.raises(RegistryError) as info:
+            RegistryRepository(transport, "x").tags()
+        assert info.value.message == f"registry {host}: {said}"
+        assert "ca_bundle" in info.value.hints()[0]
+    assert server.requests == []
+    cert, _, _ = _certificate(tmp_path / "good")  # control: a readable bundle is used
+    assert httpclient._tls_context(str(cert)).verify_mode == ssl.CERT_REQUIRED

@@ -70,6 +70,10 @@ class BodyError(HTTPError):
     """The body broke off, or ended before its declared length."""
 
 
+class CABundleError(HTTPError):
+    """The CA bundle asked for cannot be read (missing, unreadable, not PEM)."""
+
+
 _RETRY_FRESH = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
@@ -385,9 +389,14 @@ def _tls_context(verify: bool | str) -> ssl.SSLContext:
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
     if isinstance(verify, str):
-        if os.path.isdir(verify):
-            return ssl.create_default_context(capath=verify)
-        return ssl.create_default_context(cafile=verify)
+        try:
+            if os.path.isdir(verify):
+                return ssl.create_default_context(capath=verify)
+            return ssl.create_default_context(cafile=verify)
+        except ssl.SSLError as exc:  # before OSError: it is one
+            raise CABundleError(f"the CA bundle {verify} holds no usable certificate") from exc
+        except OSError as exc:
+            raise CABundleError(f"cannot read the CA bundle {verify}: {exc.strerror}") from exc
     return ssl.create_default_context()
 
 
@@ -430,6 +439,7 @@ def _shown(url: str) -> str:
 
 __all__ = [
     "BodyError",
+    "CABundleError",
     "ConnectError",
     "ConnectTimeout",
     "HTTPError",

@@ -325,6 +325,13 @@ class Transport:
                     timeout=self.timeouts,
                     verify=self.verify,
                 )  # redirects are followed in _fetch(), credentials scoped
+            except httpclient.CABundleError as exc:
+                raise RegistryError(
+                    f"registry {self.host}: {exc}",
+                    method=method,
+                    url=url,
+                    hints=["check ca_bundle in config.toml, or SKILLCRATE_CA_BUNDLE"],
+                ) from exc
             except httpclient.TLSError as exc:
                 cause = network_cause(exc, self.host)
                 plain = "does not speak TLS" in cause
