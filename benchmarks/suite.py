@@ -290,13 +290,12 @@ class Registry:
     def layer_digest(self, repo: str, tag: str) -> str:
         conn = http.client.HTTPConnection(self.host, timeout=30)
         try:
-            conn.request("GET", f"/v2/{repo}/manifests/{tag}", headers={"Accept": OCI_MANIFEST})
-            resp = conn.getresponse()
-            body = resp.read()
-            if resp.status != 200:
-                raise RuntimeError(f"manifest {repo}:{tag}: {resp.status}")
+            path = f"/v2/{repo}/manifests/{tag}"
+            status, _, body = exchange(conn, "GET", path, headers={"Accept": OCI_MANIFEST})
         finally:
             conn.close()
+        if status != 200:
+            raise RuntimeError(f"manifest {repo}:{tag}: {status}")
         return str(json.loads(body)["layers"][0]["digest"])
 
 
@@ -871,29 +870,38 @@ def baseline_push(folder: str, url: str, repo: str, layer: str) -> None:
             digest.update(chunk)
     conn = http.client.HTTPConnection(urlsplit(url).netloc, timeout=600, blocksize=MIB)
     try:
-        conn.request("POST", f"/v2/{repo}/blobs/uploads/", body=b"")
-        started = conn.getresponse()
-        said = started.read()
-        if started.status != 202:
-            raise SystemExit(f"POST upload: {started.status} {said[:200]!r}")
-        location = started.headers["Location"]
+        status, headers, said = exchange(conn, "POST", f"/v2/{repo}/blobs/uploads/", b"")
+        if status != 202:
+            raise SystemExit(f"POST upload: {status} {said[:200]!r}")
+        location = headers["Location"]
         if location.startswith(("http://", "https://")):
             parts = urlsplit(location)
             location = parts.path + (f"?{parts.query}" if parts.query else "")
         sep = "&" if "?" in location else "?"
         with open(layer, "rb") as body:
-            headers = {
+            sent = {
                 "Content-Type": "application/octet-stream",
                 "Content-Length": str(os.fstat(body.fileno()).st_size),
             }
-            # streamed from the file in 1 MiB blocks
-            conn.request("PUT", f"{location}{sep}digest=sha256:{digest.hexdigest()}", body, headers)
-            done = conn.getresponse()
-            said = done.read()
-        if done.status != 201:
-            raise SystemExit(f"PUT upload: {done.status} {said[:200]!r}")
+            target = f"{location}{sep}digest=sha256:{digest.hexdigest()}"
+            status, _, said = exchange(conn, "PUT", target, body, sent)  # 1 MiB blocks
+        if status != 201:
+            raise SystemExit(f"PUT upload: {status} {said[:200]!r}")
     finally:
         conn.close()
+
+
+def exchange(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any, bytes]:
+    """One request on ``conn``: the answer's status, headers and whole body."""
+    conn.request(method, path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    return resp.status, resp.headers, resp.read()
 
 
 class _HashingReader:

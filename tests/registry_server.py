@@ -202,10 +202,13 @@ def _signing_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _self_signed_cert(key: rsa.RSAPrivateKey, common_name: str) -> x509.Certificate:
+def _self_signed_cert(
+    key: rsa.RSAPrivateKey, common_name: str, *, ip: str | None = None
+) -> x509.Certificate:
+    """A self-signed CA certificate; ``ip``: also valid for that address (a TLS server's)."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -214,8 +217,13 @@ def _self_signed_cert(key: rsa.RSAPrivateKey, common_name: str) -> x509.Certific
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
     )
+    if ip is not None:
+        import ipaddress
+
+        address = x509.IPAddress(ipaddress.ip_address(ip))
+        builder = builder.add_extension(x509.SubjectAlternativeName([address]), critical=False)
+    return builder.sign(key, hashes.SHA256())
 
 
 class _TokenHTTPServer(QuietHTTPServer):

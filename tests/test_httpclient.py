@@ -256,31 +256,14 @@ def get_verified(session: Session, url: str, verify: str) -> bytes:
 
 def _certificate(folder: Path) -> tuple[Path, Path, str]:
     """A self-signed certificate for the IP 127.0.0.1: (cert, key, OpenSSL subject hash)."""
-    import datetime as dt
-    import ipaddress
     import subprocess
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import serialization
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"test CA {folder.name}")])
-    now = dt.datetime.now(dt.UTC)
-    ip = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
-    built = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([ip]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    from registry_server import _self_signed_cert, _signing_key
+
+    key = _signing_key()
+    built = _self_signed_cert(key, f"test CA {folder.name}", ip="127.0.0.1")
     folder.mkdir(parents=True, exist_ok=True)
     cert, key_file = folder / "cert.pem", folder / "key.pem"
     cert.write_bytes(built.public_bytes(serialization.Encoding.PEM))

@@ -322,15 +322,9 @@ class Session:
                         body.seek(start)
                     continue  # the server closed the idle connection as we reused it
                 raise ConnectError(f"connection closed: {exc}") from exc
-            except TimeoutError as exc:
-                conn.close()
-                raise ReadTimeout(f"no answer within {timeout[1]:g} s") from exc
-            except ssl.SSLError as exc:
-                conn.close()
-                raise TLSError(str(exc)) from exc
             except OSError as exc:
                 conn.close()
-                raise ConnectError(str(exc)) from exc
+                raise _as_error(exc, ReadTimeout(f"no answer within {timeout[1]:g} s")) from exc
             except (http.client.HTTPException, ValueError) as exc:
                 conn.close()
                 raise HTTPError(f"malformed answer: {exc.__class__.__name__}: {exc}") from exc
@@ -370,16 +364,20 @@ class Session:
         log.debug("connecting to %s:%s%s", host, port, f" through {_shown(proxy)}" if proxy else "")
         try:
             conn.connect()
-        except TimeoutError as exc:
-            conn.close()
-            raise ConnectTimeout(f"no connection within {timeout[0]:g} s") from exc
-        except ssl.SSLError as exc:
-            conn.close()
-            raise TLSError(str(exc)) from exc
         except OSError as exc:
             conn.close()
-            raise ConnectError(str(exc)) from exc
+            raise _as_error(exc, ConnectTimeout(f"no connection within {timeout[0]:g} s")) from exc
         return conn
+
+
+def _as_error(exc: OSError, timed_out: HTTPError) -> HTTPError:
+    """The error for an OS or TLS error under a connect or a request: ``timed_out`` for a
+    timeout (which one depends on where it happened)."""
+    if isinstance(exc, TimeoutError):
+        return timed_out
+    if isinstance(exc, ssl.SSLError):
+        return TLSError(str(exc))
+    return ConnectError(str(exc))
 
 
 def _tls_context(verify: bool | str) -> ssl.SSLContext:
