@@ -507,3 +507,41 @@ def test_a_ca_bundle_that_cannot_be_used_is_named(canned, tmp_path: Path) -> Non
     assert server.requests == []
     cert, _, _ = _certificate(tmp_path / "good")  # control: a readable bundle is used
     assert httpclient._tls_context(str(cert)).verify_mode == ssl.CERT_REQUIRED
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "no_proxy", "direct"),
+    [
+        ("registry.corp.example", 443, "corp.example", True),  # a domain and its subdomains
+        ("registry.corp.example", 443, ".corp.example", True),
+        ("registry.corp.example", 443, "*.corp.example", True),
+        ("corp.example", 443, "corp.example", True),
+        ("evilcorp.example", 443, "corp.example", False),  # a suffix, not a substring
+        ("registry.corp.example", 5000, "registry.corp.example:5000", True),
+        ("registry.corp.example", 443, "registry.corp.example:5000", False),
+        ("Registry.Corp.Example.", 443, "CORP.example", True),
+        ("10.1.2.3", 5000, "10.0.0.0/8", True),  # CIDR, as curl, Go and requests read it
+        ("11.1.2.3", 5000, "10.0.0.0/8", False),
+        ("::1", 5000, "::1/128", True),
+        ("[::1]", 5000, "[::1]:5000", True),
+        ("127.0.0.1", 5000, "127.0.0.1", True),
+        ("127.0.0.1", 5000, "localhost", False),
+        ("anything.example", 443, "*", True),
+        ("anything.example", 443, "a.example, b.example  c.example", False),
+        ("c.example", 443, "a.example, b.example  c.example", True),
+        ("registry.example", 443, "", False),
+        ("registry.example", 443, "not-a-net/99, ,", False),
+    ],
+)
+def test_no_proxy(host: str, port: int, no_proxy: str, direct: bool) -> None:
+    assert httpclient.bypasses_proxy(host, port, no_proxy) is direct
+
+
+def test_proxy_settings_from_the_environment() -> None:
+    env = {"HTTPS_PROXY": "http://upper:1", "https_proxy": "http://lower:1", "NO_PROXY": "x"}
+    assert httpclient._proxies(env) == {"https": "http://lower:1", "no": "x"}  # lower wins
+    assert httpclient._proxies({"ALL_PROXY": "http://p:1"}) == {"all": "http://p:1"}
+    cgi = {"HTTP_PROXY": "http://from-a-header:1", "REQUEST_METHOD": "GET"}
+    assert httpclient._proxies(cgi) == {}  # httpoxy: a CGI client's Proxy: header
+    assert httpclient._proxies({**cgi, "http_proxy": "http://mine:1"}) == {"http": "http://mine:1"}
+    assert httpclient._proxies({"HTTP_PROXY": "http://p:1"}) == {"http": "http://p:1"}

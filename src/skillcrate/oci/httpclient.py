@@ -214,13 +214,65 @@ def _usable(conn: http.client.HTTPConnection) -> bool:
     return not readable
 
 
-def _proxies() -> dict[str, str]:
-    """The ``*_proxy`` settings of the environment (lower-case names win, as in curl)."""
-    if not any(k.lower().endswith("_proxy") for k in os.environ):
-        return {}
-    from urllib.request import getproxies_environment
+def _proxies(env: Mapping[str, str]) -> dict[str, str]:
+    """The proxy settings of ``env``: ``http``, ``https``, ``all`` and ``no`` from
+    ``<name>_proxy`` or ``<NAME>_PROXY`` (the lower-case one wins, as in curl). Upper-case
+    ``HTTP_PROXY`` is ignored when ``REQUEST_METHOD`` is set: in a CGI program a client
+    can set it with a ``Proxy:`` header ("httpoxy")."""
+    found: dict[str, str] = {}
+    for name in ("http", "https", "all", "no"):
+        value = env.get(f"{name}_proxy")
+        if value is None and not (name == "http" and "REQUEST_METHOD" in env):
+            value = env.get(f"{name.upper()}_PROXY")
+        if value:
+            found[name] = value.strip()
+    return found
 
-    return getproxies_environment()
+
+def bypasses_proxy(host: str, port: int, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` sends ``host:port`` straight there: ``*``; a name, which also
+    covers its subdomains (a leading ``.`` or ``*.`` is the same); ``name:port``; an IP
+    address; or a CIDR network such as ``10.0.0.0/8`` holding an IP literal ``host`` (what
+    curl, Go and requests accept)."""
+    import ipaddress
+
+    host = host.strip("[]").rstrip(".").lower()
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in no_proxy.replace(" ", ",").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if "/" in entry:
+            try:
+                if address is not None and address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name, want = entry, None
+        if entry.startswith("[") and "]" in entry:  # [v6]:port
+            name, _, rest = entry[1:].partition("]")
+            want = rest[1:] if rest.startswith(":") else None
+        elif entry.count(":") == 1:
+            name, _, want = entry.partition(":")
+        if want is not None and want != str(port):
+            continue
+        name = name.removeprefix("*").lstrip(".").rstrip(".")
+        if address is not None:
+            try:
+                if ipaddress.ip_address(name) == address:
+                    return True
+            except ValueError:
+                pass
+            continue
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
 
 
 class Session:
@@ -231,7 +283,7 @@ class Session:
         self._pool = _Pool()
         self._contexts: dict[bool | str, ssl.SSLContext] = {}
         self._lock = threading.Lock()
-        self._proxy_env = _proxies()
+        self._proxy_env = _proxies(os.environ)
 
     def close(self) -> None:
         self._pool.close()
@@ -244,15 +296,9 @@ class Session:
                 self._contexts[verify] = ctx
             return ctx
 
-    def _proxy_for(self, scheme: str, host: str) -> str:
+    def _proxy_for(self, scheme: str, host: str, port: int) -> str:
         env = self._proxy_env
-        if not env:
-            return ""
-        # NO_PROXY as urllib reads it (names, domain suffixes, host:port; "*" for all):
-        # in the stdlib since Python 2, not in its documentation or its type stubs
-        from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
-
-        if proxy_bypass_environment(host, env):
+        if not env or bypasses_proxy(host, port, env.get("no", "")):
             return ""
         return env.get(scheme) or env.get("all") or ""
 
@@ -298,7 +344,7 @@ class Session:
             send["Content-Length"] = str(_remaining(body))
         start = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
 
-        proxy = self._proxy_for(scheme, host)
+        proxy = self._proxy_for(scheme, host, port)
         key: _Key = (scheme, host, port, proxy)
         if proxy and scheme == "http":
             target = url  # a plain-HTTP request through a proxy names the whole URL
