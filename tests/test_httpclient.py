@@ -545,3 +545,28 @@ def test_proxy_settings_from_the_environment() -> None:
     assert httpclient._proxies(cgi) == {}  # httpoxy: a CGI client's Proxy: header
     assert httpclient._proxies({**cgi, "http_proxy": "http://mine:1"}) == {"http": "http://mine:1"}
     assert httpclient._proxies({"HTTP_PROXY": "http://p:1"}) == {"http": "http://p:1"}
+
+
+def test_an_idle_connection_on_a_high_descriptor_is_still_reused(canned) -> None:
+    """A process with many files open (a big install) gets sockets above 1023, which
+    ``select`` cannot watch: the check before reuse must not drop them all."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"the hard limit on open files is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    server = canned(lambda c, r: ok(f"answer {r}".encode()))
+    session = Session()
+    held = []
+    try:
+        while not held or held[-1] < 1030:  # the next socket gets a descriptor above 1023
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        assert get(session, server.url + "/a") == (200, b"answer 1")
+        assert _idle_socket(session).fileno() > 1023
+        assert get(session, server.url + "/b") == (200, b"answer 2")
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert server.connections == 1

@@ -203,11 +203,16 @@ class _Pool:
 
 
 def _usable(conn: http.client.HTTPConnection) -> bool:
-    """An idle connection the server has not closed (nothing to read on it yet)."""
+    """An idle connection the server has not closed (nothing to read on it yet, no hang-up
+    or error). ``poll`` where there is one: ``select`` takes no descriptor above 1023."""
     sock = conn.sock
     if sock is None:
         return False
     try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return not poller.poll(0)
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):
         return False
