@@ -91,9 +91,6 @@ class Headers:
     def get(self, name: str, default: Any = None) -> Any:
         return self._fields.get(name.lower(), default)
 
-    def __getitem__(self, name: str) -> str:
-        return self._fields[name.lower()]
-
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._fields
 
@@ -118,20 +115,20 @@ class Response:
         self.headers = Headers(raw.getheaders())
 
     def iter_content(self, chunk_size: int) -> Iterator[bytes]:
+        """The body in chunks of at most ``chunk_size`` bytes; the response is closed when
+        the body ends, breaks off or is left unread."""
         raw = self._raw
         try:
             while chunk := raw.read(chunk_size):
                 yield chunk
+            if raw.length:  # Content-Length said more: the server closed the connection early
+                raise BodyError(f"the body ended {raw.length} bytes before its Content-Length")
         except TimeoutError as exc:
-            self.close()
             raise ReadTimeout(f"no data within the read timeout: {exc}") from exc
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            self.close()
             raise BodyError(f"the body broke off: {exc.__class__.__name__}") from exc
-        if raw.length:  # Content-Length said more: the server closed the connection early
+        finally:
             self.close()
-            raise BodyError(f"the body ended {raw.length} bytes before its Content-Length")
-        self.close()
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -147,25 +144,28 @@ class Response:
             conn.close()
 
 
-class _Connection(http.client.HTTPConnection):
-    read_timeout: float | None = None
-    pool_key: _Key | None = None  # where the pool keeps it while idle
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.settimeout(self.read_timeout)
+_Key = tuple[str, str, int, str]  # (scheme, host, port, proxy URL or "")
 
 
-class _TLSConnection(http.client.HTTPSConnection):
+class _Pooled:
+    """What both connection kinds add: the read timeout once connected (``timeout`` is
+    the connect timeout), and the pool key the connection is kept under while idle."""
+
+    sock: Any
     read_timeout: float | None = None
     pool_key: _Key | None = None
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         self.sock.settimeout(self.read_timeout)
 
 
-_Key = tuple[str, str, int, str]
+class _Connection(_Pooled, http.client.HTTPConnection):
+    pass
+
+
+class _TLSConnection(_Pooled, http.client.HTTPSConnection):
+    pass
 
 
 class _Pool:
@@ -193,13 +193,6 @@ class _Pool:
             return
         with self._lock:
             self._idle.setdefault(key, []).append(conn)
-
-    def close(self) -> None:
-        with self._lock:
-            conns = [c for idle in self._idle.values() for c in idle]
-            self._idle.clear()
-        for conn in conns:
-            conn.close()
 
 
 def _usable(conn: http.client.HTTPConnection) -> bool:
@@ -290,9 +283,6 @@ class Session:
         self._lock = threading.Lock()
         self._proxy_env = _proxies(os.environ)
 
-    def close(self) -> None:
-        self._pool.close()
-
     def _context(self, verify: bool | str) -> ssl.SSLContext:
         with self._lock:
             ctx = self._contexts.get(verify)
@@ -340,7 +330,7 @@ class Session:
         send: dict[str, str] = {"User-Agent": self.user_agent, "Accept": "*/*"}
         send.update(headers or {})
         if auth is not None and not any(k.lower() == "authorization" for k in send):
-            send["Authorization"] = _basic(*auth)
+            send["Authorization"] = basic_authorization(*auth)
         body: Any = data
         if isinstance(data, Mapping):
             body = urlencode(dict(data)).encode()
@@ -358,9 +348,7 @@ class Session:
             conn = None if fresh else self._pool.take(key)
             reused = conn is not None
             if conn is None:
-                new = self._connect(scheme, host, port, proxy, timeout, verify)
-                new.pool_key = key
-                conn = new
+                conn = self._connect(key, timeout, verify)
             elif conn.sock is not None:
                 conn.sock.settimeout(timeout[1])
             try:
@@ -384,17 +372,13 @@ class Session:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _connect(
-        self,
-        scheme: str,
-        host: str,
-        port: int,
-        proxy: str,
-        timeout: tuple[float, float],
-        verify: bool | str,
+        self, key: _Key, timeout: tuple[float, float], verify: bool | str
     ) -> _Connection | _TLSConnection:
+        """A new connection for ``key``, connected (through its proxy, if any)."""
+        scheme, host, port, proxy = key
         conn: _Connection | _TLSConnection
         if proxy:
-            p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            p = _proxy_url(proxy)
             if p.scheme.lower() != "http" or not p.hostname:
                 raise HTTPError(f"unsupported proxy {_shown(proxy)!r}: use an http:// proxy URL")
             try:
@@ -411,7 +395,7 @@ class Session:
                 conn.set_tunnel(host, port, headers=_proxy_auth(proxy))
         else:
             conn = _Connection(*where, timeout=timeout[0], blocksize=BLOCK)
-        conn.read_timeout = timeout[1]
+        conn.read_timeout, conn.pool_key = timeout[1], key
         log.debug("connecting to %s:%s%s", host, port, f" through {_shown(proxy)}" if proxy else "")
         try:
             conn.connect()
@@ -459,17 +443,24 @@ def _remaining(body: Any) -> int:
     return max(size - body.tell(), 0) if hasattr(body, "tell") else size
 
 
-def _basic(user: str, password: str) -> str:
+def basic_authorization(user: str, password: str) -> str:
+    """The ``Authorization`` (or ``Proxy-Authorization``) value of HTTP Basic auth."""
     import base64
 
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+def _proxy_url(proxy: str) -> Any:
+    """A proxy setting as a split URL (``host:port`` alone means ``http://host:port``)."""
+    return urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+
+
 def _proxy_auth(proxy: str) -> dict[str, str]:
-    p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    p = _proxy_url(proxy)
     if p.username is None:
         return {}
-    return {"Proxy-Authorization": _basic(unquote(p.username), unquote(p.password or ""))}
+    password = unquote(p.password or "")
+    return {"Proxy-Authorization": basic_authorization(unquote(p.username), password)}
 
 
 def _shown(url: str) -> str:
@@ -493,6 +484,7 @@ __all__ = [
     "ConnectTimeout",
     "HTTPError",
     "Headers",
+    "basic_authorization",
     "ReadTimeout",
     "Response",
     "Session",

@@ -477,10 +477,8 @@ class Transport:
         if basic:
             cred = self.credential()
             if cred and cred.username:
-                import base64
-
-                raw = f"{cred.username}:{cred.password}".encode()
-                return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+                auth = httpclient.basic_authorization(cred.username, cred.password)
+                return {"Authorization": auth}
         return {}
 
     def _fetch(
