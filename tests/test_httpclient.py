@@ -564,3 +564,52 @@ def test_an_idle_connection_on_a_high_descriptor_is_still_reused(canned) -> None
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert server.connections == 1
+
+
+def test_a_proxy_failure_names_the_proxy_in_one_line(
+    servers,  # noqa: F811
+    proxy,
+    no_proxy_env: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Through the transport: a proxy nobody listens on, one that refuses the tunnel, and
+    one skillcrate cannot use each say so (not a bare class name, not the registry's fault)."""
+    from skillcrate.errors import RegistryUnreachable
+    from skillcrate.oci.registry import RegistryRepository
+    from skillcrate.oci.transport import Transport
+
+    from helpers import closed_port
+
+    target: Server = servers(lambda s: (200, {}, tags_body("1.0.0")), tls=tmp_path / "tls")
+    no_proxy_env.setenv("SKILLCRATE_CONNECT_TIMEOUT", "1")
+
+    def tags() -> list[str]:
+        return RegistryRepository(
+            Transport(target.host, plain_http=False, verify=False), "x"
+        ).tags()
+
+    dead = f"http://user:secret@{closed_port()}"
+    no_proxy_env.setenv("HTTPS_PROXY", dead)
+    with pytest.raises(RegistryUnreachable) as info:
+        tags()
+    shown = dead.replace("user:secret@", "")
+    assert info.value.message == (
+        f"cannot reach registry {target.host}: connection refused (nothing listens on that port)"
+        f" (through the proxy {shown})"
+    )
+    assert "HTTPS_PROXY" in info.value.hints()[0]
+
+    gate = proxy(auth="Basic c2VjcmV0")
+    no_proxy_env.setenv("HTTPS_PROXY", gate.url)
+    with pytest.raises(RegistryUnreachable, match="407 Proxy Authentication Required"):
+        tags()
+
+    no_proxy_env.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    with pytest.raises(RegistryError) as failed:
+        tags()
+    assert "unsupported proxy 'socks5://127.0.0.1:1080': use an http:// proxy URL" in str(
+        failed.value.message
+    )
+    assert target.seen == []
+    no_proxy_env.setenv("NO_PROXY", "127.0.0.1")  # control: straight there
+    assert tags() == ["1.0.0"]

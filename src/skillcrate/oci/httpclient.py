@@ -43,7 +43,10 @@ BLOCK = 1024 * 1024  # bytes a request body is sent in
 
 
 class HTTPError(Exception):
-    """A request that got no usable HTTP answer."""
+    """A request that got no usable HTTP answer. ``proxy``: the proxy it went to (no
+    user information), when the failure was reaching or passing it."""
+
+    proxy = ""
 
 
 class ConnectError(HTTPError):
@@ -401,7 +404,9 @@ class Session:
             conn.connect()
         except OSError as exc:
             conn.close()
-            raise _as_error(exc, ConnectTimeout(f"no connection within {timeout[0]:g} s")) from exc
+            error = _as_error(exc, ConnectTimeout(f"no connection within {timeout[0]:g} s"))
+            error.proxy = _shown(proxy)
+            raise error from exc
         return conn
 
 

@@ -229,7 +229,8 @@ def network_cause(exc: BaseException, host: str) -> str:
         return "no answer within the read timeout (--timeout, SKILLCRATE_READ_TIMEOUT)"
     if timeout:
         return "timed out connecting (SKILLCRATE_CONNECT_TIMEOUT)"
-    return "connection failed"
+    said = one_line(str(exc), 120) if isinstance(exc, httpclient.HTTPError) else ""
+    return said[:1].lower() + said[1:] if said else "connection failed"  # e.g. a proxy's 407
 
 
 class Transport:
@@ -369,9 +370,11 @@ class Transport:
                 if attempt + 1 < ATTEMPTS:
                     time.sleep(0.25 * (2**attempt))
                 continue
-            except httpclient.HTTPError as exc:
+            except httpclient.HTTPError as exc:  # a URL or proxy it cannot use, a garbled answer
                 raise RegistryError(
-                    f"{method} {url} failed: {exc.__class__.__name__}", method=method, url=url
+                    f"{method} {url} failed: {one_line(str(exc), 200) or exc.__class__.__name__}",
+                    method=method,
+                    url=url,
                 ) from exc
             finally:
                 if body is not None:
@@ -384,15 +387,19 @@ class Transport:
                 continue
             return resp
         cause = network_cause(last_exc, self.host) if last_exc else "no answer"
+        proxy = getattr(last_exc, "proxy", "")
+        if proxy:
+            hint = "check the proxy, or HTTPS_PROXY / HTTP_PROXY / NO_PROXY"
+        elif cause.startswith("cannot resolve"):
+            hint = "check the host name and your DNS or /etc/hosts"
+        else:
+            hint = "check that the registry is running and the address is right"
         raise RegistryUnreachable(
-            f"cannot reach registry {self.host}: {cause}",
+            f"cannot reach registry {self.host}: {cause}"
+            + (f" (through the proxy {proxy})" if proxy else ""),
             method=method,
             url=url,
-            hints=[
-                "check the host name and your DNS or /etc/hosts"
-                if cause.startswith("cannot resolve")
-                else "check that the registry is running and the address is right"
-            ],
+            hints=[hint],
         ) from last_exc
 
     # -- auth --------------------------------------------------------------
