@@ -613,3 +613,19 @@ def test_a_proxy_failure_names_the_proxy_in_one_line(
     assert target.seen == []
     no_proxy_env.setenv("NO_PROXY", "127.0.0.1")  # control: straight there
     assert tags() == ["1.0.0"]
+
+
+def test_a_garbled_answer_is_quoted_inert(canned) -> None:
+    """The words of a malformed answer reach the error message (and the terminal) with
+    their control characters escaped: a status line carrying an escape sequence."""
+    from skillcrate.oci.registry import RegistryRepository
+    from skillcrate.oci.transport import Transport
+
+    server = canned(lambda c, r: b"HTTP/1.1 \x1b[2J\x1b]0;pwned\x07 OK\r\n\r\n", last=1)
+    host = server.url.split("//", 1)[1]
+    with pytest.raises(RegistryError) as info:
+        RegistryRepository(Transport(host, plain_http=True), "x").tags()
+    message = info.value.message
+    assert "malformed answer: BadStatusLine" in message
+    assert "\x1b" not in message and "\x07" not in message
+    assert "\\x1b[2J" in message  # shown, escaped
