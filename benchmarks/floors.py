@@ -9,6 +9,14 @@ and times, interleaved in the same run so that machine load affects all of them 
 * ``python -m skillcrate install``        the no-op on 500 skills (the suite's row 3)
 * the no-op's system calls alone          a process that only ``lstat``s the recorded
                                           folders and files and reads the links, in one loop
+* the least no-op check in Python         a script (stdlib only, no skillcrate code) that
+                                          reads the same three files, compares the inputs and
+                                          checks every recorded line against its ``lstat``
+                                          and every link's text, relative to an open parent
+                                          folder: row 3's work with nothing else (no type or
+                                          symlink checks, no objects), so a lower bound. The
+                                          suite runs the no-op as ``python -m``: add ``import
+                                          runpy``'s cost to compare with row 3
 * importing the CLI and the install code  ``skillcrate.cli``, ``cli.project``, ``ops``
                                           (what a warm or cold install loads first)
 * the same plus the HTTP client           ``skillcrate.oci.httpclient`` (on ``http.client``,
@@ -18,8 +26,9 @@ and times, interleaved in the same run so that machine load affects all of them 
                                           and copy the tree (no imports of skillcrate, no
                                           checks, no state)
 
-and prints each median and its ratio to ``python -c pass``, and the copy's ratio to
-``cp -r`` (row 5's goal is 2). It never asserts on timing.
+and prints each median and its ratio to ``python -c pass``, row 3's floor (the least check
+plus ``import runpy``'s cost, as a ratio to ``python -c pass``; row 3's goal is 3) and the
+copy's ratio to ``cp -r`` (row 5's goal is 2). It never asserts on timing.
 Usage::
 
     python benchmarks/floors.py [--runs 25] [--warmup 2] [--json]
@@ -48,6 +57,44 @@ _SYSCALLS = (
     "    for p in fh.read().split('\\n'): rl(p)\n"
 )
 
+_LEAST_CHECK = (
+    "import os, sys\n"
+    "root, state = {root!r}, {state!r}\n"
+    "def read(path):\n"
+    "    with open(path, 'rb') as fh: return fh.read()\n"
+    "data = read(state)\n"
+    "at = data.find(b'\\ninputs ')\n"
+    "inputs = read(root + '/skills.json') + b'\\n\\0\\n' + read(root + '/skills.lock.json')\n"
+    "if data[data.find(b'\\n', at + 1) + 1 :] != inputs: sys.exit(1)\n"
+    "lines = str(memoryview(data)[:at], 'utf-8', 'surrogateescape').split('\\n')\n"
+    "lstat, folders, i, total = os.lstat, {{}}, 2, len(lines)\n"
+    "while i < total:\n"
+    "    fields = lines[i].split('\\t')\n"
+    "    i += 1\n"
+    "    parent, _, name = fields[1].rpartition('/')\n"
+    "    fd = folders.get(parent)\n"
+    "    if fd is None:\n"
+    "        fd = folders[parent] = os.open(root + '/' + parent, os.O_RDONLY | os.O_DIRECTORY)\n"
+    "    if fields[0] == 'l':\n"
+    "        if os.readlink(name, dir_fd=fd) != fields[3]: sys.exit(2)\n"
+    "        continue\n"
+    "    files, dirs, base = int(fields[4]), int(fields[5]), name + '/'\n"
+    "    for line in lines[i : i + dirs]:\n"
+    "        rel, _, rest = line.partition('\\0')\n"
+    "        st = lstat(base + rel if rel else name, dir_fd=fd)\n"
+    "        if f'{{st.st_mtime_ns}}\\0{{st.st_ctime_ns}}' != rest: sys.exit(3)\n"
+    "    for line in lines[i + dirs : i + dirs + files]:\n"
+    "        rel, _, rest = line.partition('\\0')\n"
+    "        st = lstat(base + rel, dir_fd=fd)\n"
+    "        x = 1 if st.st_mode & 0o100 else 0\n"
+    "        if f'{{st.st_size}}\\0{{st.st_mtime_ns}}\\0{{st.st_ctime_ns}}\\0{{x}}' != rest:\n"
+    "            sys.exit(4)\n"
+    "    i += dirs + files\n"
+)
+"""Row 3's check and nothing else, over the same install state (its format: header, root,
+one line per artifact followed by its folder and file lines, then the inputs): exits
+non-zero if anything differs, so it cannot time a check that did not happen."""
+
 
 def recorded_paths(project: Path) -> tuple[list[str], list[str]]:
     """(every folder and file the install state records, every link) of ``project``."""
@@ -68,6 +115,13 @@ def recorded_paths(project: Path) -> tuple[list[str], list[str]]:
             rel = line[: line.index("\0")]
             paths.append(f"{full}/{rel}" if rel else full)
     return paths, links
+
+
+def state_file(project: Path) -> str:
+    """The install state file of ``project`` (where the no-op check reads it)."""
+    from skillcrate.fastpath import INSTALL_FILE, _project_state_path
+
+    return os.path.join(_project_state_path(os.path.realpath(project)), INSTALL_FILE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         (root / "links.txt").write_text("\n".join(links))
         py = sys.executable
         syscalls = _SYSCALLS.format(paths=str(root / "paths.txt"), links=str(root / "links.txt"))
+        least = _LEAST_CHECK.format(root=str(large), state=state_file(large))
         tree, copy = small / ".agents" / "skills", root / "copy"
         imports = "import skillcrate.cli, skillcrate.cli.project, skillcrate.ops"
         commands = {
@@ -98,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             "python -c 'import runpy'": [py, "-c", "import runpy"],
             "no-op install, 500 skills": [py, "-m", "skillcrate", "install"],
             f"{len(paths)} lstat + {len(links)} readlink only": [py, "-c", syscalls],
+            "the least no-op check in Python": [py, "-c", least],
             "import the CLI and install code": [py, "-c", imports],
             "the same + the HTTP client": [py, "-c", imports + ", skillcrate.oci.httpclient"],
             "cp -r of 20 installed skills": ["cp", "-r", str(tree), str(copy)],
@@ -134,14 +190,18 @@ def main(argv: list[str] | None = None) -> int:
         / statistics.median(times["cp -r of 20 installed skills"]),
         2,
     )
+    runpy_ms = statistics.median(times["python -c 'import runpy'"]) - base
+    row3_floor = round(
+        (statistics.median(times["the least no-op check in Python"]) + runpy_ms) / base, 2
+    )
     if args.json:
-        print(
-            json.dumps({"runs": args.runs, "results": rows, "copytreeToCp": copy_ratio}, indent=2)
-        )
+        summary = {"runs": args.runs, "results": rows, "copytreeToCp": copy_ratio}
+        print(json.dumps({**summary, "row3Floor": row3_floor}, indent=2))
         return 0
     print(f"medians of {args.runs} interleaved runs, ratios to python -c pass")
     for label, row in rows.items():
         print(f"  {label:40s} {row['median_ms']:7.1f} ms  x{row['ratio']:.2f}")
+    print(f"  the least no-op check + what python -m adds: x{row3_floor:.2f} (row 3's goal: x3)")
     print(f"  shutil.copytree / cp -r: x{copy_ratio:.2f} (row 5's goal: x2)")
     return 0
 
