@@ -119,9 +119,9 @@ def recorded_paths(project: Path) -> tuple[list[str], list[str]]:
 
 def state_file(project: Path) -> str:
     """The install state file of ``project`` (where the no-op check reads it)."""
-    from skillcrate.fastpath import INSTALL_FILE, _project_state_path
+    from skillcrate.fastpath import INSTALL_FILE, project_state_dir
 
-    return os.path.join(_project_state_path(os.path.realpath(project)), INSTALL_FILE)
+    return str(project_state_dir(project) / INSTALL_FILE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,13 +190,18 @@ def main(argv: list[str] | None = None) -> int:
         / statistics.median(times["cp -r of 20 installed skills"]),
         2,
     )
-    runpy_ms = statistics.median(times["python -c 'import runpy'"]) - base
+    runpy_cost = statistics.median(times["python -c 'import runpy'"]) - base  # seconds
     row3_floor = round(
-        (statistics.median(times["the least no-op check in Python"]) + runpy_ms) / base, 2
+        (statistics.median(times["the least no-op check in Python"]) + runpy_cost) / base, 2
     )
     if args.json:
-        summary = {"runs": args.runs, "results": rows, "copytreeToCp": copy_ratio}
-        print(json.dumps({**summary, "row3Floor": row3_floor}, indent=2))
+        document = {
+            "runs": args.runs,
+            "results": rows,
+            "copytreeToCp": copy_ratio,
+            "row3Floor": row3_floor,
+        }
+        print(json.dumps(document, indent=2))
         return 0
     print(f"medians of {args.runs} interleaved runs, ratios to python -c pass")
     for label, row in rows.items():

@@ -23,9 +23,8 @@ import noop_install  # noqa: E402
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SKILLCRATE_CACHE_DIR", str(tmp_path / "cache"))
-    return noop_install.build_project(tmp_path, 3)
+def project(tmp_path: Path) -> Path:
+    return noop_install.build_project(tmp_path, 3)  # conftest isolates the cache and state
 
 
 def least_check(project: Path) -> int:
