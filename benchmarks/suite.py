@@ -47,7 +47,13 @@ Notes on the baselines:
   for the write-back of files the previous run or the set-up left dirty.
 * Row 7b is the issue's "pull / add" row for ``add``: it also writes skills.json, the
   lock and the install state, and keeps the layer in the cache (the pull does not); it
-  runs in the same rounds as row 7, against the same baseline runs.
+  runs in the same rounds as row 7, against the same baseline runs. Its floor, timed in
+  the same rounds, is row 7's baseline that also writes the blob to a file on a second
+  thread (hashed there, at most 4 MiB ahead of the unpacking): the least that does all of
+  an ``add``'s big work. The table's ratio stays against row 7's baseline; the floor line
+  shows how much of the gap is the cost of keeping the blob at all. Rows 7 and 7b take
+  more rounds than row 6 (``pull_runs``): their times swing with the machine's memory
+  state (see README, Performance).
 * Row 8 adds a skill nobody has added before in every round (cold in the cache, from an
   ``oci:`` layout) and removes it again from the 300-skill project before the next round.
 
@@ -107,12 +113,13 @@ class Sizes:
     asset_mib: int  # random asset of rows 6, 7 and 9
     noop_runs: int
     runs: int  # rows 4, 5 and 8
-    big_runs: int  # rows 6, 7 and 9
+    big_runs: int  # rows 6 and 9a (a push takes seconds)
+    pull_runs: int  # rows 7, 7b and 9b
     warmup: int  # untimed rounds before the timed ones (not for the big rows)
 
 
-FULL = Sizes(20, 500, 20, 300, 200, noop_runs=25, runs=9, big_runs=3, warmup=1)
-QUICK = Sizes(20, 100, 20, 100, 16, noop_runs=5, runs=3, big_runs=2, warmup=1)
+FULL = Sizes(20, 500, 20, 300, 200, noop_runs=25, runs=9, big_runs=3, pull_runs=7, warmup=1)
+QUICK = Sizes(20, 100, 20, 100, 16, noop_runs=5, runs=3, big_runs=2, pull_runs=2, warmup=1)
 
 
 # --------------------------------------------------------------------------- processes
@@ -287,16 +294,22 @@ class Registry:
                 proc.kill()
                 proc.wait()
 
-    def layer_digest(self, repo: str, tag: str) -> str:
-        conn = http.client.HTTPConnection(self.host, timeout=30)
-        try:
-            path = f"/v2/{repo}/manifests/{tag}"
-            status, _, body = exchange(conn, "GET", path, headers={"Accept": OCI_MANIFEST})
-        finally:
-            conn.close()
-        if status != 200:
-            raise RuntimeError(f"manifest {repo}:{tag}: {status}")
-        return str(json.loads(body)["layers"][0]["digest"])
+    def layer(self, repo: str, tag: str) -> tuple[str, int]:
+        return first_layer(self.host, repo, tag)
+
+
+def first_layer(host: str, repo: str, tag: str) -> tuple[str, int]:
+    """The digest and size of the first layer of ``repo:tag`` on the registry at ``host``."""
+    conn = http.client.HTTPConnection(host, timeout=30)
+    try:
+        path = f"/v2/{repo}/manifests/{tag}"
+        status, _, body = exchange(conn, "GET", path, headers={"Accept": OCI_MANIFEST})
+    finally:
+        conn.close()
+    if status != 200:
+        raise RuntimeError(f"manifest {repo}:{tag}: {status}")
+    layer = json.loads(body)["layers"][0]
+    return str(layer["digest"]), int(layer["size"])
 
 
 # --------------------------------------------------------------------------- environment
@@ -377,6 +390,8 @@ class Row:
     skillcrate: list[float] = field(default_factory=list)
     base: list[float] = field(default_factory=list)
     error: str | None = None
+    floor_what: str = ""  # the least that does this row's whole job, timed in the same rounds
+    floor: list[float] = field(default_factory=list)
 
     def value(self, values: list[float]) -> float:
         # times: the median; peak RSS: the largest over the runs
@@ -429,6 +444,15 @@ class Row:
             }
 
         ratio = self.ratio
+        floor = None
+        if self.floor and self.measured:
+            at = statistics.median(self.floor)
+            floor = {
+                "what": self.floor_what,
+                **(stats(self.floor) or {}),
+                "ratio": round(at / self.value(self.base), 3),
+                "skillcrate_to_floor": round(self.value(self.skillcrate) / at, 3),
+            }
         return {
             "id": self.id,
             "measure": self.measure,
@@ -439,6 +463,7 @@ class Row:
             "goal": {"kind": "max_mib" if self.kind == "rss" else "max_ratio", "value": self.goal},
             "met": self.met,
             "error": self.error,
+            "floor": floor,
         }
 
 
@@ -496,6 +521,7 @@ class Suite:
                 f"add, {s.asset_mib} MiB asset, empty cache",
                 "row 7 baseline",
                 1.3,
+                floor_what="row 7 baseline also keeping the blob, on a second thread, as add does",
             ),
             "8": Row(
                 "8", f"add into a {s.add_base}-skill project", "first add, empty project", 1.5
@@ -788,7 +814,7 @@ class Suite:
         ref = self.last_push
         assert ref is not None
         repo, tag = ref.rsplit(":", 1)
-        digest = registry.layer_digest(repo, tag)
+        digest, blob_size = registry.layer(repo, tag)
         expected = tree_size(self.big_skill())
 
         def pull_skillcrate(r: int) -> Run:
@@ -838,12 +864,39 @@ class Suite:
             shutil.rmtree(out)
             return result
 
-        steps = {"sc": pull_skillcrate, "add": add_skillcrate, "base": pull_baseline}
-        times = rounds(self.sizes.big_runs, 0, steps)
+        def keep_baseline(r: int) -> Run:  # row 7b's floor
+            out = self.scratch(f"keep-base-{r}")
+            blob = out.with_name(f"keep-base-{r}.blob")
+            command = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "_baseline",
+                "pull",
+                registry.url,
+                repo,
+                digest,
+                str(out),
+                str(blob),
+            ]
+            result = run(command, env=self.env)
+            if tree_size(out) != expected or blob.stat().st_size != blob_size:
+                raise RuntimeError("the keeping baseline wrote a different tree or blob")
+            shutil.rmtree(out)
+            blob.unlink()
+            return result
+
+        steps: dict[str, Callable[[int], Run]] = {
+            "sc": pull_skillcrate,
+            "add": add_skillcrate,
+            "base": pull_baseline,
+            "keep": keep_baseline,
+        }
+        times = rounds(self.sizes.pull_runs, 0, steps)
         self.rows["7"].skillcrate = [r.seconds for r in times["sc"]]
         self.rows["7"].base = [r.seconds for r in times["base"]]
         self.rows["7b"].skillcrate = [r.seconds for r in times["add"]]
         self.rows["7b"].base = self.rows["7"].base
+        self.rows["7b"].floor = [r.seconds for r in times["keep"]]
         self.rows["9b"].skillcrate = [r.rss_mib or 0.0 for r in times["sc"]]
         self.rows["9b"].base = [r.rss_mib or 0.0 for r in times["base"]]
 
@@ -914,8 +967,68 @@ class _HashingReader:
         return bytes(data)
 
 
-def baseline_pull(url: str, repo: str, digest: str, dest: str) -> None:
-    """GET the blob streamed through sha256 into ``tarfile.open(mode='r|gz')``, one pass."""
+class _KeepingReader:
+    """The body of ``raw`` as a file object for ``tarfile``, taken on a second thread:
+    read 1 MiB at a time, hashed, written to the new file ``keep`` and handed over at most
+    4 chunks ahead: what ``add`` does to keep the layer in its cache, and nothing more."""
+
+    def __init__(self, raw: Any, keep: str) -> None:
+        import threading
+        from collections import deque
+
+        self.raw, self.digest = raw, hashlib.sha256()
+        self.fd = os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self.items: deque[bytes] = deque()
+        self.cond = threading.Condition()
+        self.ended = False
+        self.error: BaseException | None = None
+        self.chunk, self.pos = b"", 0
+        self.thread = threading.Thread(target=self._take, daemon=True)
+        self.thread.start()
+
+    def _take(self) -> None:
+        try:
+            while chunk := self.raw.read(MIB):
+                self.digest.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(self.fd, view) :]
+                with self.cond:
+                    while len(self.items) >= 4:
+                        self.cond.wait()
+                    self.items.append(chunk)
+                    self.cond.notify_all()
+        except BaseException as exc:  # noqa: BLE001 - raised again on the reading thread
+            self.error = exc
+        with self.cond:
+            self.ended = True
+            self.cond.notify_all()
+
+    def read(self, size: int = -1) -> bytes:
+        if self.pos >= len(self.chunk):
+            with self.cond:
+                while not self.items and not self.ended:
+                    self.cond.wait()
+                if not self.items:
+                    if self.error is not None:
+                        raise self.error
+                    return b""
+                self.chunk, self.pos = self.items.popleft(), 0
+                self.cond.notify_all()
+        end = len(self.chunk) if size is None or size < 0 else self.pos + size
+        data = self.chunk[self.pos : end]
+        self.pos += len(data)
+        return data
+
+    def close(self) -> None:
+        self.thread.join()
+        os.close(self.fd)
+
+
+def baseline_pull(url: str, repo: str, digest: str, dest: str, keep: str = "") -> None:
+    """GET the blob streamed through sha256 into ``tarfile.open(mode='r|gz')``, one pass;
+    with ``keep``, the blob is also written to that file on a second thread (row 7b's
+    floor: :class:`_KeepingReader`)."""
     import tarfile
     from urllib.parse import urlsplit
 
@@ -925,11 +1038,13 @@ def baseline_pull(url: str, repo: str, digest: str, dest: str) -> None:
         resp = conn.getresponse()
         if resp.status != 200:
             raise SystemExit(f"GET blob: {resp.status}")
-        reader = _HashingReader(resp)
+        reader = _KeepingReader(resp, keep) if keep else _HashingReader(resp)
         with tarfile.open(fileobj=reader, mode="r|gz") as tar:  # type: ignore[call-overload]
             tar.extractall(dest, filter="data")
         while reader.read(MIB):  # the gzip trailer / tar padding left over
             pass
+        if isinstance(reader, _KeepingReader):
+            reader.close()
     finally:
         conn.close()
     if f"sha256:{reader.digest.hexdigest()}" != digest:
@@ -940,7 +1055,7 @@ def baseline_main(argv: list[str]) -> int:
     kind, *rest = argv
     if kind == "push" and len(rest) == 4:
         baseline_push(*rest)
-    elif kind == "pull" and len(rest) == 4:
+    elif kind == "pull" and len(rest) in (4, 5):
         baseline_pull(*rest)
     else:
         raise SystemExit(f"usage: suite.py _baseline push|pull ... (got {argv})")
@@ -979,12 +1094,22 @@ def print_table(rows: list[Row], header: list[str]) -> None:
 
     print(fmt(cols))
     print(fmt(["-" * w for w in widths]))
-    for line in table:
-        print(fmt(line))
+    for cells in table:
+        print(fmt(cells))
     print()
     print("baselines (details in the docstring of benchmarks/suite.py):")
     for row in rows:
         print(f"  {row.id:>3}  {row.baseline}")
+    floors = [row for row in rows if row.floor and row.measured]
+    if floors:
+        print("floors (the least that does the row's whole job, timed in the same rounds):")
+    for row in floors:
+        at = statistics.median(row.floor)
+        print(
+            f"  {row.id:>3}  {row.floor_what}: {row.fmt(row.floor)},"
+            f" {at / row.value(row.base):.2f}x of the baseline;"
+            f" skillcrate {row.value(row.skillcrate) / at:.2f}x of it"
+        )
     for row in rows:
         if row.error:
             print(f"  row {row.id} not measured: {row.error}")
@@ -1038,7 +1163,8 @@ def main(argv: list[str] | None = None) -> int:
         f"skillcrate benchmark suite{' (--quick)' if args.quick else ''}: Python {info['python']}"
         f" ({sys.executable}), {info['platform']}, {info['cpus']} CPUs",
         f"medians of {s.noop_runs} runs (rows 1-3), {s.runs} runs (rows 4, 5, 8), "
-        f"{s.big_runs} runs (rows 6, 7); peak RSS = largest of the runs; "
+        f"{s.big_runs} runs (rows 6, 9a), {s.pull_runs} runs (rows 7, 7b, 9b); "
+        f"peak RSS = largest of the runs; "
         f"suite wall time {wall:.1f} s",
         "",
     ]
