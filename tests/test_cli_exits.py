@@ -152,8 +152,8 @@ def test_a_command_process_exits_with_its_code_output_and_exit_handlers(tmp_path
     env = {"TMPDIR": str(scratch)}
     done = run_cli("push", str(folder), f"oci:{tmp_path / 'store'}:1.0.0", env=env, process=True)
     assert done.returncode == 0, done.stderr
-    # pack's folder is gone; the layout's lock file stays, as it always does
-    assert [n for n in os.listdir(scratch) if not n.startswith("skillcrate-layout-")] == []
+    # pack's folder is gone, and the layout's lock lives in the state folder
+    assert os.listdir(scratch) == []
     done = run_cli("inspect", f"oci:{tmp_path / 'store'}:1.0.0", "--json", env=env, process=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["format"] == "agentskills"  # all of it, flushed

@@ -11,14 +11,19 @@ import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 from contextlib import redirect_stderr
 from pathlib import Path
 
 import pytest
 
+from skillcrate._flock import state_lock, state_lock_path
 from skillcrate.cache import Cache
+from skillcrate.errors import FilesystemError
+from skillcrate.fastpath import project_key
 from skillcrate.formats import pack
 from skillcrate.oci.layout import LayoutRepository
 from skillcrate.project.context import Project
@@ -365,6 +370,44 @@ def test_the_project_lock_does_not_depend_on_the_cache_folder(tmp_path: Path) ->
     c = Project(proj / "." / "", cache=Cache(tmp_path / "cache-c")).lock_file
     assert a == b == c
     assert not str(a).startswith(str(tmp_path / "cache-a"))
+
+
+def test_layout_writes_take_their_lock_in_the_state_folder_not_the_temp_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The system temp folder belongs to every local user: a lock file planted there (a
+    symlink, someone else's file, one held open) could refuse or hold off a layout write
+    for good. Here nothing at all can be made in it, and the write still works."""
+    store = tmp_path / "store"
+    store.mkdir()
+    publish(store, "alpha")
+    repo = LayoutRepository(store / "alpha")
+    desc = repo.resolve("1.0.0")
+    planted = tmp_path / "tmp-taken"
+    planted.write_text("not a folder")
+    monkeypatch.setattr(tempfile, "tempdir", str(planted))
+    repo.tag(desc, "stable")
+    assert "stable" in repo.tags()
+    locks = Path(state_lock_path("x")).parent
+    assert [p.name for p in locks.iterdir()] == [f"layout-{project_key(store / 'alpha')}.lock"]
+    assert stat.S_IMODE(locks.stat().st_mode) == 0o700
+
+
+def test_control_a_held_layout_lock_holds_the_write_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    publish(store, "alpha")
+    repo = LayoutRepository(store / "alpha")
+    desc = repo.resolve("1.0.0")
+    monkeypatch.setenv("SKILLCRATE_LOCK_TIMEOUT", "0.2")
+    with state_lock(f"layout-{project_key(store / 'alpha' / '.')}"):
+        with pytest.raises(FilesystemError, match=r"held the lock of oci:.*alpha for 0 s"):
+            repo.tag(desc, "stable")
+    assert "stable" not in repo.tags()
+    repo.tag(desc, "stable")
+    assert "stable" in repo.tags()
 
 
 def test_concurrent_adds_with_different_cache_folders_keep_every_edit(tmp_path: Path) -> None:

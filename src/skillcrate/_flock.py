@@ -5,6 +5,11 @@ Each acquisition opens the file anew, so two holders in one process exclude each
 as two processes do (flock locks belong to the open file, not the process). The lock
 frees itself when its holder exits, however it exits. The file is opened without
 following a symbolic link and made ``0600``; nothing is ever written to it.
+
+skillcrate's own locks (:func:`state_lock`: a project's, an ``oci:`` layout's) live in
+the per-user state folder, ``<state>/locks/<name>.lock``: never in a project or a layout
+(a committed folder never gains one), and never in a folder other users can write (a
+lock file someone else planted there could hold a write off for good, or refuse it).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 
 POLL = 0.05  # seconds between attempts while another holder has it
+LOCK_WAIT = 600.0  # seconds to wait for another process's lock (default)
 
 if sys.platform == "win32":
     import msvcrt
@@ -72,3 +78,29 @@ def exclusive(
             _release(fd)
     finally:
         os.close(fd)
+
+
+def lock_wait() -> float:
+    """``SKILLCRATE_LOCK_TIMEOUT`` seconds, else :data:`LOCK_WAIT`."""
+    try:
+        return max(0.0, float(os.environ["SKILLCRATE_LOCK_TIMEOUT"]))
+    except (KeyError, ValueError):
+        return LOCK_WAIT
+
+
+def state_lock_path(name: str) -> str:
+    """Where the lock ``name`` lives: ``<state>/locks/<name>.lock``."""
+    from .fastpath import state_path
+
+    return os.path.join(state_path(), "locks", f"{name}.lock")
+
+
+@contextlib.contextmanager
+def state_lock(name: str, *, on_wait: Callable[[], None] | None = None) -> Iterator[str]:
+    """Hold skillcrate's lock ``name`` (:func:`state_lock_path`) for the ``with`` block,
+    waiting up to :func:`lock_wait` seconds for another holder (then ``TimeoutError``);
+    the block gets the lock file's path. The ``locks`` folder is made ``0700``."""
+    path = state_lock_path(name)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with exclusive(path, timeout=lock_wait(), on_wait=on_wait):
+        yield path

@@ -2,8 +2,9 @@
 
 One layout is one repository: ``oci-layout``, ``index.json`` (entries tagged by the
 ``org.opencontainers.image.ref.name`` annotation) and ``blobs/sha256/<hex>``.
-Writes are atomic and serialised by a lock outside the layout folder, so committed
-layouts never pick up lock files.
+Writes are atomic and serialised by a lock in skillcrate's per-user state folder
+(:func:`skillcrate._flock.state_lock`, keyed by the layout's real path), so committed
+layouts never pick up lock files and nobody else's files can hold a write off.
 
 A layout committed to a project is read like a registry nobody here controls: files are
 opened with ``O_NOFOLLOW | O_NONBLOCK`` and must be regular files (a symlink to
@@ -13,7 +14,7 @@ with a bound (:data:`MAX_MANIFEST` for ``index.json`` and manifests), and hashed
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
 import stat
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from .._fs import atomic_write
 from ..digests import digest_hex, sha256_digest, verify_bytes
-from ..errors import DigestMismatch, FormatError, NotFound
+from ..errors import DigestMismatch, FilesystemError, FormatError, NotFound
 from ..names import TAG_RE
 from .model import (
     CHUNK,
@@ -39,7 +40,6 @@ from .model import (
 )
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
     from typing import Any
 
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
@@ -97,11 +97,20 @@ class LayoutRepository:
     def exists(self) -> bool:
         return (self.root / "index.json").is_file()
 
-    def _lock(self) -> AbstractContextManager[None]:
-        from .._flock import exclusive
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        from .._flock import lock_wait, state_lock
+        from ..fastpath import project_key
 
-        key = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:24]
-        return exclusive(os.path.join(tempfile.gettempdir(), f"skillcrate-layout-{key}.lock"))
+        try:
+            with state_lock(f"layout-{project_key(self.root)}"):
+                yield
+        except TimeoutError:
+            raise FilesystemError(
+                f"another skillcrate process has held the lock of {self.describe()} for "
+                f"{lock_wait():.0f} s",
+                hints=["wait for it to finish, or stop it; the lock frees itself then"],
+            ) from None
 
     def _read_index(self) -> dict[str, Any]:
         path = self.root / "index.json"

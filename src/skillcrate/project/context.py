@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from .._flock import lock_wait, state_lock, state_lock_path
 from ..boundary import Boundary
 from ..cache import Cache
 from ..errors import ManifestError, NotFound, ProjectError
@@ -19,17 +20,6 @@ from .lockfile import Lockfile, load_lockfile
 from .manifest import Manifest, load_manifest
 
 Reporter = Callable[[str], None]
-LOCK_WAIT = 600.0  # seconds to wait for another process's project lock (default)
-
-
-def lock_wait() -> float:
-    """``SKILLCRATE_LOCK_TIMEOUT`` seconds, else :data:`LOCK_WAIT`."""
-    import os
-
-    try:
-        return max(0.0, float(os.environ["SKILLCRATE_LOCK_TIMEOUT"]))
-    except (KeyError, ValueError):
-        return LOCK_WAIT
 
 
 def _quiet(_: str) -> None:
@@ -84,35 +74,34 @@ class Project:
     @property
     def lock_file(self) -> Path:
         """Where the project lock lives: the state folder, keyed by the real path."""
-        from ..config import state_dir
+        return Path(state_lock_path(self._lock_name))
+
+    @property
+    def _lock_name(self) -> str:
         from ..fastpath import project_key
 
-        return state_dir() / "locks" / f"project-{project_key(self.root)}.lock"
+        return f"project-{project_key(self.root)}"
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """The project's inter-process lock (held for every mutation).
 
-        It lives in the per-user state folder, keyed by the project's real path, so
-        every skillcrate process of the user agrees on it whatever its cache folder.
-        When another process holds it, that is said (progress) before waiting, up to
-        :func:`lock_wait` seconds.
+        It lives in the per-user state folder (:func:`skillcrate._flock.state_lock`),
+        keyed by the project's real path, so every skillcrate process of the user agrees
+        on it whatever its cache folder. When another process holds it, that is said
+        (progress) before waiting, up to :func:`~skillcrate._flock.lock_wait` seconds.
         """
-        from .._flock import exclusive
-
-        path = self.lock_file
-        path.parent.mkdir(parents=True, exist_ok=True)
 
         def announce() -> None:
             self.report(f"waiting for another skillcrate process working on {self.root} ...")
 
         try:
-            with exclusive(str(path), timeout=lock_wait(), on_wait=announce):
+            with state_lock(self._lock_name, on_wait=announce):
                 yield
         except TimeoutError:
             raise ProjectError(
                 f"another skillcrate process has held the lock of {self.root} for "
-                f"{lock_wait():.0f} s ({path})",
+                f"{lock_wait():.0f} s ({self.lock_file})",
                 hints=["wait for it to finish, or stop it; the lock frees itself then"],
             ) from None
 
