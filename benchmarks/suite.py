@@ -846,19 +846,14 @@ class Suite:
             shutil.rmtree(cache)
             return result
 
+        def pull_command(out: Path, *keep: Path) -> list[str]:
+            script = str(Path(__file__).resolve())
+            where = [registry.url, repo, digest, str(out), *map(str, keep)]
+            return [sys.executable, script, "_baseline", "pull", *where]
+
         def pull_baseline(r: int) -> Run:
             out = self.scratch(f"pull-base-{r}")
-            command = [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "_baseline",
-                "pull",
-                registry.url,
-                repo,
-                digest,
-                str(out),
-            ]
-            result = run(command, env=self.env, rss=True)
+            result = run(pull_command(out), env=self.env, rss=True)
             if tree_size(out) != expected:
                 raise RuntimeError("baseline pull wrote a different tree")
             shutil.rmtree(out)
@@ -867,18 +862,7 @@ class Suite:
         def keep_baseline(r: int) -> Run:  # row 7b's floor
             out = self.scratch(f"keep-base-{r}")
             blob = out.with_name(f"keep-base-{r}.blob")
-            command = [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "_baseline",
-                "pull",
-                registry.url,
-                repo,
-                digest,
-                str(out),
-                str(blob),
-            ]
-            result = run(command, env=self.env)
+            result = run(pull_command(out, blob), env=self.env)
             if tree_size(out) != expected or blob.stat().st_size != blob_size:
                 raise RuntimeError("the keeping baseline wrote a different tree or blob")
             shutil.rmtree(out)
