@@ -123,7 +123,8 @@ def main() -> None:
             try:
                 print(f"publishing {SKILLS} skills × 2 versions, twice ...", file=sys.stderr)
                 publish(env, root, registry.host, graph)
-                tree_add, flat_add = [], []
+                tree_add: list[float] = []
+                flat_add: list[float] = []
                 for r in range(args.rounds):
                     for kind in ("tree", "flat"):
                         proj = root / f"{kind}-{r}"

@@ -136,7 +136,9 @@ def _run_once(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float
     return elapsed, done.stdout + done.stderr
 
 
-def measure(project: Path, env: dict[str, str], runs: int, warmup: int, with_script: bool):  # noqa: ANN201
+def measure(
+    project: Path, env: dict[str, str], runs: int, warmup: int, with_script: bool
+) -> dict[str, list[float]]:
     commands = _commands(with_script)
     # The no-op path must be what we time: an install that did work would skew every run.
     for label, command in commands.items():
@@ -155,9 +157,9 @@ def measure(project: Path, env: dict[str, str], runs: int, warmup: int, with_scr
     return times
 
 
-def summarise(times: dict[str, list[float]]) -> dict:
+def summarise(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     base = statistics.median(times["python -c pass"])
-    rows = {}
+    rows: dict[str, dict[str, float]] = {}
     for label, values in times.items():
         median = statistics.median(values)
         rows[label] = {
