@@ -294,9 +294,6 @@ class Registry:
                 proc.kill()
                 proc.wait()
 
-    def layer(self, repo: str, tag: str) -> tuple[str, int]:
-        return first_layer(self.host, repo, tag)
-
 
 def first_layer(host: str, repo: str, tag: str) -> tuple[str, int]:
     """The digest and size of the first layer of ``repo:tag`` on the registry at ``host``."""
@@ -814,7 +811,7 @@ class Suite:
         ref = self.last_push
         assert ref is not None
         repo, tag = ref.rsplit(":", 1)
-        digest, blob_size = registry.layer(repo, tag)
+        digest, blob_size = first_layer(registry.host, repo, tag)
         expected = tree_size(self.big_skill())
 
         def pull_skillcrate(r: int) -> Run:

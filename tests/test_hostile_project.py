@@ -402,7 +402,7 @@ def test_control_a_held_layout_lock_holds_the_write_off(
     repo = LayoutRepository(store / "alpha")
     desc = repo.resolve("1.0.0")
     monkeypatch.setenv("SKILLCRATE_LOCK_TIMEOUT", "0.2")
-    with state_lock(f"layout-{project_key(store / 'alpha' / '.')}"):
+    with state_lock(f"layout-{project_key(store / 'alpha' / '.')}", "the test's holder"):
         with pytest.raises(FilesystemError, match=r"held the lock of oci:.*alpha for 0 s"):
             repo.tag(desc, "stable")
     assert "stable" not in repo.tags()

@@ -20,6 +20,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 
+from .errors import FilesystemError, SkillcrateError
+
 POLL = 0.05  # seconds between attempts while another holder has it
 LOCK_WAIT = 600.0  # seconds to wait for another process's lock (default)
 
@@ -96,11 +98,24 @@ def state_lock_path(name: str) -> str:
 
 
 @contextlib.contextmanager
-def state_lock(name: str, *, on_wait: Callable[[], None] | None = None) -> Iterator[str]:
-    """Hold skillcrate's lock ``name`` (:func:`state_lock_path`) for the ``with`` block,
-    waiting up to :func:`lock_wait` seconds for another holder (then ``TimeoutError``);
-    the block gets the lock file's path. The ``locks`` folder is made ``0700``."""
+def state_lock(
+    name: str,
+    what: str,
+    *,
+    error: type[SkillcrateError] = FilesystemError,
+    on_wait: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """Hold skillcrate's lock ``name`` (:func:`state_lock_path`) on ``what`` for the
+    ``with`` block, waiting up to :func:`lock_wait` seconds for another holder; then
+    ``error``, saying so. The ``locks`` folder is made ``0700``."""
     path = state_lock_path(name)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    with exclusive(path, timeout=lock_wait(), on_wait=on_wait):
-        yield path
+    try:
+        with exclusive(path, timeout=lock_wait(), on_wait=on_wait):
+            yield
+    except TimeoutError:
+        raise error(
+            f"another skillcrate process has held the lock of {what} for "
+            f"{lock_wait():.0f} s ({path})",
+            hints=["wait for it to finish, or stop it; the lock frees itself then"],
+        ) from None

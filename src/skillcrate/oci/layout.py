@@ -14,7 +14,6 @@ with a bound (:data:`MAX_MANIFEST` for ``index.json`` and manifests), and hashed
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from .._fs import atomic_write
 from ..digests import digest_hex, sha256_digest, verify_bytes
-from ..errors import DigestMismatch, FilesystemError, FormatError, NotFound
+from ..errors import DigestMismatch, FormatError, NotFound
 from ..names import TAG_RE
 from .model import (
     CHUNK,
@@ -40,6 +39,7 @@ from .model import (
 )
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from typing import Any
 
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
@@ -97,20 +97,11 @@ class LayoutRepository:
     def exists(self) -> bool:
         return (self.root / "index.json").is_file()
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        from .._flock import lock_wait, state_lock
+    def _lock(self) -> AbstractContextManager[None]:
+        from .._flock import state_lock
         from ..fastpath import project_key
 
-        try:
-            with state_lock(f"layout-{project_key(self.root)}"):
-                yield
-        except TimeoutError:
-            raise FilesystemError(
-                f"another skillcrate process has held the lock of {self.describe()} for "
-                f"{lock_wait():.0f} s",
-                hints=["wait for it to finish, or stop it; the lock frees itself then"],
-            ) from None
+        return state_lock(f"layout-{project_key(self.root)}", self.describe())
 
     def _read_index(self) -> dict[str, Any]:
         path = self.root / "index.json"

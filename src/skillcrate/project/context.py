@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from .._flock import lock_wait, state_lock, state_lock_path
+from .._flock import state_lock, state_lock_path
 from ..boundary import Boundary
 from ..cache import Cache
 from ..errors import ManifestError, NotFound, ProjectError
@@ -82,8 +82,7 @@ class Project:
 
         return f"project-{project_key(self.root)}"
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> AbstractContextManager[None]:
         """The project's inter-process lock (held for every mutation).
 
         It lives in the per-user state folder (:func:`skillcrate._flock.state_lock`),
@@ -95,15 +94,7 @@ class Project:
         def announce() -> None:
             self.report(f"waiting for another skillcrate process working on {self.root} ...")
 
-        try:
-            with state_lock(self._lock_name, on_wait=announce):
-                yield
-        except TimeoutError:
-            raise ProjectError(
-                f"another skillcrate process has held the lock of {self.root} for "
-                f"{lock_wait():.0f} s ({self.lock_file})",
-                hints=["wait for it to finish, or stop it; the lock frees itself then"],
-            ) from None
+        return state_lock(self._lock_name, str(self.root), error=ProjectError, on_wait=announce)
 
     def load_manifest(self) -> Manifest:
         if not self.manifest_path.is_file():
