@@ -46,7 +46,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from noop_install import _run_once, bench_env, build_project  # noqa: E402
+from noop_install import INSTALL_IMPORTS, _run_once, bench_env, build_project  # noqa: E402
 
 _SYSCALLS = (
     "import os\n"
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         syscalls = _SYSCALLS.format(paths=str(root / "paths.txt"), links=str(root / "links.txt"))
         least = _LEAST_CHECK.format(root=str(large), state=state_file(large))
         tree, copy = small / ".agents" / "skills", root / "copy"
-        imports = "import skillcrate.cli, skillcrate.cli.project, skillcrate.ops"
+        imports = f"import {INSTALL_IMPORTS}"
         commands = {
             "python -c pass": [py, "-c", "pass"],
             "python -c 'import runpy'": [py, "-c", "import runpy"],

@@ -62,6 +62,11 @@ def _cli(*args: str) -> None:
             raise RuntimeError(f"skillcrate {' '.join(args)} failed (exit {exc.code})") from None
 
 
+INSTALL_IMPORTS = "skillcrate.cli, skillcrate.cli.project, skillcrate.ops"
+"""What every ``install`` that has work to do loads first: the CLI, its project commands
+and the install library (the no-op answers before any of them)."""
+
+
 def build_project(root: Path, count: int) -> Path:
     """``root/project`` with ``count`` skills installed from the layout ``root/registry``."""
     sources, project = root / "sources", root / "project"

@@ -54,6 +54,11 @@ Notes on the baselines:
   shows how much of the gap is the cost of keeping the blob at all. Rows 7 and 7b take
   more rounds than row 6 (``pull_runs``): their times swing with the machine's memory
   state (see README, Performance).
+* Row 5's floor, timed in the same rounds, is a process that loads the code every
+  ``install`` with work to do loads first (the CLI and the install library) and then copies
+  the installed tree with ``shutil.copytree``: no lock, cache check or install state, so a
+  lower bound for a warm install written as this library. The floor line shows how much of
+  the ratio is that start-up and the copy.
 * Row 8 adds a skill nobody has added before in every round (cold in the cache, from an
   ``oci:`` layout) and removes it again from the 300-skill project before the next round.
 
@@ -90,12 +95,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from noop_install import _cli, _skill_files, build_project
+from noop_install import INSTALL_IMPORTS, _cli, _skill_files, build_project
 
 LOOPBACK = "127.0.0.1"
 MIB = 1024 * 1024
@@ -183,7 +188,21 @@ def skillcrate(*args: str) -> list[str]:
     return [sys.executable, "-m", "skillcrate", *args]
 
 
-def rounds(total: int, warmup: int, steps: dict[str, Callable[[int], Run]]) -> dict[str, list[Run]]:
+def load_and_copy(tree: Path, dest: Path) -> list[str]:
+    """Row 5's floor: a process of the same interpreter that loads the code every ``install``
+    with work to do loads first (:data:`noop_install.INSTALL_IMPORTS`) and copies ``tree``
+    to ``dest`` with ``shutil.copytree``, and nothing else: no lock, no cache check, no
+    state. What a warm install costs at least, as long as it is this Python library."""
+    code = (
+        f"import shutil, {INSTALL_IMPORTS}\n"
+        f"shutil.copytree({str(tree)!r}, {str(dest)!r}, symlinks=True)"
+    )
+    return [sys.executable, "-c", code]
+
+
+def rounds(
+    total: int, warmup: int, steps: Mapping[str, Callable[[int], Run]]
+) -> dict[str, list[Run]]:
     """Call every step once per round, the order rotated each round; keep the timed rounds.
 
     A step gets the round number (so it can use fresh folders) and returns its Run; set-up
@@ -387,7 +406,7 @@ class Row:
     skillcrate: list[float] = field(default_factory=list)
     base: list[float] = field(default_factory=list)
     error: str | None = None
-    floor_what: str = ""  # the least that does this row's whole job, timed in the same rounds
+    floor_what: str = ""  # a lower bound of this row's work, timed in the same rounds
     floor: list[float] = field(default_factory=list)
 
     def value(self, values: list[float]) -> float:
@@ -500,6 +519,7 @@ class Suite:
                 f"warm-cache install, fresh clone, {s.pinned} skills",
                 "cp -r .agents/skills",
                 2,
+                floor_what="python loading the install code, then shutil.copytree of the tree",
             ),
             "6": Row(
                 "6",
@@ -708,9 +728,19 @@ class Suite:
             shutil.rmtree(dest)
             return result
 
-        times = rounds(self.sizes.runs, self.sizes.warmup, {"sc": skillcrate_warm, "base": cp_tree})
+        def floor(r: int) -> Run:
+            dest = self.scratch(f"floor-{r}")
+            result = run(load_and_copy(tree, dest / "skills"), cwd=dest, env=self.env)
+            if tree_size(dest / "skills") != size:
+                raise RuntimeError("row 5's floor did not copy the same tree")
+            shutil.rmtree(dest)
+            return result
+
+        steps = {"sc": skillcrate_warm, "base": cp_tree, "floor": floor}
+        times = rounds(self.sizes.runs, self.sizes.warmup, steps)
         self.rows["5"].skillcrate = [r.seconds for r in times["sc"]]
         self.rows["5"].base = [r.seconds for r in times["base"]]
+        self.rows["5"].floor = [r.seconds for r in times["floor"]]
 
     # row 8 ------------------------------------------------------------------------
 
@@ -1083,7 +1113,7 @@ def print_table(rows: list[Row], header: list[str]) -> None:
         print(f"  {row.id:>3}  {row.baseline}")
     floors = [row for row in rows if row.floor and row.measured]
     if floors:
-        print("floors (the least that does the row's whole job, timed in the same rounds):")
+        print("floors (lower bounds of the row's work, timed in the same rounds):")
     for row in floors:
         at = statistics.median(row.floor)
         print(

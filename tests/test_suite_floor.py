@@ -1,9 +1,11 @@
-"""benchmarks/suite.py's baselines for rows 7 and 7b, against a real registry.
+"""benchmarks/suite.py's floors and the baselines of rows 7 and 7b.
 
 Row 7b's floor is row 7's baseline that also keeps the blob, as ``add`` keeps the layer
-in its cache. These tests keep both real: each extracts the same tree, the keeping one
-writes the whole blob (the bytes of the digest), and a digest that does not match the
-bytes fails the run, so neither can time less work than it claims.
+in its cache. These tests keep both real, against a real registry: each extracts the same
+tree, the keeping one writes the whole blob (the bytes of the digest), and a digest that
+does not match the bytes fails the run, so neither can time less work than it claims.
+Row 5's floor loads the install code and copies the installed tree: a test checks it does
+both.
 """
 
 from __future__ import annotations
@@ -101,3 +103,21 @@ def test_a_baseline_fails_on_bytes_that_do_not_match_the_digest(tmp_path: Path, 
             assert done.returncode == code, done.stderr
             assert (out / "SKILL.md").is_file()
     assert "digest mismatch" in done.stderr  # the last run: the wrong digest
+
+
+def test_row_5s_floor_loads_the_install_code_and_copies_the_whole_tree(tmp_path: Path) -> None:
+    tree = tmp_path / "skills"
+    make_skill(tree, "one", files={"scripts/run.sh": "echo hi\n", "references/a.md": "A\n"})
+    (tree / "one" / "scripts" / "run.sh").chmod(0o755)
+    make_skill(tree, "two")
+    (tree / "link").symlink_to("one")
+    dest = tmp_path / "copy"
+    command = suite.load_and_copy(tree, dest)
+    done = subprocess.run(
+        [command[0], "-X", "importtime", *command[1:]], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert tree_of(dest) == tree_of(tree)
+    assert (dest / "link").is_symlink()
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert {"skillcrate.cli", "skillcrate.cli.project", "skillcrate.ops"} <= loaded
