@@ -5,13 +5,15 @@ in its cache. These tests keep both real, against a real registry: each extracts
 tree, the keeping one writes the whole blob (the bytes of the digest), and a digest that
 does not match the bytes fails the run, so neither can time less work than it claims.
 Row 5's floor loads the install code and copies the installed tree: a test checks it does
-both.
+both, and a ``--quick --rows 5`` run of the suite (its own registry; no timing asserted)
+checks the floor is timed in the same rounds as the row.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import subprocess
 import sys
 import threading
@@ -121,3 +123,19 @@ def test_row_5s_floor_loads_the_install_code_and_copies_the_whole_tree(tmp_path:
     assert (dest / "link").is_symlink()
     loaded = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
     assert {"skillcrate.cli", "skillcrate.cli.project", "skillcrate.ops"} <= loaded
+
+
+def test_the_suite_times_row_5_and_its_floor_in_the_same_rounds() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SUITE), "--quick", "--rows", "5", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)["rows"]
+    assert row["id"] == "5" and row["error"] is None, row
+    rounds = suite.QUICK.runs
+    assert len(row["skillcrate"]["runs"]) == len(row["base"]["runs"]) == rounds
+    assert len(row["floor"]["runs"]) == rounds
+    assert row["floor"]["what"].startswith("python loading the install code")
