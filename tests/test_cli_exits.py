@@ -180,3 +180,51 @@ def test_the_fast_exit_runs_the_exit_handlers_and_flushes_first() -> None:
     )
     assert done.returncode == 3, done.stderr
     assert done.stdout.split() == ["output", "handler", "finalized"]
+
+
+def test_a_file_where_the_state_keeps_its_locks_is_named(tmp_path: Path) -> None:
+    from skillcrate.fastpath import state_path
+
+    folder = make_skill(tmp_path / "src", "alpha", version="1.0.0")
+    store, project = tmp_path / "store", tmp_path / "proj"
+    project.mkdir()
+    assert run_cli("push", str(folder), f"oci:{store}:1.0.0").returncode == 0
+    assert run_cli("-C", str(project), "add", f"oci:{store}:1.0.0").returncode == 0
+    before = (project / "skills.json").read_bytes()
+    locks = Path(state_path()) / "locks"
+    for lock in locks.iterdir():
+        lock.unlink()
+    locks.rmdir()
+    locks.write_text("not a folder\n")
+    done = run_cli("-C", str(project), "remove", "alpha")
+    assert done.returncode == 1
+    line = done.stderr.strip().splitlines()[0]
+    assert line.startswith(f"error: cannot write {locks}/") and line.endswith(
+        f": {locks} is not a folder"
+    ), done.stderr
+    assert locks.read_text() == "not a folder\n"
+    assert (project / "skills.json").read_bytes() == before
+    assert (project / ".agents" / "skills" / "alpha" / "SKILL.md").is_file()
+    locks.unlink()  # control: with the folder back, the same command works
+    assert run_cli("-C", str(project), "remove", "alpha").returncode == 0
+    assert not (project / ".agents" / "skills" / "alpha").exists()
+
+
+def test_a_timeout_inside_a_held_lock_is_not_a_held_lock() -> None:
+    from skillcrate._flock import state_lock
+
+    with pytest.raises(TimeoutError, match="the registry did not answer"), state_lock("t", "x"):
+        raise TimeoutError("the registry did not answer")
+    with state_lock("t", "x"):  # control: the lock was freed, and is taken at once
+        pass
+
+
+def test_file_in_the_way_names_the_first_file_above(tmp_path: Path) -> None:
+    from skillcrate._fs import file_in_the_way
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "b").write_text("")
+    (tmp_path / "link").symlink_to("a")
+    assert file_in_the_way(tmp_path / "a" / "b" / "c" / "d.lock") == tmp_path / "a" / "b"
+    assert file_in_the_way(tmp_path / "link" / "x" / "d.lock") is None  # a link to a folder
+    assert file_in_the_way(tmp_path / "a" / "new" / "d.lock") is None

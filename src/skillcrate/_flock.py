@@ -107,15 +107,25 @@ def state_lock(
 ) -> Iterator[None]:
     """Hold skillcrate's lock ``name`` (:func:`state_lock_path`) on ``what`` for the
     ``with`` block, waiting up to :func:`lock_wait` seconds for another holder; then
-    ``error``, saying so. The ``locks`` folder is made ``0700``."""
+    ``error``, saying so. The ``locks`` folder is made ``0700``. Failing to make it or
+    the lock file is a :class:`FilesystemError` naming the path (and a file in the way).
+    What the block itself raises passes through as it is (a network timeout in it is not
+    a lock that was held)."""
+    from pathlib import Path
+
+    from ._fs import cannot_write
+
     path = state_lock_path(name)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    try:
-        with exclusive(path, timeout=lock_wait(), on_wait=on_wait):
-            yield
-    except TimeoutError:
-        raise error(
-            f"another skillcrate process has held the lock of {what} for "
-            f"{lock_wait():.0f} s ({path})",
-            hints=["wait for it to finish, or stop it; the lock frees itself then"],
-        ) from None
+    with contextlib.ExitStack() as held:
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            held.enter_context(exclusive(path, timeout=lock_wait(), on_wait=on_wait))
+        except TimeoutError:
+            raise error(
+                f"another skillcrate process has held the lock of {what} for "
+                f"{lock_wait():.0f} s ({path})",
+                hints=["wait for it to finish, or stop it; the lock frees itself then"],
+            ) from None
+        except OSError as exc:
+            raise cannot_write(Path(path), exc) from exc
+        yield

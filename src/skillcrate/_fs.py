@@ -96,8 +96,30 @@ def _replace_with(
 
 
 def cannot_write(path: Path, exc: OSError) -> FilesystemError:
-    """A write that failed in the file system (full, read-only, quota), naming the path."""
-    return FilesystemError(f"cannot write {path}: {exc.strerror or exc}", errno=exc.errno)
+    """A write that failed in the file system (full, read-only, quota), naming the path.
+
+    Where a file stands in place of one of the folders above ``path`` (``EEXIST`` or
+    ``ENOTDIR`` on the way down), the message names that file instead of the OS's words."""
+    cause = exc.strerror or str(exc)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        blocker = file_in_the_way(path)
+        if blocker is not None:
+            cause = f"{blocker} is not a folder"
+    return FilesystemError(f"cannot write {path}: {cause}", errno=exc.errno)
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The first of the folders above ``path``, from the top, that exists and is not a
+    folder (a link to a folder counts as a folder); None when there is none."""
+    for parent in reversed(Path(path).parents):
+        try:
+            if not stat.S_ISDIR(os.stat(parent).st_mode):
+                return parent
+        except FileNotFoundError:
+            return None
+        except OSError:  # a dangling link, a loop, no permission: not a file in the way
+            return None
+    return None
 
 
 def boot_id() -> str | None:
