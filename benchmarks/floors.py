@@ -11,9 +11,10 @@ and times, interleaved in the same run so that machine load affects all of them 
                                           folders and files and reads the links, in one loop
 * the least no-op check in Python         a script (stdlib only, no skillcrate code) that
                                           reads the same three files, compares the inputs and
-                                          checks every recorded line against its ``lstat``
-                                          and every link's text, relative to an open parent
-                                          folder: row 3's work with nothing else (no type or
+                                          checks every recorded line against its ``lstat``,
+                                          every link's text, relative to an open parent
+                                          folder, and each such folder's times (``fstat``):
+                                          row 3's work with nothing else (no type or
                                           symlink checks, no objects), so a lower bound. The
                                           suite runs the no-op as ``python -m``: add ``import
                                           runpy``'s cost to compare with row 3
@@ -67,10 +68,13 @@ _LEAST_CHECK = (
     "inputs = read(root + '/skills.json') + b'\\n\\0\\n' + read(root + '/skills.lock.json')\n"
     "if data[data.find(b'\\n', at + 1) + 1 :] != inputs: sys.exit(1)\n"
     "lines = str(memoryview(data)[:at], 'utf-8', 'surrogateescape').split('\\n')\n"
-    "lstat, folders, i, total = os.lstat, {{}}, 2, len(lines)\n"
+    "lstat, folders, stamps, i, total = os.lstat, {{}}, {{}}, 2, len(lines)\n"
     "while i < total:\n"
     "    fields = lines[i].split('\\t')\n"
     "    i += 1\n"
+    "    if fields[0] == 'p':\n"
+    "        stamps[fields[1]] = fields[2] + '\\t' + fields[3]\n"
+    "        continue\n"
     "    parent, _, name = fields[1].rpartition('/')\n"
     "    fd = folders.get(parent)\n"
     "    if fd is None:\n"
@@ -90,6 +94,9 @@ _LEAST_CHECK = (
     "        if f'{{st.st_size}}\\0{{st.st_mtime_ns}}\\0{{st.st_ctime_ns}}\\0{{x}}' != rest:\n"
     "            sys.exit(4)\n"
     "    i += dirs + files\n"
+    "for parent, fd in folders.items():\n"
+    "    st = os.fstat(fd)\n"
+    "    if f'{{st.st_mtime_ns}}\\t{{st.st_ctime_ns}}' != stamps[parent]: sys.exit(5)\n"
 )
 """Row 3's check and nothing else, over the same install state (its format: header, root,
 one line per artifact followed by its folder and file lines, then the inputs): exits

@@ -57,3 +57,8 @@ def test_the_least_check_fails_on_other_inputs(project: Path) -> None:
     manifest = project / "skills.json"
     manifest.write_text(manifest.read_text() + "\n")
     assert least_check(project) != 0
+
+
+def test_the_least_check_fails_on_a_name_left_beside_the_skills(project: Path) -> None:
+    (project / ".agents" / "skills" / ".skillcrate-stage-bench-skill-01-0badc0de").mkdir()
+    assert least_check(project) != 0

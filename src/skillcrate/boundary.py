@@ -375,6 +375,30 @@ class Boundary:
             raise self._error("clean", folder, exc) from exc
         return removed
 
+    def clean_temp_files(self, names: Collection[str]) -> list[str]:
+        """Remove the temporary files that a killed :meth:`write_file` of one of ``names``
+        (files of the project's top folder: skills.json, the lock, ``.gitignore``) left
+        beside them; their names. Only that exact shape (``.skillcrate-tmp-<name>-<8 hex>``)
+        is touched: the top folder is the user's. Call it with the project lock held."""
+        shape = re.compile(
+            re.escape(f"{TEMP_PREFIX}tmp-")
+            + "(?:"
+            + "|".join(re.escape(n) for n in sorted(names))
+            + ")-[0-9a-f]{8}"
+        )
+        removed: list[str] = []
+        try:
+            with self._dir([], create=False) as fd, os.scandir(fd) as it:
+                for entry in it:
+                    if shape.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                        os.unlink(entry.name, dir_fd=fd)
+                        removed.append(entry.name)
+        except FileNotFoundError:
+            return removed
+        except OSError as exc:
+            raise self._error("clean", ".", exc) from exc
+        return removed
+
     # -- internals -----------------------------------------------------------------------
 
     @contextlib.contextmanager

@@ -32,7 +32,7 @@ MANIFEST_NAME = "skills.json"  # the one place these file names are spelled
 LOCK_NAME = "skills.lock.json"
 GLOBAL_DIR = "global"  # the user-level skills.json and lock: a folder of the config folder
 
-STATE_VERSION = 6
+STATE_VERSION = 7
 INSTALL_FILE = "install.txt"
 MAX_STATE_BYTES = 64 * 1024 * 1024
 _MAGIC = f"skillcrate-install {STATE_VERSION}"
@@ -281,8 +281,14 @@ def _unsafe(field: str) -> bool:
     return "\t" in field or "\n" in field or "\r" in field
 
 
-def format_install(root: StrPath, inputs: bytes | None, artifacts: Mapping[str, Artifact]) -> bytes:
-    """The bytes of ``install.txt``: a header, one tab-separated line per artifact (a
+def format_install(
+    root: StrPath,
+    inputs: bytes | None,
+    artifacts: Mapping[str, Artifact],
+    stamps: Mapping[str, str] | None = None,
+) -> bytes:
+    """The bytes of ``install.txt``: a header, one line per folder that holds artifacts
+    (``p``, its :func:`folder_stamps` stamp), one tab-separated line per artifact (a
     folder's line followed by its folder lines and file lines, verbatim), then
     ``inputs N`` and the N bytes of :func:`inputs_blob` (``inputs -`` for none: a partial
     install, never up to date).
@@ -295,6 +301,11 @@ def format_install(root: StrPath, inputs: bytes | None, artifacts: Mapping[str, 
     it raises.
     """
     lines = [_MAGIC, f"root {_root_field(root)}"]
+    for rel, stamp in sorted((stamps or {}).items()):
+        fields = ["p", rel, *stamp.split("\t")]
+        if len(fields) != 4 or _unsafe(rel) or not (fields[2].isdigit() and fields[3].isdigit()):
+            raise ValueError(f"install state: a malformed folder stamp {rel!r}: {stamp!r}")
+        lines.append("\t".join(fields))
     blocks: list[str] = []
     for rel in sorted(artifacts):
         art = artifacts[rel]
@@ -322,7 +333,7 @@ def _parse_install(data: bytes, root: StrPath) -> tuple[bytes | None, dict[str, 
     parsed = _parse_state(data, root)
     if parsed is None:
         return None
-    start, artifacts = parsed
+    start, artifacts, _ = parsed
     return (None if start < 0 else data[start:]), artifacts
 
 
@@ -342,10 +353,12 @@ def _inputs_line(data: bytes) -> tuple[int, int]:
     return -1, -1
 
 
-def _parse_state(data: bytes, root: StrPath) -> tuple[int, dict[str, Artifact]] | None:
-    """(where the inputs start in ``data``, -1 for ``inputs -``; the artifacts) of an
-    ``install.txt``, or None when it is damaged or not ``root``'s. The inputs are not
-    copied: the no-op check compares them in place (:func:`_same_inputs`)."""
+def _parse_state(
+    data: bytes, root: StrPath
+) -> tuple[int, dict[str, Artifact], dict[str, str]] | None:
+    """(where the inputs start in ``data``, -1 for ``inputs -``; the artifacts; the folder
+    stamps) of an ``install.txt``, or None when it is damaged or not ``root``'s. The inputs
+    are not copied: the no-op check compares them in place (:func:`_same_inputs`)."""
     at, end = _inputs_line(data)
     if at < 0:
         return None
@@ -363,10 +376,16 @@ def _parse_state(data: bytes, root: StrPath) -> tuple[int, dict[str, Artifact]] 
     if lines[1] != f"root {_root_field(root)}":
         return None  # a key collision or a copied state folder: not this project's
     artifacts: dict[str, Artifact] = {}
+    stamps: dict[str, str] = {}
     i, total = 2, len(lines)
     while i < total:
         fields = lines[i].split("\t")
         i += 1
+        if fields[0] == "p" and len(fields) == 4 and fields[2].isdigit() and fields[3].isdigit():
+            if fields[1] in stamps:
+                return None
+            stamps[fields[1]] = f"{fields[2]}\t{fields[3]}"
+            continue
         if fields[0] == "l" and len(fields) == 4:
             art = Artifact(fields[1], fields[2], link=fields[3])
         elif fields[0] == "d" and len(fields) == 6 and fields[4].isdigit():
@@ -390,7 +409,7 @@ def _parse_state(data: bytes, root: StrPath) -> tuple[int, dict[str, Artifact]] 
         if not art.rel or not art.skill or art.rel in artifacts:
             return None
         artifacts[art.rel] = art
-    return start, artifacts
+    return start, artifacts, stamps
 
 
 def recorded_root(folder: StrPath) -> str | None:
@@ -646,12 +665,45 @@ def is_up_to_date(root: StrPath, files: StrPath | None = None) -> bool:
         found is not None
         and found[0] >= 0
         and _same_inputs(data, found[0], *inputs)
-        and artifacts_fresh(root, found[1])
+        and artifacts_fresh(root, found[1], found[2])
     )
 
 
-def artifacts_fresh(root: StrPath, artifacts: Mapping[str, Artifact]) -> bool:
-    """Whether every artifact is still in ``root`` as recorded (``lstat`` only).
+def _stamp(st: os.stat_result) -> str:
+    return f"{st.st_mtime_ns}\t{st.st_ctime_ns}"
+
+
+def folder_stamps(root: StrPath, artifacts: Iterable[str]) -> dict[str, str]:
+    """The mtime and ctime of each folder that holds one of ``artifacts`` (relative
+    paths): ``.agents/skills`` and each link folder, for the no-op check.
+
+    Every temporary name skillcrate makes in a project is made in such a folder (a skill
+    being staged, a folder moved aside, a link being made), and making, renaming or
+    removing a name sets the times of the folder that holds it. So a run killed before
+    it could remove its temporary names (``SIGKILL``, a hook timeout, a power cut) leaves
+    the folder's times changed, and the next session start runs the install that removes
+    them instead of answering "up to date". Taken when the install state is written,
+    under the project lock, after the install's last change in those folders; another
+    skillcrate process can change them only once that lock is free. A folder that cannot
+    be ``lstat``-ed as a folder gets no stamp (then the no-op check never passes)."""
+    stamps: dict[str, str] = {}
+    base = os.fspath(root)
+    for parent in sorted({rel.rpartition("/")[0] for rel in artifacts}):
+        try:
+            st = os.lstat(os.path.join(base, parent) if parent else base)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            stamps[parent] = _stamp(st)
+    return stamps
+
+
+def artifacts_fresh(
+    root: StrPath, artifacts: Mapping[str, Artifact], stamps: Mapping[str, str] | None = None
+) -> bool:
+    """Whether every artifact is still in ``root`` as recorded (``lstat`` only), and, with
+    ``stamps``, whether every folder holding one still has the times recorded
+    (:func:`folder_stamps`: nothing was added to, removed from or renamed in it since).
 
     Every folder on the way to an artifact must be a real folder: where the OS has
     ``*at`` calls, each is opened once, relative to the one above it and without
@@ -679,6 +731,15 @@ def artifacts_fresh(root: StrPath, artifacts: Mapping[str, Artifact]) -> bool:
                     return False
             elif scan_stat(base + rel) != art.stat:
                 return False
+        if stamps is not None:
+            parents = {rel.rpartition("/")[0] for rel in artifacts}
+            if parents != stamps.keys():
+                return False
+            for parent in parents:
+                fd = folders[parent]  # opened (or checked) by the loop above
+                st = os.fstat(fd) if fd is not None else os.lstat(base + parent)
+                if _stamp(st) != stamps[parent]:
+                    return False
     except (OSError, ValueError):
         return False
     finally:

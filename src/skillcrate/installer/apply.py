@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..boundary import SKILLS_DIR, Boundary, skill_rel
 from ..errors import ProjectError, SkillcrateError
-from ..fastpath import dir_stat, inputs_blob
+from ..fastpath import LOCK_NAME, MANIFEST_NAME, dir_stat, inputs_blob
 from ..project.lockfile import LockedSkill, Lockfile, save_lockfile
 from ..project.manifest import Manifest
 from ..skill.tree import FileRecord, hashed_records, records_tree, tree_digest_of
@@ -133,6 +133,8 @@ def apply(
     owned = state.owned if state else set()
     for folder in (SKILLS_DIR, *link_dirs):
         b.clean_temp(folder)
+    if not project.is_global:  # the project files a killed run was writing
+        b.clean_temp_files((MANIFEST_NAME, LOCK_NAME, gitignore.GITIGNORE_NAME))
     new_lock = Lockfile(skills=(*(p.entry for p in prepared.values()), *carried))
     artifacts: dict[str, Artifact] = {}
     records: dict[str, Sequence[FileRecord] | StoredRecords] = {}
@@ -200,17 +202,19 @@ def apply(
     new_names = set(new_lock.names())
     old_names = set(old_lock.names()) if old_lock else set()
     result.removed = sorted(n for n in (gone | old_names) - new_names)
-    # 3. lock, state, .gitignore (last, like installer's RECORD)
+    # 3. lock, .gitignore, then the state: the mark that the install finished (last, like
+    # installer's RECORD), so a run killed before it leaves the no-op check failing and
+    # the next install does it all again
     if write_lock:
         result.lock_written = save_lockfile(project.lock_path, new_lock)
+    if not project.is_global:  # the home folder is no repository of skillcrate's to mind
+        folders = {rel: art.link is None for rel, art in artifacts.items()}
+        gitignore.update_gitignore(b, folders, keep_block=True)
     manifest_bytes = project.manifest_path.read_bytes() if project.manifest_path.exists() else b""
     lock_bytes = project.lock_path.read_bytes() if project.lock_path.exists() else b""
     # partial: never "up to date", so the next run (session start) tries the failures again
     inputs = None if partial else inputs_blob(manifest_bytes, lock_bytes)
     write_state(b.root, inputs, artifacts, records)
-    if not project.is_global:  # the home folder is no repository of skillcrate's to mind
-        folders = {rel: art.link is None for rel, art in artifacts.items()}
-        gitignore.update_gitignore(b, folders, keep_block=True)
     return result
 
 

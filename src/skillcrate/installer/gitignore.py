@@ -11,6 +11,9 @@ from pathlib import Path
 from ..boundary import SKILLS_DIR, TEMP_PREFIX, Boundary
 from ..errors import ProjectError
 
+GITIGNORE_NAME = ".gitignore"
+"""The file in the project's top folder that holds the managed block."""
+
 GITIGNORE_START = "# >>> skillcrate managed (do not edit) >>>"
 
 
@@ -47,23 +50,23 @@ def update_gitignore(
     too). With no paths (and not
     ``keep_block``) the block is removed, and a file left empty is deleted.
     """
-    st = boundary.lstat(".gitignore")
+    st = boundary.lstat(GITIGNORE_NAME)
     raw = None
     if st is not None and stat.S_ISREG(st.st_mode):
-        raw = boundary.path(".gitignore").read_bytes()
+        raw = boundary.path(GITIGNORE_NAME).read_bytes()
     text = raw.decode("utf-8", "surrogateescape") if raw is not None else ""
     patterns = _gitignore_patterns(paths)
     if keep_block or patterns:
         patterns = sorted({*patterns, TEMP_PATTERN})
-    new_text = _render_gitignore(text, patterns, boundary.root / ".gitignore")
+    new_text = _render_gitignore(text, patterns, boundary.root / GITIGNORE_NAME)
     if raw is not None and new_text == text:
         return False
     if raw is None and not new_text:
         return False
     if not new_text:
-        boundary.remove(".gitignore")
+        boundary.remove(GITIGNORE_NAME)
         return True
-    boundary.write_file(".gitignore", new_text.encode("utf-8", "surrogateescape"))
+    boundary.write_file(GITIGNORE_NAME, new_text.encode("utf-8", "surrogateescape"))
     return True
 
 

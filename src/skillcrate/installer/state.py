@@ -13,8 +13,10 @@ state folder (:func:`skillcrate.config.state_dir`), keyed by the project's real 
 
 ``install.txt`` (:func:`skillcrate.fastpath.format_install`)::
 
-    skillcrate-install 6
+    skillcrate-install 7
     root <hex of the project's real path>
+    p<TAB>.agents/skills<TAB><mtime_ns><TAB><ctime_ns>   each folder holding artifacts
+    p<TAB>.claude/skills<TAB><mtime_ns><TAB><ctime_ns>
     d<TAB>.agents/skills/review<TAB>review<TAB>sha256:…<TAB>3<TAB>2
     <NUL><mtime_ns><NUL><ctime_ns>                      the folder lines (2, or none for -)
     scripts<NUL><mtime_ns><NUL><ctime_ns>
@@ -28,8 +30,11 @@ Each artifact is a folder skillcrate made (``tree``; ``stat``: the sorted stat l
 of its files, :func:`skillcrate.fastpath.stat_digest`; ``dirs``: the mtime and ctime of
 each of its folders, :func:`skillcrate.fastpath.dir_stat`, or ``-``; both stored as
 lines after the folder's own) or a symlink (its
-target text); the artifact paths are exactly the paths skillcrate owns. ``inputs -``
-marks a partial install (never up to date).
+target text); the artifact paths are exactly the paths skillcrate owns. A ``p`` line
+stamps a folder that holds artifacts (:func:`skillcrate.fastpath.folder_stamps`): a
+temporary name a killed run left there changes its times, so the no-op check fails and
+the next install removes the name. ``inputs -`` marks a partial install (never up to
+date).
 ``records.json`` maps each folder artifact to its file records
 (``[path, sha256, exec, size, mtime_ns, ctime_ns]``); it is read only when an install
 or ``verify`` needs file hashes, each artifact's records are parsed only when used
@@ -56,6 +61,7 @@ from ..fastpath import (
     INSTALL_FILE,
     STATE_VERSION,
     Artifact,
+    folder_stamps,
     format_install,
     project_key,
     project_state_dir,
@@ -198,7 +204,8 @@ def write_state(
         if rel in artifacts
     }
     atomic_write(folder / RECORDS_FILE, json.dumps(recs, separators=(",", ":")) + "\n")
-    atomic_write(folder / INSTALL_FILE, format_install(root, inputs, artifacts))
+    stamps = folder_stamps(root, artifacts)  # after the install's last change in them
+    atomic_write(folder / INSTALL_FILE, format_install(root, inputs, artifacts, stamps))
 
 
 def forget(root: Path) -> None:
