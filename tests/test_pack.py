@@ -198,8 +198,9 @@ def test_extract_refuses_a_name_twice_and_a_folder_that_leads_out(tmp_path):
     twice = tar_gz([(file_info("s/a.md"), b"x"), (file_info("s/a.md"), b"y")])
     with pytest.raises(UnsafePath, match="twice"):
         extract(twice, tmp_path / "out")
-    # a folder is proven inside the destination once, by its real path: a symlink planted
-    # on the way (nothing in an archive can make one) still leads nowhere
+    # each folder is proven a real folder (lstat) before anything is made in it: a symlink
+    # planted on the way (nothing in an archive can make one) leads nowhere, at any depth,
+    # not even to an empty folder made out there
     dest = tmp_path / "dest"
     dest.mkdir()
     (dest / "s").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
@@ -207,9 +208,22 @@ def test_extract_refuses_a_name_twice_and_a_folder_that_leads_out(tmp_path):
     with pytest.raises(UnsafePath, match="escapes"):
         extract(tar_gz([(file_info("s/a.md"), b"x")]), dest)
     assert not (tmp_path / "elsewhere" / "a.md").exists()
+    deep = tmp_path / "deep"
+    (deep / "s").mkdir(parents=True)
+    (deep / "s" / "t").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(UnsafePath, match="escapes"):
+        extract(tar_gz([(file_info("s/t/u/a.md"), b"x")]), deep)
+    assert list((tmp_path / "elsewhere").iterdir()) == []
     control = tar_gz([(file_info("s/a.md"), b"x"), (file_info("s/b/c.md"), b"y")])
     extract(control, tmp_path / "ok")
     assert (tmp_path / "ok/s/b/c.md").read_bytes() == b"y"
+
+
+def test_extract_refuses_a_member_below_a_file(tmp_path):
+    below = tar_gz([(file_info("s/a.md"), b"x"), (file_info("s/a.md/b.md"), b"y")])
+    with pytest.raises(UnsafePath, match="below a file"):
+        extract(below, tmp_path / "out")
+    assert (tmp_path / "out/s/a.md").read_bytes() == b"x"
 
 
 def test_extract_size_limit(tmp_path):

@@ -266,31 +266,42 @@ class Budget:
 
 
 class Folders:
-    """The folders of one extraction below ``dest``: each made and proven inside ``dest``
-    (its real path, so no symlink on the way leads out) once, not once per member."""
+    """The folders of one extraction below ``dest``, made one level at a time: each is
+    ``lstat``-ed as a real folder (not a symlink) before anything is made in it, so a
+    symlink planted on the way (nothing in an archive can make one) is refused before it
+    can lead a ``mkdir`` out of ``dest``. Each folder is proven once, not once per member."""
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
-        self._real = os.path.realpath(dest)
         self._known = {""}
 
     def make(self, parts: tuple[str, ...], member: str) -> Path:
         """``dest/parts`` as a folder (made when missing); UnsafePath if it leads out."""
         path = Path(self.dest, *parts)
-        key = "/".join(parts)
-        if key in self._known:
+        if "/".join(parts) in self._known:
             return path
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):  # the archive made a file there first
-            raise UnsafePath(f"archive member {member!r} is below a file") from None
-        except OSError as exc:
-            raise cannot_write(path, exc) from exc
-        real = os.path.realpath(path)
-        if real != self._real and not real.startswith(self._real + os.sep):
-            raise UnsafePath(f"unsafe path in archive: {member!r} escapes the destination")
         for i in range(1, len(parts) + 1):
-            self._known.add("/".join(parts[:i]))
+            key = "/".join(parts[:i])
+            if key in self._known:
+                continue
+            here = os.path.join(self.dest, *parts[:i])
+            try:
+                os.mkdir(here)
+            except FileExistsError:
+                pass  # made by an earlier member, or something else is there: checked next
+            except NotADirectoryError:  # the archive made a file on the way
+                raise UnsafePath(f"archive member {member!r} is below a file") from None
+            except OSError as exc:
+                raise cannot_write(Path(here), exc) from exc
+            try:
+                mode = os.lstat(here).st_mode
+            except OSError as exc:
+                raise cannot_write(Path(here), exc) from exc
+            if stat.S_ISLNK(mode):
+                raise UnsafePath(f"unsafe path in archive: {member!r} escapes the destination")
+            if not stat.S_ISDIR(mode):
+                raise UnsafePath(f"archive member {member!r} is below a file")
+            self._known.add(key)
         return path
 
 
