@@ -116,6 +116,16 @@ def temp_names(project: Path) -> list[str]:
     ]
 
 
+def finish(project: Path, env: dict[str, str], at: int) -> None:
+    """The install after a kill: it succeeds, leaves the two skills and no temporary name
+    in the project, and a no-op after it."""
+    done = run_cli("-C", str(project), "install", env=env)
+    assert done.returncode == 0, (at, done.stderr)
+    assert sorted(os.listdir(project / ".agents" / "skills")) == ["alpha", "beta"], at
+    assert temp_names(project) == [], at
+    assert up_to_date(project), at
+
+
 def up_to_date(project: Path) -> bool:
     from skillcrate.fastpath import is_up_to_date
 
@@ -146,6 +156,21 @@ def new_project(folder: Path, store: Path) -> Path:
     return folder
 
 
+def installed_reference(
+    tmp_path: Path, store: Path
+) -> tuple[Path, bytes, bytes, dict[str, dict[str, tuple[bytes, int]]]]:
+    """A project with both skills installed: (it, its skills.json, its lock, each tree)."""
+    reference = new_project(tmp_path / "reference", store)
+    assert run_cli("-C", str(reference), "install").returncode == 0
+    skills = reference / ".agents" / "skills"
+    return (
+        reference,
+        (reference / "skills.json").read_bytes(),
+        (reference / "skills.lock.json").read_bytes(),
+        {n: tree_of(skills / n) for n in ("alpha", "beta")},
+    )
+
+
 def push_alpha_1_1(tmp_path: Path, store: Path) -> None:
     folder = make_skill(
         tmp_path / "src11" / "alpha",
@@ -160,12 +185,9 @@ def push_alpha_1_1(tmp_path: Path, store: Path) -> None:
 def test_an_update_killed_at_any_change_leaves_one_whole_version(
     tmp_path: Path, store: Path
 ) -> None:
-    reference = new_project(tmp_path / "reference", store)
-    assert run_cli("-C", str(reference), "install").returncode == 0
-    old_manifest = (reference / "skills.json").read_bytes()
-    old_lock = (reference / "skills.lock.json").read_bytes()
+    reference, old_manifest, old_lock, trees = installed_reference(tmp_path, store)
     skills = reference / ".agents" / "skills"
-    alpha_1, beta_1 = tree_of(skills / "alpha"), tree_of(skills / "beta")
+    alpha_1, beta_1 = trees["alpha"], trees["beta"]
     push_alpha_1_1(tmp_path, store)
     assert run_cli("-C", str(reference), "update", "alpha").returncode == 0
     new_manifest = (reference / "skills.json").read_bytes()
@@ -199,27 +221,18 @@ def test_an_update_killed_at_any_change_leaves_one_whole_version(
         if up_to_date(project):  # then what is on disk is what the lock pins
             assert tree_of(installed / "alpha") == (alpha_2 if lock == new_lock else alpha_1), at
 
-        done = run_cli("-C", str(project), "install", env=env)
-        assert done.returncode == 0, (at, done.stderr)
+        finish(project, env, at)
         lock = (project / "skills.lock.json").read_bytes()
         assert lock in (old_lock, new_lock), at
         want = alpha_2 if lock == new_lock else alpha_1
         assert tree_of(installed / "alpha") == want, at
         assert tree_of(installed / "beta") == beta_1, at
-        assert sorted(os.listdir(installed)) == ["alpha", "beta"], at
-        assert temp_names(project) == [], at
-        assert up_to_date(project), at
 
 
 def test_a_first_install_killed_at_any_change_is_finished_by_the_next(
     tmp_path: Path, store: Path
 ) -> None:
-    reference = new_project(tmp_path / "reference", store)
-    assert run_cli("-C", str(reference), "install").returncode == 0
-    manifest = (reference / "skills.json").read_bytes()
-    lock = (reference / "skills.lock.json").read_bytes()
-    skills = reference / ".agents" / "skills"
-    trees = {n: tree_of(skills / n) for n in ("alpha", "beta")}
+    _, manifest, lock, trees = installed_reference(tmp_path, store)
 
     def fresh_clone(at: int) -> tuple[Path, dict[str, str]]:
         """A clone with skills.json and the lock only, and an empty cache of its own."""
@@ -243,12 +256,8 @@ def test_a_first_install_killed_at_any_change_is_finished_by_the_next(
         if up_to_date(project):
             assert all(tree_of(installed / n) == t for n, t in trees.items()), at
 
-        done = run_cli("-C", str(project), "install", env=env)
-        assert done.returncode == 0, (at, done.stderr)
+        finish(project, env, at)
         assert {n: tree_of(installed / n) for n in trees} == trees, at
-        assert sorted(os.listdir(installed)) == ["alpha", "beta"], at
-        assert temp_names(project) == [], at
-        assert up_to_date(project), at
 
 
 def test_a_name_left_in_a_folder_of_skills_makes_the_next_start_install(
