@@ -354,49 +354,44 @@ class Boundary:
         Only names skillcrate makes are touched (:data:`TEMP_PREFIX`, and the staging,
         aside and state names of earlier versions). Call it with the project lock held.
         """
-        parts = check_relpath(folder).split("/")
+
+        def ours(entry: os.DirEntry[str]) -> bool:
+            name = entry.name
+            return bool(
+                name.startswith(TEMP_PREFIX)
+                or _LEGACY_TEMP.match(name)
+                or (name == _LEGACY_STATE and folder == SKILLS_DIR)
+            )
+
+        return self._clean(check_relpath(folder).split("/"), ours)
+
+    def clean_temp_files(self, names: Collection[str]) -> list[str]:
+        """Remove the temporary files that a killed :meth:`write_file` of one of ``names``
+        (files of the project's top folder: skills.json, the lock, ``.gitignore``) left
+        beside them; their names. Only that exact shape (:func:`_temp_shape`) is touched:
+        the top folder is the user's. Call it with the project lock held."""
+        shape = _temp_shape("tmp", names)
+        return self._clean(
+            [], lambda e: bool(shape.fullmatch(e.name)) and e.is_file(follow_symlinks=False)
+        )
+
+    def _clean(self, parts: list[str], doomed: Callable[[os.DirEntry[str]], bool]) -> list[str]:
+        """Remove each entry of the folder ``root/parts`` that ``doomed`` picks; their
+        relative paths. A missing folder, or a symlink in place of one, holds nothing of
+        skillcrate's."""
+        where = "/".join(parts)
         removed: list[str] = []
         try:
             with self._dir(parts, create=False) as fd, os.scandir(fd) as it:
-                names = [e.name for e in it]
-                for name in names:
-                    if (
-                        name.startswith(TEMP_PREFIX)
-                        or _LEGACY_TEMP.match(name)
-                        or (name == _LEGACY_STATE and folder == SKILLS_DIR)
-                    ):
-                        _remove_at(fd, name)
-                        removed.append(f"{'/'.join(parts)}/{name}")
+                for entry in [e for e in it if doomed(e)]:
+                    _remove_at(fd, entry.name)
+                    removed.append(f"{where}/{entry.name}" if where else entry.name)
         except (FileNotFoundError, NotADirectoryError):
             return removed
         except OSError as exc:
             if exc.errno in _LINK_ERRNOS:
                 return removed  # a symlinked folder: nothing of ours can be in it
-            raise self._error("clean", folder, exc) from exc
-        return removed
-
-    def clean_temp_files(self, names: Collection[str]) -> list[str]:
-        """Remove the temporary files that a killed :meth:`write_file` of one of ``names``
-        (files of the project's top folder: skills.json, the lock, ``.gitignore``) left
-        beside them; their names. Only that exact shape (``.skillcrate-tmp-<name>-<8 hex>``)
-        is touched: the top folder is the user's. Call it with the project lock held."""
-        shape = re.compile(
-            re.escape(f"{TEMP_PREFIX}tmp-")
-            + "(?:"
-            + "|".join(re.escape(n) for n in sorted(names))
-            + ")-[0-9a-f]{8}"
-        )
-        removed: list[str] = []
-        try:
-            with self._dir([], create=False) as fd, os.scandir(fd) as it:
-                for entry in it:
-                    if shape.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-                        os.unlink(entry.name, dir_fd=fd)
-                        removed.append(entry.name)
-        except FileNotFoundError:
-            return removed
-        except OSError as exc:
-            raise self._error("clean", ".", exc) from exc
+            raise self._error("clean", where or ".", exc) from exc
         return removed
 
     # -- internals -----------------------------------------------------------------------
@@ -456,6 +451,12 @@ class Boundary:
 
 def _temp_name(kind: str, base: str) -> str:
     return f"{TEMP_PREFIX}{kind}-{base}-{os.urandom(4).hex()}"
+
+
+def _temp_shape(kind: str, bases: Collection[str]) -> re.Pattern[str]:
+    """The names :func:`_temp_name` makes of ``kind`` and one of ``bases`` (fullmatch)."""
+    alternatives = "|".join(re.escape(b) for b in sorted(bases))
+    return re.compile(f"{re.escape(f'{TEMP_PREFIX}{kind}-')}(?:{alternatives})-[0-9a-f]{{8}}")
 
 
 def _write_at(fd: int, name: str, data: bytes, mode: int | None) -> None:

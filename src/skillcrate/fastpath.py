@@ -673,6 +673,12 @@ def _stamp(st: os.stat_result) -> str:
     return f"{st.st_mtime_ns}\t{st.st_ctime_ns}"
 
 
+def _holding_folders(artifacts: Iterable[str]) -> set[str]:
+    """The folders (relative paths) that hold the artifacts ``artifacts``: what
+    :func:`folder_stamps` stamps and :func:`artifacts_fresh` checks."""
+    return {rel.rpartition("/")[0] for rel in artifacts}
+
+
 def folder_stamps(root: StrPath, artifacts: Iterable[str]) -> dict[str, str]:
     """The mtime and ctime of each folder that holds one of ``artifacts`` (relative
     paths): ``.agents/skills`` and each link folder, for the no-op check.
@@ -688,7 +694,7 @@ def folder_stamps(root: StrPath, artifacts: Iterable[str]) -> dict[str, str]:
     be ``lstat``-ed as a folder gets no stamp (then the no-op check never passes)."""
     stamps: dict[str, str] = {}
     base = os.fspath(root)
-    for parent in sorted({rel.rpartition("/")[0] for rel in artifacts}):
+    for parent in sorted(_holding_folders(artifacts)):
         try:
             st = os.lstat(os.path.join(base, parent) if parent else base)
         except OSError:
@@ -732,7 +738,7 @@ def artifacts_fresh(
             elif scan_stat(base + rel) != art.stat:
                 return False
         if stamps is not None:
-            parents = {rel.rpartition("/")[0] for rel in artifacts}
+            parents = _holding_folders(artifacts)
             if parents != stamps.keys():
                 return False
             for parent in parents:
